@@ -1,0 +1,41 @@
+"""flagstone: embedded feature flags and A/B tests that resolve exactly like Spotify
+Confidence, in process.
+
+>>> import flagstone
+>>> client = flagstone.Client.from_file("flags.json", sinks=[flagstone.sinks.MemorySink()])
+>>> client.evaluate("checkout-flag", {"targeting_key": "user-1", "country": "SE"}).variant
+'new-checkout'
+"""
+
+from . import sinks, testing
+from .client import Client, ValueDetails
+from .errors import ConfigError, FlagstoneError, LifecycleError, Problem, UnknownClientError
+from .materializations import (
+    MaterializationRecord,
+    MaterializationStore,
+    MemoryMaterializationStore,
+)
+from .reasons import ErrorCode, Reason
+from .resolution import FallthroughAssignment, Resolution
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Client",
+    "ConfigError",
+    "ErrorCode",
+    "FallthroughAssignment",
+    "FlagstoneError",
+    "LifecycleError",
+    "MaterializationRecord",
+    "MaterializationStore",
+    "MemoryMaterializationStore",
+    "Problem",
+    "Reason",
+    "Resolution",
+    "UnknownClientError",
+    "ValueDetails",
+    "__version__",
+    "sinks",
+    "testing",
+]

@@ -1,0 +1,372 @@
+"""``Client``: resolve flags locally from a snapshot and record exposures.
+
+A client holds one reference to a compiled plan (swapped atomically when a new snapshot is
+loaded), the process-wide test overrides, its sinks and its materialization store.
+``evaluate`` never raises: a missing flag, a bad context or an internal failure comes back as
+a ``Resolution`` with a reason and an error code.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import overrides as _overrides
+from .errors import ConfigError
+from .formats.native import ParsedSnapshot, parse_snapshot
+from .materializations import MaterializationStore
+from .plan import FlagPlan, Plan, compile_plan
+from .ratelimit import RateLimitedLog
+from .reasons import ErrorCode, Reason
+from .resolution import Outcome, Resolution
+from .resolve import resolve_flag
+from .sinks.base import ExposureSink
+from .sinks.exposure import Exposure
+
+__all__ = ["Client", "ValueDetails"]
+
+logger = logging.getLogger("flagstone")
+
+
+@dataclass(frozen=True)
+class ValueDetails:
+    """What ``get_value_details`` returns: the value and how it was arrived at."""
+
+    value: Any
+    reason: Reason
+    error: ErrorCode | None
+    error_message: str | None
+    resolution: Resolution
+
+
+class Client:
+    """Resolves flags from a snapshot, in process.
+
+    Build one with :meth:`from_file` or :meth:`from_dict`. Options:
+
+    ``client_secret``
+        Resolve as that client: only the flags listed for it, and rules restricted to
+        environments only when its credential has one of them. An unknown secret raises
+        ``UnknownClientError``. Without a secret every flag resolves and
+        environment-restricted rules are skipped.
+    ``sinks``
+        Exposure sinks (``flagstone.sinks``) that receive an exposure for every resolution
+        that ``should_apply`` when it is applied.
+    ``materializations``
+        A ``MaterializationStore`` for sticky assignments; rules that need one resolve to
+        ``RESOLVE_REASON_MATERIALIZATION_NOT_SUPPORTED`` without it.
+    ``strict``
+        Reject what Confidence tolerates at resolve time (unknown segments, reference cycles,
+        unrecognised rules); ``strict=False`` accepts and resolves them as Confidence does.
+    """
+
+    def __init__(
+        self,
+        snapshot: ParsedSnapshot,
+        *,
+        client_secret: str | None = None,
+        sinks: Iterable[ExposureSink] = (),
+        materializations: MaterializationStore | None = None,
+        source: str | None = None,
+    ) -> None:
+        self._client_secret = client_secret
+        self._store = materializations
+        self._sinks: tuple[ExposureSink, ...] = tuple(sinks)
+        self._source = source
+        self._plan: Plan = compile_plan(snapshot, client_secret=client_secret, store=materializations)
+        self._log = RateLimitedLog(logger)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._stats = {"exposures": 0, "sink_errors": 0, "resolve_errors": 0, "dropped_closed": 0}
+
+    # -- construction -----------------------------------------------------------------------
+
+    @classmethod
+    def from_dict(
+        cls,
+        document: Mapping[str, Any],
+        *,
+        client_secret: str | None = None,
+        sinks: Iterable[ExposureSink] = (),
+        materializations: MaterializationStore | None = None,
+        strict: bool = True,
+    ) -> Client:
+        """A client for a snapshot given as a decoded JSON object."""
+        parsed = parse_snapshot(document, strict=strict)
+        return cls(parsed, client_secret=client_secret, sinks=sinks,
+                   materializations=materializations)
+
+    @classmethod
+    def from_file(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        client_secret: str | None = None,
+        sinks: Iterable[ExposureSink] = (),
+        materializations: MaterializationStore | None = None,
+        strict: bool = True,
+    ) -> Client:
+        """A client for the snapshot in a JSON file. A file that cannot be read raises
+        ``ConfigError`` too."""
+        source = os.fspath(path)
+        try:
+            data = Path(source).read_bytes()
+        except OSError as error:
+            raise ConfigError(f"cannot read the snapshot: {error.strerror or error}",
+                              source=source) from None
+        parsed = parse_snapshot(data, strict=strict, source=source)
+        return cls(parsed, client_secret=client_secret, sinks=sinks,
+                   materializations=materializations, source=source)
+
+    # -- resolving --------------------------------------------------------------------------
+
+    def evaluate(self, flag: str, context: Mapping[str, Any] | None = None, *,
+                 apply: bool = True) -> Resolution:
+        """Resolve ``flag`` (``"checkout"`` or ``"flags/checkout"``) for ``context``.
+
+        With ``apply=True`` an exposure is recorded when the resolution ``should_apply``;
+        with ``apply=False`` call :meth:`apply` when the user really sees the result.
+        Never raises.
+        """
+        plan = self._plan
+        try:
+            flag_plan = plan.flags.get(flag)
+        except TypeError:
+            flag_plan = None
+        if flag_plan is None:
+            return _not_found(plan, flag)
+        try:
+            if context.__class__ is not dict:
+                context = _as_context(context)
+                if context is None:
+                    return _invalid_context(flag_plan)
+            if _overrides.REGISTRY:
+                forced = _test_override(flag_plan, context)  # type: ignore[arg-type]
+                if forced is not None:
+                    return forced
+            if not flag_plan.active:
+                return Resolution(flag_plan.archived)
+            resolution = resolve_flag(flag_plan, context)  # type: ignore[arg-type]
+        except Exception:
+            return self._failed(plan, flag)
+        if apply and self._sinks and resolution.should_apply:
+            self._record(Exposure(resolution, time.time()))
+        return resolution
+
+    def evaluate_all(self, context: Mapping[str, Any] | None = None, *,
+                     apply: bool = True) -> dict[str, Resolution]:
+        """Every active flag this client may see, resolved for ``context``:
+        ``{full flag name: Resolution}`` in snapshot order. Never raises."""
+        plan = self._plan
+        results: dict[str, Resolution] = {}
+        for flag_plan in plan.visible:
+            results[flag_plan.name] = self.evaluate(flag_plan.name, context, apply=False)
+        if apply and self._sinks:
+            applied_at = time.time()
+            resolve_id = uuid.uuid4().hex
+            for resolution in results.values():
+                if resolution.should_apply:
+                    self._record(Exposure(resolution, applied_at, resolve_id))
+        return results
+
+    def apply(self, resolution: Resolution) -> None:
+        """Record the exposure of a resolution obtained with ``apply=False``, now that the
+        user sees it. Does nothing for resolutions that should not be applied."""
+        if resolution.should_apply and self._sinks:
+            self._record(Exposure(resolution, time.time()))
+
+    def get_value(self, path: str, context: Mapping[str, Any] | None = None,
+                  default: Any = None, *, apply: bool = True) -> Any:
+        """The value at ``"flag.field.subfield"`` of the variant ``flag`` resolves to, or
+        ``default`` when there is none or it is not of ``default``'s type (``bool``, ``int``,
+        ``float`` (ints accepted), ``str``, ``dict``, ``list``; ``None`` accepts any type)."""
+        return self.get_value_details(path, context, default, apply=apply).value
+
+    def get_value_details(self, path: str, context: Mapping[str, Any] | None = None,
+                          default: Any = None, *, apply: bool = True) -> ValueDetails:
+        """Like :meth:`get_value`, with the reason, error code and resolution."""
+        flag, _, field_path = path.partition(".") if isinstance(path, str) else (path, "", "")
+        resolution = self.evaluate(flag, context, apply=False)
+        if resolution.variant is None:
+            return ValueDetails(default, resolution.reason, resolution.error,
+                                resolution.error_message, resolution)
+        value: Any = resolution.value
+        for part in field_path.split(".") if field_path else ():
+            value = value.get(part) if isinstance(value, dict) else None
+        typed = _typed(value, default)
+        if typed is _MISMATCH:
+            message = (f"{path!r} is {type(value).__name__}, the default is "
+                       f"{type(default).__name__}")
+            return ValueDetails(default, Reason.TYPE_MISMATCH, ErrorCode.TYPE_MISMATCH,
+                                message, resolution)
+        if apply:
+            self.apply(resolution)
+        return ValueDetails(typed, resolution.reason, None, None, resolution)
+
+    # -- state and lifecycle ----------------------------------------------------------------
+
+    @property
+    def snapshot_version(self) -> str:
+        """The version of the snapshot being served."""
+        return self._plan.version
+
+    @property
+    def flags(self) -> list[str]:
+        """Full names of the active flags this client may see, in snapshot order."""
+        return [flag_plan.name for flag_plan in self._plan.visible]
+
+    def stats(self) -> dict[str, int]:
+        """Counters: exposures recorded, sink errors, internal resolve errors, exposures
+        dropped because the client was closed."""
+        with self._lock:
+            return dict(self._stats)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Flush every sink; ``True`` if all report everything delivered."""
+        delivered = True
+        for sink in self._sinks:
+            try:
+                delivered = sink.flush(timeout) and delivered
+            except Exception:
+                delivered = False
+                self._count("sink_errors")
+                self._log.warning("flush", "sink %r failed to flush", sink, exc_info=True)
+        return delivered
+
+    def close(self) -> None:
+        """Flush and close the sinks. Evaluation still works afterwards; exposures are then
+        counted as dropped. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self.flush()
+        for sink in self._sinks:
+            try:
+                sink.close()
+            except Exception:
+                self._count("sink_errors")
+                self._log.warning("close", "sink %r failed to close", sink, exc_info=True)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"Client(version={self._plan.version!r}, flags={len(self._plan.visible)}, "
+                f"client={self._plan.client!r})")
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _record(self, exposure: Exposure) -> None:
+        if self._closed:
+            self._count("dropped_closed")
+            return
+        self._stats["exposures"] += 1
+        for sink in self._sinks:
+            try:
+                sink.emit(exposure)
+            except Exception:
+                self._count("sink_errors")
+                self._log.warning("emit", "sink %r raised from emit", sink, exc_info=True)
+
+    def _count(self, key: str) -> None:
+        with self._lock:
+            self._stats[key] += 1
+
+    def _failed(self, plan: Plan, flag: Any) -> Resolution:
+        self._count("resolve_errors")
+        self._log.warning("resolve", "resolving %r failed", flag, exc_info=True)
+        return Resolution(Outcome(
+            _flag_name(flag), Reason.ERROR, error=ErrorCode.GENERAL,
+            error_message="internal error while resolving; see the flagstone log",
+            snapshot_version=plan.version,
+        ))
+
+
+_MISMATCH = object()
+
+
+def _typed(value: Any, default: Any) -> Any:
+    if default is None:
+        return value
+    if isinstance(default, bool):
+        return value if isinstance(value, bool) else _MISMATCH
+    if isinstance(default, int):
+        return value if isinstance(value, int) and not isinstance(value, bool) else _MISMATCH
+    if isinstance(default, float):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        return _MISMATCH
+    if isinstance(default, str):
+        return value if isinstance(value, str) else _MISMATCH
+    if isinstance(default, Mapping):
+        return value if isinstance(value, dict) else _MISMATCH
+    if isinstance(default, list | tuple):
+        return value if isinstance(value, list) else _MISMATCH
+    return value if isinstance(value, type(default)) else _MISMATCH
+
+
+def _as_context(context: Any) -> dict[str, Any] | None:
+    if context is None:
+        return {}
+    if isinstance(context, dict):
+        return context
+    if isinstance(context, Mapping):
+        return dict(context)
+    return None
+
+
+def _flag_name(flag: Any) -> str:
+    if isinstance(flag, str):
+        return flag if flag.startswith("flags/") else f"flags/{flag}"
+    return repr(flag)
+
+
+def _not_found(plan: Plan, flag: Any) -> Resolution:
+    if not isinstance(flag, str):
+        message = f"a flag name is a string, not {type(flag).__name__}"
+    else:
+        message = f"no flag {flag!r} in snapshot {plan.version}" + (
+            f" for client {plan.client!r}" if plan.client else ""
+        )
+    return Resolution(Outcome(_flag_name(flag), Reason.FLAG_NOT_FOUND,
+                              error=ErrorCode.FLAG_NOT_FOUND, error_message=message,
+                              snapshot_version=plan.version))
+
+
+def _invalid_context(flag_plan: FlagPlan) -> Resolution:
+    return Resolution(Outcome(flag_plan.name, Reason.ERROR, error=ErrorCode.INVALID_CONTEXT,
+                              error_message="the evaluation context must be a mapping",
+                              snapshot_version=flag_plan.no_match.snapshot_version))
+
+
+def _test_override(flag_plan: FlagPlan, context: dict[str, Any]) -> Resolution | None:
+    variant = _overrides.lookup(flag_plan.name, flag_plan.unit, context)
+    if variant is None:
+        return None
+    version = flag_plan.no_match.snapshot_version
+    found = flag_plan.variant_value(variant)
+    if found is None:
+        return Resolution(Outcome(
+            flag_plan.name, Reason.ERROR, error=ErrorCode.GENERAL,
+            error_message=f"a test override names {variant!r}, which is not a variant of "
+            f"{flag_plan.name!r}",
+            override=True, snapshot_version=version,
+        ))
+    name, value = found
+    unit = flag_plan.unit(context)
+    return Resolution(
+        Outcome(flag_plan.name, Reason.OVERRIDE, variant=name, value=value, override=True,
+                should_apply=False, snapshot_version=version),
+        unit if isinstance(unit, str) else None,
+    )

@@ -1,0 +1,87 @@
+"""The exception hierarchy of flagstone.
+
+Every exception flagstone raises on purpose derives from ``FlagstoneError``::
+
+    FlagstoneError
+     ├── ConfigError            a snapshot (or a change to one) is invalid; lists every
+     │    │                     problem with the JSON path where it was found
+     │    └── UnknownClientError  a client secret that the snapshot does not know
+     └── LifecycleError         an A/B-test action that its current state does not allow
+
+Lower-level errors (pydantic's ``ValidationError``, ``json.JSONDecodeError``, ``OSError``
+while reading a snapshot) are translated into these at the boundary where they enter.
+``Client.evaluate`` never raises any of them: request-path problems become a
+``Resolution`` with a reason and an error code instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "ConfigError",
+    "FlagstoneError",
+    "LifecycleError",
+    "Problem",
+    "UnknownClientError",
+]
+
+
+class FlagstoneError(Exception):
+    """Base class of every error flagstone raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One defect in a snapshot: where it is (a JSON path such as
+    ``$.flags["flags/checkout"].rules[0].segment``) and what is wrong there."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class ConfigError(FlagstoneError):
+    """A snapshot, or a change to one, is invalid.
+
+    ``problems`` names every defect found, each with its JSON path, so one run of
+    ``python -m flagstone validate`` shows everything that needs fixing. A snapshot
+    that raises this never replaces the one a client is serving.
+    """
+
+    problems: tuple[Problem, ...]
+
+    def __init__(self, problems: Iterable[Problem] | str, *, source: str | None = None) -> None:
+        if isinstance(problems, str):
+            problems = (Problem("$", problems),)
+        self.problems = tuple(problems)
+        self.source = source
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = f" in {self.source}" if self.source else ""
+        count = len(self.problems)
+        head = f"{count} problem{'s' if count != 1 else ''}{where}"
+        return head + "".join(f"\n  {problem}" for problem in self.problems)
+
+    @property
+    def messages(self) -> Sequence[str]:
+        """Each problem as one ``"path: message"`` line."""
+        return [str(problem) for problem in self.problems]
+
+
+class UnknownClientError(ConfigError):
+    """A ``client_secret`` that no client credential of the snapshot carries."""
+
+
+class LifecycleError(FlagstoneError):
+    """An A/B-test action that the test's current state does not allow."""
+
+    def __init__(self, message: str, *, state: str | None = None,
+                 allowed: Sequence[str] = ()) -> None:
+        self.state = state
+        self.allowed = tuple(allowed)
+        super().__init__(message)

@@ -1,0 +1,188 @@
+"""The native snapshot format: Confidence's resolver-state JSON plus ``abtests``.
+
+``parse_snapshot`` turns bytes, text or an already-decoded mapping into a validated
+``Snapshot`` model and its version, or raises ``ConfigError`` naming every problem with its
+JSON path. Bytes are validated straight from JSON (pydantic's Rust core), which keeps large
+snapshots cheap to load.
+
+When the document does not even match the types, the structural problems are reported
+together with the semantic problems of every flag, segment, client and A/B test that did
+parse, so one run shows everything to fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from ..errors import ConfigError, Problem
+from ..model import AbTestInstance, ClientEntry, Flag, Segment, Snapshot, check_snapshot
+from ..model.paths import join_path
+
+__all__ = ["ParsedSnapshot", "parse_snapshot", "snapshot_version"]
+
+_COLLECTIONS: dict[str, TypeAdapter[Any]] = {
+    "flags": TypeAdapter(Flag),
+    "segments": TypeAdapter(Segment),
+    "clients": TypeAdapter(ClientEntry),
+}
+_ABTEST = TypeAdapter(AbTestInstance)
+
+
+@dataclass(frozen=True)
+class ParsedSnapshot:
+    """A validated snapshot and its version (see :func:`snapshot_version`)."""
+
+    model: Snapshot
+    version: str
+
+
+def snapshot_version(model: Snapshot, raw: bytes) -> str:
+    """The snapshot's top-level ``version`` when present, else the first 12 hex digits of the
+    sha256 of its bytes."""
+    if model.version:
+        return model.version
+    return hashlib.sha256(raw).hexdigest()[:12]
+
+
+def parse_snapshot(
+    document: bytes | str | Mapping[str, Any],
+    *,
+    strict: bool = True,
+    source: str | None = None,
+) -> ParsedSnapshot:
+    """Parse and validate a native snapshot.
+
+    ``document`` is the JSON text (``bytes`` or ``str``) or the decoded object. With
+    ``strict=False``, references Confidence tolerates at resolve time (unknown segments,
+    cycles, unrecognised rules) are accepted; see ``flagstone.model.validation``.
+    """
+    if isinstance(document, Mapping):
+        try:
+            raw = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+        except (TypeError, ValueError) as error:
+            raise ConfigError([Problem("$", f"not a JSON document: {error}")], source=source) from None
+        validate = lambda: Snapshot.model_validate(document)  # noqa: E731
+    else:
+        raw = document.encode() if isinstance(document, str) else bytes(document)
+        validate = lambda: Snapshot.model_validate_json(raw)  # noqa: E731
+    try:
+        model = validate()
+    except ValidationError as error:
+        problems = translate_validation_error(error)
+        problems += _semantic_problems_of_parsable_parts(document, raw, strict)
+        raise ConfigError(problems, source=source) from None
+    problems = check_snapshot(model, strict=strict)
+    if problems:
+        raise ConfigError(problems, source=source)
+    return ParsedSnapshot(model, snapshot_version(model, raw))
+
+
+def translate_validation_error(error: ValidationError, prefix: str = "$") -> list[Problem]:
+    """pydantic's errors as problems with JSON paths in the document's own spelling."""
+    problems = []
+    for item in error.errors(include_url=False):
+        loc = list(item["loc"])
+        map_or_list = bool(loc) and loc[0] in _COLLECTIONS and len(loc) > 1 and loc[1] in (
+            "map",
+            "list",
+        )
+        if map_or_list:
+            del loc[1]
+        path = join_path(prefix, loc)
+        problems.append(Problem(path, _message(item, map_or_list and len(loc) == 1)))
+    return problems
+
+
+def _message(item: Any, collection_type_error: bool) -> str:
+    kind = item["type"]
+    if kind == "json_invalid":
+        return f"not valid JSON: {item['ctx'].get('error', item['msg'])}"
+    if collection_type_error and kind == "dict_type":
+        return "expected an object keyed by name, or a list"
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "model_type" or kind == "model_attributes_type":
+        return "expected an object"
+    message: str = item["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    return message[:1].lower() + message[1:]
+
+
+def _semantic_problems_of_parsable_parts(
+    document: bytes | str | Mapping[str, Any], raw: bytes, strict: bool
+) -> list[Problem]:
+    """Semantic problems of the entities that parse, in a document that as a whole does not."""
+    if isinstance(document, Mapping):
+        data: Any = document
+    else:
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return []
+    if not isinstance(data, dict):
+        return []
+    fields: dict[str, Any] = {}
+    positions: dict[str, tuple[int, ...]] = {}
+    broken: set[str] = set()
+    for name, adapter in _COLLECTIONS.items():
+        collection = data.get(name)
+        if isinstance(collection, dict):
+            fields[name] = {}
+            for key, item in collection.items():
+                parsed = _try(adapter, item)
+                if parsed is None:
+                    broken.update(_names_of(name, key, item))
+                else:
+                    fields[name][key] = parsed
+        elif isinstance(collection, list):
+            fields[name], positions[name] = [], ()
+            for index, item in enumerate(collection):
+                parsed = _try(adapter, item)
+                if parsed is None:
+                    broken.update(_names_of(name, None, item))
+                else:
+                    fields[name].append(parsed)
+                    positions[name] += (index,)
+    abtests = data.get("abtests")
+    if isinstance(abtests, list):
+        fields["abtests"], positions["abtests"] = [], ()
+        for index, item in enumerate(abtests):
+            parsed = _try(_ABTEST, item)
+            if parsed is not None:
+                fields["abtests"].append(parsed)
+                positions["abtests"] += (index,)
+    for name in ("account", "bitsets", "bloomFilters"):
+        if name in data:
+            field = "bloom_filters" if name == "bloomFilters" else name
+            adapter = TypeAdapter(Snapshot.model_fields[field].annotation)
+            parsed = _try(adapter, data[name])
+            if parsed is not None:
+                fields[field] = parsed
+    partial = Snapshot.model_construct(**fields)
+    partial._positions = positions
+    return check_snapshot(partial, strict=strict, known_names=broken)
+
+
+def _try(adapter: TypeAdapter[Any], item: Any) -> Any:
+    try:
+        return adapter.validate_python(item)
+    except ValidationError:
+        return None
+
+
+def _names_of(collection: str, key: str | None, item: Any) -> set[str]:
+    names = {key} if key is not None and collection != "clients" else set()
+    if isinstance(item, dict):
+        holder = item.get("client") if collection == "clients" else item
+        if isinstance(holder, dict) and isinstance(holder.get("name"), str):
+            names.add(holder["name"])
+    return names

@@ -1,0 +1,94 @@
+"""A/B-test instances in the shape of Confidence's A/B-test API (seed 000).
+
+An instance names the variants of one flag as treatments with weights in basis points, the
+targeting key selector, and a segment (targeting and allocation). The plan compiles each
+instance into a segment and a rule placed before the flag's own rules; see DESIGN.md,
+"Decided here, beyond the suite".
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field
+
+from .base import Model, ResourceMetadata
+from .segments import Allocation
+from .targeting import Targeting
+
+__all__ = [
+    "AbTestInstance",
+    "AbTestSegment",
+    "AbTestSpec",
+    "AbTestState",
+    "FlagsSettings",
+    "Treatment",
+    "Weight",
+]
+
+AbTestState = Literal["draft", "live", "ended", "archived"]
+
+
+def _basis_points(raw: Any) -> int:
+    if isinstance(raw, bool):
+        raise ValueError("a weight is a whole number of basis points")
+    if isinstance(raw, str) and raw.strip().isdigit():
+        return int(raw)
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, float) and raw.is_integer():
+        return int(raw)
+    raise ValueError(f"weight {raw!r} is not a whole number of basis points")
+
+
+Weight = Annotated[int, BeforeValidator(_basis_points)]
+
+
+class Treatment(Model):
+    """``{"variant": "flags/checkout/variants/control", "weight": "5000"}``; weights are basis
+    points (of 10 000), written as numbers or strings."""
+
+    variant: str
+    weight: Weight = Field(ge=0, le=10_000)
+
+
+class AbTestSpec(Model):
+    treatments: list[Treatment] = Field(default_factory=list)
+
+
+class FlagsSettings(Model):
+    """``flags.targetingKeySelector``: where the unit is in the context."""
+
+    targeting_key_selector: str = "targeting_key"
+
+
+class AbTestSegment(Model):
+    """The population of the test. ``name`` (``segments/<id>``) fixes the bucketing salt;
+    without it the salt is ``abtest-<instance id>``."""
+
+    name: str | None = None
+    targeting: Targeting | None = None
+    allocation: Allocation | None = None
+
+
+class AbTestInstance(ResourceMetadata):
+    """``workflows/abtest/instances/<id>`` with treatments, segment, schedule and overrides."""
+
+    name: str
+    state: AbTestState = "draft"
+    flags: FlagsSettings = Field(default_factory=FlagsSettings)
+    abtest: AbTestSpec = Field(default_factory=AbTestSpec)
+    segment: AbTestSegment | None = None
+    treatment_overrides: dict[str, str] = Field(default_factory=dict)
+    """Unit → variant (full or short name), honoured in draft and live."""
+    start_time: str | None = None
+    end_time: str | None = None
+    launch_time: str | None = None
+    metrics: dict[str, Any] | None = None
+    stats: dict[str, Any] | None = None
+    pending_transition: Any = None
+
+    @property
+    def instance_id(self) -> str:
+        """The last part of the name (``dwimxjvyjsfno42agkl8``)."""
+        return self.name.rsplit("/", 1)[-1]

@@ -1,0 +1,127 @@
+"""Flags: variants and the ordered rules that assign them, in Confidence's JSON shape."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, PositiveInt, model_validator
+
+from .base import Model, ResourceMetadata
+from .segments import BucketRange
+
+__all__ = [
+    "Assignment",
+    "AssignmentSpec",
+    "Empty",
+    "Flag",
+    "MaterializationReadMode",
+    "MaterializationSpec",
+    "Rule",
+    "Variant",
+    "VariantAssignment",
+]
+
+
+class Variant(ResourceMetadata):
+    """A named value of a flag. ``name`` is used as written (``"on"`` or
+    ``"flags/f/variants/on"``); ``value`` is a JSON object."""
+
+    name: str
+    value: dict[str, Any] = Field(default_factory=dict)
+
+
+class VariantAssignment(Model):
+    variant: str
+
+
+class Empty(Model):
+    """``{}``: the body of a ``fallthrough`` or ``clientDefault`` assignment."""
+
+
+class Assignment(Model):
+    """Bucket ranges and what a unit in them gets: a ``variant``, a ``fallthrough`` (record
+    the rule, try the next one) or the ``clientDefault`` (a match with no variant)."""
+
+    assignment_id: str = ""
+    variant: VariantAssignment | None = None
+    fallthrough: Empty | None = None
+    client_default: Empty | None = None
+    bucket_ranges: list[BucketRange] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Assignment:
+        given = [
+            name
+            for name, value in (
+                ("variant", self.variant),
+                ("fallthrough", self.fallthrough),
+                ("clientDefault", self.client_default),
+            )
+            if value is not None
+        ]
+        if len(given) > 1:
+            raise ValueError(f"an assignment has one kind, found {', '.join(given)}")
+        return self
+
+    @property
+    def kind(self) -> Literal["variant", "fallthrough", "client_default"] | None:
+        if self.variant is not None:
+            return "variant"
+        if self.fallthrough is not None:
+            return "fallthrough"
+        if self.client_default is not None:
+            return "client_default"
+        return None
+
+
+class AssignmentSpec(Model):
+    """``bucketCount`` buckets of ``f"{segment id}|{unit}"`` split among assignments; the first
+    assignment whose range holds the unit's bucket wins."""
+
+    bucket_count: PositiveInt
+    assignments: list[Assignment] = Field(default_factory=list)
+
+
+class MaterializationReadMode(Model):
+    materialization_must_match: bool = False
+    """Only units already in the materialization may match this rule (paused intake)."""
+    segment_targeting_can_be_ignored: bool = False
+    """A unit in the materialization keeps its variant even if it no longer matches."""
+
+
+class MaterializationSpec(Model):
+    """Sticky assignments: read a unit's earlier variant from, and write new ones to, a
+    materialization in the client's store."""
+
+    read_materialization: str = ""
+    write_materialization: str = ""
+    mode: MaterializationReadMode | None = None
+
+
+class Rule(ResourceMetadata):
+    """One targeting rule of a flag. Rules are tried in order; the first that matches wins.
+
+    ``targetingKeySelector`` is the dotted path of the unit in the context (default
+    ``targeting_key``); an explicit empty string means the rule uses no unit at all, which only
+    a rule whose one assignment covers every bucket can serve. ``enabled`` defaults to true.
+    """
+
+    name: str
+    segment: str
+    enabled: bool = True
+    targeting_key_selector: str = "targeting_key"
+    environments: list[str] = Field(default_factory=list)
+    assignment_spec: AssignmentSpec | None = None
+    materialization_spec: MaterializationSpec | None = None
+
+
+class Flag(ResourceMetadata):
+    """A flag: ``flags/<id>``, its variants, the clients that may resolve it, and its rules."""
+
+    name: str
+    state: Literal["ACTIVE", "ARCHIVED"] = "ACTIVE"
+    clients: list[str] = Field(default_factory=list)
+    variants: list[Variant] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=list)
+    flag_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+    usage_metadata: dict[str, Any] | None = None

@@ -1,0 +1,96 @@
+"""The snapshot: everything a client resolves from, in the Confidence resolver-state shape
+plus flagstone's ``abtests`` and ``version``.
+
+``flags``, ``segments`` and ``clients`` are maps keyed by name (secret for clients), exactly as
+Confidence writes them, or lists; ``entries`` walks either form with the JSON path of each
+entity, in document order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any, TypeVar, Union
+
+from pydantic import BeforeValidator, Discriminator, Field, PrivateAttr, Tag
+
+from .abtests import AbTestInstance
+from .base import Model
+from .bitsets import BitsetSpec, BloomFilter
+from .clients import Account, ClientEntry
+from .flags import Flag
+from .paths import key_path
+from .segments import Segment
+
+__all__ = ["MapOrList", "Snapshot"]
+
+T = TypeVar("T")
+
+
+def _map_or_list(value: Any) -> str:
+    return "list" if isinstance(value, list) else "map"
+
+
+MapOrList = Annotated[
+    Union[Annotated[dict[str, T], Tag("map")], Annotated[list[T], Tag("list")]],  # noqa: UP007
+    Discriminator(_map_or_list),
+]
+"""A collection written either as ``{"name": entity}`` or as ``[entity, ...]``."""
+
+
+def _version_text(raw: Any) -> Any:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return str(raw)
+    return raw
+
+
+class Snapshot(Model):
+    """A whole snapshot document."""
+
+    version: Annotated[str | None, BeforeValidator(_version_text)] = None
+    account: Account | None = None
+    flags: MapOrList[Flag] = Field(default_factory=dict)
+    segments: MapOrList[Segment] = Field(default_factory=dict)
+    bitsets: dict[str, BitsetSpec] = Field(default_factory=dict)
+    bloom_filters: dict[str, BloomFilter] = Field(default_factory=dict)
+    clients: MapOrList[ClientEntry] = Field(default_factory=dict)
+    snapshot_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+    state_file_hash: str | None = None
+    abtests: list[AbTestInstance] = Field(default_factory=list)
+
+    _positions: dict[str, tuple[int, ...]] = PrivateAttr(default_factory=dict)
+    """For a partially parsed document (see ``formats.native``): the original index of each
+    item kept in a list-form collection, so that problems name the right JSON path."""
+
+    @property
+    def account_id(self) -> str:
+        """The account id (``accounts/<id>`` without the prefix); ``default`` if none is given."""
+        if self.account is None:
+            return "default"
+        return self.account.name.split("/", 1)[1] if "/" in self.account.name else self.account.name
+
+    def flag_entries(self) -> Iterator[tuple[str, str | None, Flag]]:
+        """``(json path, map key or None, flag)`` for every flag in document order."""
+        return _entries("flags", self.flags, self._positions.get("flags"))
+
+    def segment_entries(self) -> Iterator[tuple[str, str | None, Segment]]:
+        return _entries("segments", self.segments, self._positions.get("segments"))
+
+    def client_entries(self) -> Iterator[tuple[str, str | None, ClientEntry]]:
+        return _entries("clients", self.clients, self._positions.get("clients"))
+
+    def abtest_entries(self) -> Iterator[tuple[str, AbTestInstance]]:
+        positions = self._positions.get("abtests")
+        for index, instance in enumerate(self.abtests):
+            yield f"$.abtests[{positions[index] if positions else index}]", instance
+
+
+def _entries(
+    field: str, collection: dict[str, T] | list[T], positions: tuple[int, ...] | None
+) -> Iterator[tuple[str, str | None, T]]:
+    if isinstance(collection, dict):
+        for key, item in collection.items():
+            yield key_path(f"$.{field}", key), key, item
+    else:
+        for index, item in enumerate(collection):
+            position = positions[index] if positions else index
+            yield f"$.{field}[{position}]", None, item

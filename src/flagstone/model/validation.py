@@ -1,0 +1,612 @@
+"""Semantic validation of a parsed snapshot: everything the types alone do not catch.
+
+``check_snapshot`` returns every problem it finds, each with its JSON path. Two kinds:
+
+* defects in any mode: an assignment naming an unknown variant, overlapping bucket ranges,
+  A/B-test weights that do not sum to 10 000, overlapping exclusive allocations, undecodable
+  bitsets, a client map key that is not the credential's secret, …
+* defects only in strict mode (the default): shapes Confidence's resolver tolerates at
+  resolve time by skipping or not matching — a rule or criterion naming an unknown segment,
+  segment references that form a cycle, an attribute criterion without a recognised rule, an
+  empty range, an expression naming an unknown criterion. Lenient mode (``strict=False``)
+  accepts them and resolves them as Confidence does, which is what the conformance suite needs.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+
+from pydantic.alias_generators import to_camel
+
+from ..errors import Problem
+from ..hashing import ACCOUNT_BUCKETS
+from ..membership import bloom_filter_predicate, decode_bitset
+from ..scalars import parse_semver, parse_timestamp_ns
+from .abtests import AbTestInstance
+from .flags import Flag
+from .paths import join_path, key_path
+from .segments import Allocation, BucketRange
+from .snapshot import Snapshot
+from .targeting import (
+    AttributeCriterion,
+    Expression,
+    InnerRule,
+    RangeRule,
+    Targeting,
+    TargetingValue,
+)
+
+__all__ = [
+    "abtest_segment_name",
+    "check_snapshot",
+    "segment_reference_cycles",
+    "short_variant_name",
+]
+
+_STRICT_HINT = " (strict mode; strict=False resolves it as Confidence does)"
+
+
+def short_variant_name(name: str) -> str:
+    """``"flags/f/variants/on"`` → ``"on"``; a short name stays as it is."""
+    return name.rsplit("/", 1)[-1]
+
+
+def abtest_segment_name(instance: AbTestInstance) -> str:
+    """The segment an A/B-test instance compiles into: its own ``segment.name`` or
+    ``segments/abtest-<instance id>``."""
+    if instance.segment is not None and instance.segment.name:
+        return instance.segment.name
+    return f"segments/abtest-{instance.instance_id}"
+
+
+class _Checker:
+    def __init__(self, snapshot: Snapshot, strict: bool, known_names: Iterable[str]) -> None:
+        self.snapshot = snapshot
+        self.strict = strict
+        self.problems: list[Problem] = []
+        self.known = set(known_names)
+        self.top_segment_names = {seg.name for _, _, seg in snapshot.segment_entries()} | {
+            name for name in self.known if name.startswith("segments/")
+        }
+        self.segment_names = self.top_segment_names | _abtest_segments(snapshot)
+        self.flags = {flag.name: flag for _, _, flag in snapshot.flag_entries()}
+        self.flag_names = set(self.flags) | {n for n in self.known if n.startswith("flags/")}
+        self.client_names = {e.client.name for _, _, e in snapshot.client_entries()} | {
+            n for n in self.known if n.startswith("clients/")
+        }
+
+    def add(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, message))
+
+    def add_strict(self, path: str, message: str) -> None:
+        if self.strict:
+            self.add(path, message + _STRICT_HINT)
+
+    # -- snapshot ---------------------------------------------------------------------------
+
+    def run(self) -> list[Problem]:
+        snapshot = self.snapshot
+        if snapshot.account is not None:
+            _expect_name(self, "$.account.name", snapshot.account.name, "accounts")
+        self.check_flags()
+        self.check_segments()
+        self.check_bitsets()
+        self.check_bloom_filters()
+        self.check_clients()
+        self.check_abtests()
+        self.check_exclusivity()
+        return self.problems
+
+    def check_flags(self) -> None:
+        seen: set[str] = set()
+        for path, key, flag in self.snapshot.flag_entries():
+            if key is not None and key != flag.name:
+                self.add(f"{path}.name", f"the map key {key!r} differs from the name {flag.name!r}")
+            if flag.name in seen:
+                self.add(f"{path}.name", f"flag {flag.name!r} is defined twice")
+            seen.add(flag.name)
+            _expect_name(self, f"{path}.name", flag.name, "flags")
+            self.check_flag(path, flag)
+
+    def check_flag(self, path: str, flag: Flag) -> None:
+        variant_names: set[str] = set()
+        for index, variant in enumerate(flag.variants):
+            if variant.name in variant_names:
+                self.add(f"{path}.variants[{index}].name", f"variant {variant.name!r} is defined twice")
+            variant_names.add(variant.name)
+        for index, client in enumerate(flag.clients):
+            if client not in self.client_names:
+                self.add_strict(f"{path}.clients[{index}]", f"unknown client {client!r}")
+        rule_names: set[str] = set()
+        for index, rule in enumerate(flag.rules):
+            rule_path = f"{path}.rules[{index}]"
+            if rule.name in rule_names:
+                self.add(f"{rule_path}.name", f"rule {rule.name!r} is defined twice in this flag")
+            rule_names.add(rule.name)
+            if rule.segment not in self.segment_names:
+                self.add_strict(f"{rule_path}.segment", f"unknown segment {rule.segment!r}")
+            elif not _name_id(rule.segment):
+                self.add(f"{rule_path}.segment", f"{rule.segment!r} is not a segments/<id> name")
+            spec = rule.assignment_spec
+            if spec is None:
+                self.add_strict(f"{rule_path}", "the rule has no assignmentSpec, so it never matches")
+                continue
+            spec_path = f"{rule_path}.assignmentSpec"
+            covered: list[tuple[int, int, str]] = []
+            for a_index, assignment in enumerate(spec.assignments):
+                a_path = f"{spec_path}.assignments[{a_index}]"
+                if assignment.kind is None:
+                    self.add_strict(
+                        a_path, "the assignment has no variant, fallthrough or clientDefault"
+                    )
+                elif assignment.variant is not None and not _variant_exists(
+                    flag, assignment.variant.variant
+                ):
+                    self.add(
+                        f"{a_path}.variant.variant",
+                        f"unknown variant {assignment.variant.variant!r} of {flag.name!r}",
+                    )
+                if not assignment.bucket_ranges:
+                    self.add_strict(a_path, "the assignment has no bucketRanges, so it is never chosen")
+                for r_index, bucket_range in enumerate(assignment.bucket_ranges):
+                    r_path = f"{a_path}.bucketRanges[{r_index}]"
+                    if _check_range(self, r_path, bucket_range, spec.bucket_count):
+                        covered.append((bucket_range.lower, bucket_range.upper, r_path))
+            _check_overlaps(self, covered, "another assignment's range of this rule")
+            if rule.targeting_key_selector == "" and not _one_assignment_covers_all(rule):
+                self.add_strict(
+                    f"{rule_path}.targetingKeySelector",
+                    "an empty selector means no unit, which only a rule whose one assignment "
+                    "covers every bucket can serve",
+                )
+            mat = rule.materialization_spec
+            if mat is not None and mat.mode is not None and not mat.read_materialization:
+                self.add_strict(
+                    f"{rule_path}.materializationSpec.mode",
+                    "a read mode without readMaterialization has no effect",
+                )
+
+    # -- segments ---------------------------------------------------------------------------
+
+    def check_segments(self) -> None:
+        seen: set[str] = set()
+        for path, key, segment in self.snapshot.segment_entries():
+            if key is not None and key != segment.name:
+                self.add(f"{path}.name", f"the map key {key!r} differs from the name {segment.name!r}")
+            if segment.name in seen:
+                self.add(f"{path}.name", f"segment {segment.name!r} is defined twice")
+            seen.add(segment.name)
+            _expect_name(self, f"{path}.name", segment.name, "segments")
+            if segment.targeting is not None:
+                self.check_targeting(f"{path}.targeting", segment.targeting)
+            if segment.allocation is not None:
+                self.check_allocation(f"{path}.allocation", segment.allocation)
+        self.check_cycles()
+
+    def check_targeting(self, path: str, targeting: Targeting) -> None:
+        for criterion_id, criterion in targeting.criteria.items():
+            c_path = key_path(f"{path}.criteria", criterion_id)
+            if criterion.attribute is not None:
+                self.check_attribute(f"{c_path}.attribute", criterion.attribute)
+            elif criterion.segment is not None:
+                if criterion.segment.segment not in self.segment_names:
+                    self.add_strict(
+                        f"{c_path}.segment.segment",
+                        f"unknown segment {criterion.segment.segment!r}",
+                    )
+            elif criterion.materialized_segment is None:
+                self.add_strict(
+                    c_path,
+                    "the criterion is empty (attribute, segment or materializedSegment expected)",
+                )
+        if targeting.expression is None:
+            if targeting.criteria:
+                self.add_strict(
+                    path, "criteria are given without an expression, so none of them is used"
+                )
+        else:
+            self.check_expression(f"{path}.expression", targeting.expression, targeting)
+
+    def check_expression(self, path: str, expression: Expression, targeting: Targeting) -> None:
+        if expression.ref is not None:
+            if expression.ref not in targeting.criteria:
+                self.add_strict(f"{path}.ref", f"unknown criterion {expression.ref!r}")
+        elif expression.not_ is not None:
+            self.check_expression(f"{path}.not", expression.not_, targeting)
+        elif expression.and_ is not None or expression.or_ is not None:
+            operands = expression.and_ if expression.and_ is not None else expression.or_
+            word = "and" if expression.and_ is not None else "or"
+            assert operands is not None
+            for index, operand in enumerate(operands.operands):
+                self.check_expression(f"{path}.{word}.operands[{index}]", operand, targeting)
+        else:
+            self.add_strict(path, "the expression is empty (ref, and, or or not expected)")
+
+    def check_attribute(self, path: str, criterion: AttributeCriterion) -> None:
+        kind = criterion.kind
+        if kind is None:
+            self.add_strict(path, f"no recognised rule for attribute {criterion.attribute_name!r}")
+            return
+        rule_path = f"{path}.{to_camel(kind)}"
+        if kind in ("any_rule", "all_rule"):
+            outer = criterion.any_rule if kind == "any_rule" else criterion.all_rule
+            assert outer is not None
+            if outer.rule is None or outer.rule.kind is None:
+                self.add_strict(f"{rule_path}.rule", "no recognised inner rule")
+                return
+            self.check_rule(f"{rule_path}.rule", outer.rule)
+        else:
+            self.check_rule(path, criterion)
+
+    def check_rule(self, path: str, holder: AttributeCriterion | InnerRule) -> None:
+        kind = holder.kind
+        rule_path = f"{path}.{to_camel(kind or '')}"
+        if holder.eq_rule is not None:
+            if holder.eq_rule.value is None:
+                self.add_strict(rule_path, 'eqRule needs a "value" ({} tests for null)')
+            else:
+                self.check_value(f"{rule_path}.value", holder.eq_rule.value)
+        elif holder.set_rule is not None:
+            kinds = set()
+            for index, value in enumerate(holder.set_rule.values):
+                self.check_value(f"{rule_path}.values[{index}]", value)
+                kinds.add(value.kind)
+            if len(kinds) > 1:
+                self.add_strict(rule_path, f"the set mixes value kinds: {', '.join(sorted(kinds))}")
+        elif holder.range_rule is not None:
+            self.check_range_rule(rule_path, holder.range_rule)
+
+    def check_range_rule(self, path: str, rule: RangeRule) -> None:
+        bounds = [
+            (name, value)
+            for name, value in (
+                ("startInclusive", rule.start_inclusive),
+                ("startExclusive", rule.start_exclusive),
+                ("endInclusive", rule.end_inclusive),
+                ("endExclusive", rule.end_exclusive),
+            )
+            if value is not None
+        ]
+        if not bounds:
+            self.add_strict(path, "the range has no bound, so it never matches")
+            return
+        for name, value in bounds:
+            self.check_value(f"{path}.{name}", value)
+            if value.kind in ("null", "bool"):
+                self.add(f"{path}.{name}", f"a range bound cannot be a {value.kind} value")
+        kinds = {value.kind for _, value in bounds}
+        if len(kinds) > 1:
+            self.add(path, f"the bounds have different kinds: {', '.join(sorted(kinds))}")
+
+    def check_value(self, path: str, value: TargetingValue) -> None:
+        if value.timestamp_value is not None and parse_timestamp_ns(value.timestamp_value) is None:
+            self.add(f"{path}.timestampValue", f"{value.timestamp_value!r} is not an RFC 3339 timestamp")
+        if value.version_value is not None and parse_semver(value.version_value.version) is None:
+            self.add(
+                f"{path}.versionValue.version",
+                f"{value.version_value.version!r} is not a semantic version",
+            )
+
+    def check_allocation(self, path: str, allocation: Allocation) -> None:
+        covered: list[tuple[int, int, str]] = []
+        for index, bucket_range in enumerate(allocation.bucket_ranges):
+            r_path = f"{path}.bucketRanges[{index}]"
+            if _check_range(self, r_path, bucket_range, ACCOUNT_BUCKETS):
+                covered.append((bucket_range.lower, bucket_range.upper, r_path))
+        _check_overlaps(self, covered, "another range of this allocation")
+        if allocation.exclusivity_tags and not allocation.bucket_ranges:
+            self.add(
+                f"{path}.exclusivityTags",
+                "exclusive allocation needs bucketRanges in the account space",
+            )
+        if allocation.bucket_ranges and allocation.proportion is not None:
+            width = sum(r.upper - r.lower for r in allocation.bucket_ranges)
+            if round(allocation.proportion * ACCOUNT_BUCKETS) != width:
+                self.add(
+                    f"{path}.proportion",
+                    f"proportion {allocation.proportion} does not equal the bucket ranges' width "
+                    f"{width} / {ACCOUNT_BUCKETS}",
+                )
+
+    def check_cycles(self) -> None:
+        for component in _cyclic_components(_reference_graph(self.snapshot)):
+            if len(component) == 1:
+                message = f"segment {component[0]!r} references itself"
+            else:
+                names = ", ".join(repr(name) for name in component)
+                message = f"segments {names} reference each other in a cycle"
+            self.add_strict(_segment_path(self.snapshot, component[0]), message)
+
+    # -- bitsets, bloom filters, clients ----------------------------------------------------
+
+    def check_bitsets(self) -> None:
+        for name, spec in self.snapshot.bitsets.items():
+            path = key_path("$.bitsets", name)
+            if name not in self.segment_names:
+                self.add_strict(path, f"a bitset for unknown segment {name!r}")
+            try:
+                decode_bitset(spec)
+            except ValueError as error:
+                self.add(path, str(error))
+
+    def check_bloom_filters(self) -> None:
+        for name, bloom in self.snapshot.bloom_filters.items():
+            try:
+                bloom_filter_predicate(bloom.data, bloom.bit_count, bloom.hash_function_count)
+            except ValueError as error:
+                self.add(key_path("$.bloomFilters", name), str(error))
+
+    def check_clients(self) -> None:
+        secrets: set[str] = set()
+        for path, key, entry in self.snapshot.client_entries():
+            secret = entry.client_credential.client_secret.secret
+            if key is not None and key != secret:
+                self.add(
+                    f"{path}.clientCredential.clientSecret.secret",
+                    "the map key differs from the credential's secret",
+                )
+            if secret in secrets:
+                self.add(f"{path}.clientCredential.clientSecret.secret", "a secret is used twice")
+            secrets.add(secret)
+            _expect_name(self, f"{path}.client.name", entry.client.name, "clients")
+            if not entry.client_credential.name.startswith(entry.client.name + "/"):
+                self.add_strict(
+                    f"{path}.clientCredential.name",
+                    f"the credential {entry.client_credential.name!r} is not one of "
+                    f"{entry.client.name!r}",
+                )
+
+    # -- A/B tests --------------------------------------------------------------------------
+
+    def check_abtests(self) -> None:
+        names: set[str] = set()
+        segments: dict[str, str] = {}
+        for path, instance in self.snapshot.abtest_entries():
+            if not instance.name or not instance.instance_id:
+                self.add(f"{path}.name", "an A/B test needs a name (workflows/abtest/instances/<id>)")
+            if instance.name in names:
+                self.add(f"{path}.name", f"A/B test {instance.name!r} is defined twice")
+            names.add(instance.name)
+            segment_name = abtest_segment_name(instance)
+            if instance.segment is not None and instance.segment.name:
+                _expect_name(self, f"{path}.segment.name", instance.segment.name, "segments")
+            if segment_name in self.top_segment_names or segment_name in segments:
+                self.add(
+                    f"{path}.segment.name",
+                    f"segment {segment_name!r} is already defined; each A/B test buckets on a "
+                    "segment of its own",
+                )
+            segments[segment_name] = path
+            if instance.flags.targeting_key_selector == "":
+                self.add(f"{path}.flags.targetingKeySelector", "an A/B test needs a unit to bucket")
+            self.check_treatments(path, instance)
+            if instance.segment is not None:
+                if instance.segment.targeting is not None:
+                    self.check_targeting(f"{path}.segment.targeting", instance.segment.targeting)
+                if instance.segment.allocation is not None:
+                    self.check_allocation(f"{path}.segment.allocation", instance.segment.allocation)
+            self.check_schedule(path, instance)
+
+    def check_treatments(self, path: str, instance: AbTestInstance) -> None:
+        treatments = instance.abtest.treatments
+        t_path = f"{path}.abtest.treatments"
+        if not treatments:
+            self.add(t_path, "an A/B test needs at least one treatment")
+            return
+        total = sum(treatment.weight for treatment in treatments)
+        if total != 10_000:
+            self.add(t_path, f"the weights sum to {total}, not 10000 basis points")
+        flag_names: set[str] = set()
+        short_names: list[str] = []
+        for index, treatment in enumerate(treatments):
+            v_path = f"{t_path}[{index}].variant"
+            parts = treatment.variant.split("/")
+            if len(parts) != 4 or parts[0] != "flags" or parts[2] != "variants" or not all(parts):
+                self.add(v_path, f"{treatment.variant!r} is not flags/<flag>/variants/<variant>")
+                continue
+            flag_name = f"flags/{parts[1]}"
+            flag_names.add(flag_name)
+            flag = self.flags.get(flag_name)
+            if flag is None:
+                if flag_name not in self.flag_names:
+                    self.add(v_path, f"unknown flag {flag_name!r}")
+            elif not _variant_exists(flag, treatment.variant):
+                self.add(v_path, f"unknown variant {parts[3]!r} of {flag_name!r}")
+            if parts[3] in short_names:
+                self.add(v_path, f"variant {parts[3]!r} is a treatment twice")
+            short_names.append(parts[3])
+        if len(flag_names) > 1:
+            self.add(t_path, f"all treatments name one flag, found {', '.join(sorted(flag_names))}")
+        for unit, variant in instance.treatment_overrides.items():
+            if short_variant_name(variant) not in short_names:
+                self.add(
+                    key_path(f"{path}.treatmentOverrides", unit),
+                    f"{variant!r} is not one of the test's treatments",
+                )
+
+    def check_schedule(self, path: str, instance: AbTestInstance) -> None:
+        start = end = None
+        if instance.start_time is not None:
+            start = parse_timestamp_ns(instance.start_time)
+            if start is None:
+                self.add(f"{path}.startTime", f"{instance.start_time!r} is not an RFC 3339 timestamp")
+        if instance.end_time is not None:
+            end = parse_timestamp_ns(instance.end_time)
+            if end is None:
+                self.add(f"{path}.endTime", f"{instance.end_time!r} is not an RFC 3339 timestamp")
+        if start is not None and end is not None and end <= start:
+            self.add(f"{path}.endTime", "the end time is not after the start time")
+
+    def check_exclusivity(self) -> None:
+        by_tag: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+        allocations = [
+            (f"{path}.allocation", segment.allocation)
+            for path, _, segment in self.snapshot.segment_entries()
+        ] + [
+            (f"{path}.segment.allocation", instance.segment.allocation)
+            for path, instance in self.snapshot.abtest_entries()
+            if instance.segment is not None
+        ]
+        for path, allocation in allocations:
+            if allocation is None:
+                continue
+            for tag in set(allocation.exclusivity_tags):
+                for index, bucket_range in enumerate(allocation.bucket_ranges):
+                    by_tag[tag].append(
+                        (bucket_range.lower, bucket_range.upper, f"{path}.bucketRanges[{index}]")
+                    )
+        for tag, ranges in by_tag.items():
+            ranges.sort()
+            for (_, upper, first), (lower, _, second) in zip(ranges, ranges[1:]):
+                owner = first.rsplit(".bucketRanges", 1)[0]
+                if lower < upper and owner != second.rsplit(".bucketRanges", 1)[0]:
+                    self.add(
+                        second,
+                        f"overlaps {first} though both are exclusive under tag {tag!r}",
+                    )
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _name_id(name: str) -> str:
+    parts = name.split("/")
+    return parts[1] if len(parts) == 2 else ""
+
+
+def _expect_name(checker: _Checker, path: str, name: str, collection: str) -> None:
+    parts = name.split("/")
+    if len(parts) != 2 or parts[0] != collection or not parts[1]:
+        checker.add(path, f"{name!r} is not a {collection}/<id> name")
+
+
+def _variant_exists(flag: Flag, variant: str) -> bool:
+    short = short_variant_name(variant)
+    return any(v.name == variant or short_variant_name(v.name) == short for v in flag.variants)
+
+
+def _check_range(checker: _Checker, path: str, bucket_range: BucketRange, count: int) -> bool:
+    if bucket_range.lower >= bucket_range.upper:
+        checker.add(path, f"lower {bucket_range.lower} is not below upper {bucket_range.upper}")
+        return False
+    if bucket_range.upper > count:
+        checker.add(path, f"upper {bucket_range.upper} exceeds the {count} buckets")
+        return False
+    return True
+
+
+def _check_overlaps(checker: _Checker, ranges: list[tuple[int, int, str]], what: str) -> None:
+    ranges.sort()
+    for (_, upper, first), (lower, _, second) in zip(ranges, ranges[1:]):
+        if lower < upper:
+            checker.add(second, f"overlaps {first} ({what})")
+
+
+def _one_assignment_covers_all(rule: object) -> bool:
+    spec = getattr(rule, "assignment_spec", None)
+    if spec is None:
+        return False
+    for assignment in spec.assignments:
+        ranges = sorted((r.lower, r.upper) for r in assignment.bucket_ranges)
+        reach = 0
+        for lower, upper in ranges:
+            if lower > reach:
+                break
+            reach = max(reach, upper)
+        if reach >= spec.bucket_count:
+            return True
+    return False
+
+
+def _cyclic_components(graph: dict[str, list[str]]) -> list[list[str]]:
+    """The strongly connected components of ``graph`` that contain a cycle (several
+    segments, or one that references itself), by Tarjan's algorithm, iteratively."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    components: list[list[str]] = []
+    counter = 0
+    for root in list(graph):
+        if root in index:
+            continue
+        work: list[tuple[str, int]] = [(root, 0)]
+        while work:
+            node, position = work.pop()
+            if position == 0:
+                index[node] = low[node] = counter
+                counter += 1
+                stack.append(node)
+                on_stack.add(node)
+            targets = graph.get(node, [])
+            if position < len(targets):
+                work.append((node, position + 1))
+                target = targets[position]
+                if target not in index:
+                    work.append((target, 0))
+                elif target in on_stack:
+                    low[node] = min(low[node], index[target])
+                continue
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1 or node in graph.get(node, []):
+                    components.append(component[::-1])
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+    return components
+
+
+def _reference_graph(snapshot: Snapshot) -> dict[str, list[str]]:
+    """Segment → the segments its targeting references (A/B-test segments included)."""
+    graph: dict[str, list[str]] = defaultdict(list)
+    targetings = [(seg.name, seg.targeting) for _, _, seg in snapshot.segment_entries()]
+    targetings += [
+        (abtest_segment_name(instance), instance.segment.targeting)
+        for instance in snapshot.abtests
+        if instance.segment is not None
+    ]
+    for name, targeting in targetings:
+        if targeting is None:
+            continue
+        for criterion in targeting.criteria.values():
+            if criterion.segment is not None:
+                graph[name].append(criterion.segment.segment)
+    return graph
+
+
+def segment_reference_cycles(snapshot: Snapshot) -> set[str]:
+    """The segments that lie on a cycle of segment references."""
+    return {name for cycle in _cyclic_components(_reference_graph(snapshot)) for name in cycle}
+
+
+def _segment_path(snapshot: Snapshot, name: str) -> str:
+    for path, _, segment in snapshot.segment_entries():
+        if segment.name == name:
+            return f"{path}.targeting"
+    for path, instance in snapshot.abtest_entries():
+        if abtest_segment_name(instance) == name:
+            return f"{path}.segment.targeting"
+    return join_path("$.segments", [name])
+
+
+def _abtest_segments(snapshot: Snapshot) -> set[str]:
+    return {abtest_segment_name(instance) for instance in snapshot.abtests}
+
+
+def check_snapshot(
+    snapshot: Snapshot, *, strict: bool = True, known_names: Iterable[str] = ()
+) -> list[Problem]:
+    """Every semantic problem of ``snapshot``.
+
+    ``known_names`` lists flags, segments and clients that exist in the document but failed
+    to parse; references to them are not reported again as unknown.
+    """
+    return _Checker(snapshot, strict, known_names).run()

@@ -1,0 +1,161 @@
+"""Compile segments into gates: targeting, then allocation.
+
+A gate is ``None`` (admits everyone) or a predicate of (context, unit). Allocation is decided
+by, in order: an explicit bitset (Confidence's; the unit's bucket of
+``f"MegaSalt-{account id}|{unit}"`` over 1 000 000), ``allocation.bucketRanges`` in that same
+account space, or ``allocation.proportion`` p (flagstone's rule: the bucket of
+``f"allocation-{segment id}|{unit}"`` over 1 000 000 is below ``round(p * 1 000 000)``).
+Checks that need a unit fail without one.
+
+Segments in a reference cycle compile to a predicate that skips the rule evaluating them,
+as Confidence's general resolver does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..hashing import ACCOUNT_BUCKETS, bucket
+from ..materializations import MaterializationStore
+from ..membership import bloom_filter_predicate, decode_bitset
+from ..model.bitsets import BitsetSpec, BloomFilter
+from ..model.segments import Allocation
+from ..model.targeting import Targeting
+from .signals import MaterializationUnsupported, Predicate, skip_rule
+from .targeting import compile_targeting
+
+__all__ = ["SegmentCompiler", "SegmentSource"]
+
+SegmentSource = tuple[Targeting | None, Allocation | None]
+"""What the compiler needs of a segment: its targeting and its allocation."""
+
+_UNCOMPILED = object()
+
+
+def _never(context: dict[str, Any], unit: str | None) -> bool:
+    return False
+
+
+class SegmentCompiler:
+    """Compiles and memoises the gate of every segment a plan uses."""
+
+    def __init__(
+        self,
+        segments: dict[str, SegmentSource],
+        *,
+        account_id: str,
+        bitsets: dict[str, BitsetSpec],
+        bloom_filters: dict[str, BloomFilter],
+        store: MaterializationStore | None,
+        cyclic: Iterable[str] = (),
+    ) -> None:
+        self._segments = segments
+        self._account_salt = f"MegaSalt-{account_id}|"
+        self._bitsets = bitsets
+        self._blooms = {
+            name: bloom_filter_predicate(spec.data, spec.bit_count, spec.hash_function_count)
+            for name, spec in bloom_filters.items()
+        }
+        self._store = store
+        self._cyclic = frozenset(cyclic)
+        self._gates: dict[str, Predicate | None] = {}
+        self._targetings: dict[str, Predicate | None] = {}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._segments
+
+    def gate(self, name: str) -> Predicate | None:
+        """Targeting and allocation of segment ``name`` (which must exist)."""
+        gate = self._gates.get(name, _UNCOMPILED)
+        if gate is _UNCOMPILED:
+            if name in self._cyclic:
+                gate = skip_rule(f"segment {name!r} is part of a reference cycle")
+            else:
+                gate = _both(self.targeting(name), self._allocation(name))
+            self._gates[name] = gate
+        return gate  # type: ignore[return-value]
+
+    def targeting(self, name: str) -> Predicate | None:
+        """Only the targeting of segment ``name`` (what sticky units are re-checked against)."""
+        targeting = self._targetings.get(name, _UNCOMPILED)
+        if targeting is _UNCOMPILED:
+            if name in self._cyclic:
+                targeting = skip_rule(f"segment {name!r} is part of a reference cycle")
+            else:
+                targeting = compile_targeting(
+                    self._segments[name][0], self._reference, self._materialized
+                )
+            self._targetings[name] = targeting
+        return targeting  # type: ignore[return-value]
+
+    # -- criteria that point outside the targeting ------------------------------------------
+
+    def _reference(self, name: str) -> Predicate:
+        if name not in self._segments:
+            return _never
+        gate = self.gate(name)
+        if gate is None:
+            return lambda context, unit: True
+        return gate
+
+    def _materialized(self, name: str) -> Predicate:
+        bloom = self._blooms.get(name)
+        if bloom is not None:
+            return lambda context, unit: unit is not None and bloom(unit)
+        store = self._store
+        if store is None:
+            def unsupported(context: dict[str, Any], unit: str | None) -> bool:
+                raise MaterializationUnsupported(name)
+            return unsupported
+        read = store.read
+
+        def in_store(context: dict[str, Any], unit: str | None) -> bool:
+            if unit is None:
+                return False
+            record = read(unit, name)
+            return record is not None and record.is_unit_in_materialization
+
+        return in_store
+
+    # -- allocation ---------------------------------------------------------------------------
+
+    def _allocation(self, name: str) -> Callable[[str | None], bool] | None:
+        if name in self._bitsets:
+            has = decode_bitset(self._bitsets[name])
+            if has is None:
+                return None
+            return self._account_buckets(has)
+        allocation = self._segments[name][1]
+        if allocation is None:
+            return None
+        if allocation.bucket_ranges:
+            ranges = tuple((r.lower, r.upper) for r in allocation.bucket_ranges)
+            return self._account_buckets(
+                lambda index: any(lower <= index < upper for lower, upper in ranges)
+            )
+        if allocation.proportion is None:
+            return None
+        threshold = round(allocation.proportion * ACCOUNT_BUCKETS)
+        if threshold >= ACCOUNT_BUCKETS:
+            return None
+        if threshold <= 0:
+            return lambda unit: False
+        salt = f"allocation-{name.split('/', 1)[-1]}|"
+        return lambda unit: unit is not None and bucket(salt + unit, ACCOUNT_BUCKETS) < threshold
+
+    def _account_buckets(self, has: Callable[[int], bool]) -> Callable[[str | None], bool]:
+        salt = self._account_salt
+        return lambda unit: unit is not None and has(bucket(salt + unit, ACCOUNT_BUCKETS))
+
+
+def _both(
+    targeting: Predicate | None, allocation: Callable[[str | None], bool] | None
+) -> Predicate | None:
+    if targeting is None and allocation is None:
+        return None
+    if allocation is None:
+        return targeting
+    if targeting is None:
+        return lambda context, unit: allocation(unit)
+    return lambda context, unit: targeting(context, unit) and allocation(unit)

@@ -1,0 +1,234 @@
+"""What ``Client.evaluate`` returns.
+
+A ``Resolution`` is a small object: the unit it was resolved for, any fallthrough rules it
+passed, and a reference to an ``Outcome`` that was compiled once with the snapshot (flag,
+variant, value, reason, rule, segment, assignment id, …). Sharing outcomes is what keeps an
+evaluation down to a few hundred nanoseconds: only the per-unit part is new on each call.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from .reasons import ErrorCode, Reason
+
+__all__ = ["FallthroughAssignment", "Outcome", "Resolution"]
+
+
+class FallthroughAssignment(NamedTuple):
+    """A rule whose assignment said "fall through": the unit was in it, yet resolution went
+    on to the next rule. Confidence records these so analysis can count the unit as exposed
+    to that rule."""
+
+    rule: str
+    assignment_id: str
+    targeting_key: str | None
+    targeting_key_selector: str
+
+
+class Outcome:
+    """The unit-independent part of a resolution, compiled once per snapshot."""
+
+    __slots__ = (
+        "abtest",
+        "assignment_id",
+        "error",
+        "error_message",
+        "flag",
+        "override",
+        "reason",
+        "rule",
+        "segment",
+        "should_apply",
+        "snapshot_version",
+        "targeting_key_selector",
+        "value",
+        "variant",
+    )
+
+    def __init__(
+        self,
+        flag: str,
+        reason: Reason,
+        *,
+        variant: str | None = None,
+        value: Any = None,
+        rule: str | None = None,
+        segment: str | None = None,
+        assignment_id: str | None = None,
+        targeting_key_selector: str | None = None,
+        should_apply: bool = False,
+        error: ErrorCode | None = None,
+        error_message: str | None = None,
+        abtest: str | None = None,
+        override: bool = False,
+        snapshot_version: str | None = None,
+    ) -> None:
+        self.flag = flag
+        self.reason = reason
+        self.variant = variant
+        self.value = value
+        self.rule = rule
+        self.segment = segment
+        self.assignment_id = assignment_id
+        self.targeting_key_selector = targeting_key_selector
+        self.should_apply = should_apply
+        self.error = error
+        self.error_message = error_message
+        self.abtest = abtest
+        self.override = override
+        self.snapshot_version = snapshot_version
+
+    def __repr__(self) -> str:
+        return f"Outcome({self.flag!r}, {self.reason.name}, variant={self.variant!r})"
+
+
+class Resolution:
+    """The result of resolving one flag for one evaluation context.
+
+    Attributes read through to the compiled outcome:
+
+    ``flag``
+        The flag's full name, ``"flags/<id>"``.
+    ``variant``
+        The variant's name as the snapshot defines it, or ``None`` when no variant was
+        assigned (no match, an error, or a rule that assigns the client default).
+    ``value``
+        The variant's value (a read-only ``dict``), or ``None``.
+    ``reason``
+        A :class:`~flagstone.Reason`.
+    ``error``
+        An :class:`~flagstone.ErrorCode` when the resolution failed, else ``None``.
+    ``should_apply``
+        Whether showing this result to the user is an exposure worth recording.
+    ``rule``, ``segment``, ``assignment_id``
+        Where the assignment came from (``None`` without a match).
+    ``abtest``
+        The A/B-test instance whose rule matched, if any.
+    ``override``
+        ``True`` when a treatment override decided the variant.
+    ``snapshot_version``
+        The version of the snapshot that produced this result.
+
+    and per call:
+
+    ``targeting_key``
+        The unit the matching rule hashed (``None`` without a match).
+    ``fallthrough``
+        The fallthrough assignments passed on the way, as ``FallthroughAssignment`` tuples.
+    """
+
+    __slots__ = ("_outcome", "fallthrough", "targeting_key")
+
+    def __init__(
+        self,
+        outcome: Outcome,
+        targeting_key: str | None = None,
+        fallthrough: tuple[FallthroughAssignment, ...] = (),
+    ) -> None:
+        self._outcome = outcome
+        self.targeting_key = targeting_key
+        self.fallthrough = fallthrough
+
+    @property
+    def flag(self) -> str:
+        return self._outcome.flag
+
+    @property
+    def variant(self) -> str | None:
+        return self._outcome.variant
+
+    @property
+    def value(self) -> Any:
+        return self._outcome.value
+
+    @property
+    def reason(self) -> Reason:
+        return self._outcome.reason
+
+    @property
+    def error(self) -> ErrorCode | None:
+        return self._outcome.error
+
+    @property
+    def error_message(self) -> str | None:
+        """A human-readable explanation when ``error`` is set."""
+        return self._outcome.error_message
+
+    @property
+    def should_apply(self) -> bool:
+        return self._outcome.should_apply or bool(self.fallthrough)
+
+    @property
+    def rule(self) -> str | None:
+        return self._outcome.rule
+
+    @property
+    def segment(self) -> str | None:
+        return self._outcome.segment
+
+    @property
+    def assignment_id(self) -> str | None:
+        return self._outcome.assignment_id
+
+    @property
+    def targeting_key_selector(self) -> str | None:
+        return self._outcome.targeting_key_selector
+
+    @property
+    def abtest(self) -> str | None:
+        return self._outcome.abtest
+
+    @property
+    def override(self) -> bool:
+        return self._outcome.override
+
+    @property
+    def snapshot_version(self) -> str | None:
+        return self._outcome.snapshot_version
+
+    @property
+    def outcome(self) -> Outcome:
+        """The shared, unit-independent part of this resolution."""
+        return self._outcome
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view (what ``python -m flagstone evaluate`` prints)."""
+        return {
+            "flag": self.flag,
+            "variant": self.variant,
+            "value": self.value,
+            "reason": self.reason.value,
+            "error": self.error.value if self.error is not None else None,
+            "error_message": self.error_message,
+            "should_apply": self.should_apply,
+            "rule": self.rule,
+            "segment": self.segment,
+            "assignment_id": self.assignment_id,
+            "targeting_key": self.targeting_key,
+            "targeting_key_selector": self.targeting_key_selector,
+            "fallthrough": [item._asdict() for item in self.fallthrough],
+            "abtest": self.abtest,
+            "override": self.override,
+            "snapshot_version": self.snapshot_version,
+        }
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Resolution):
+            return NotImplemented
+        return (
+            self._outcome is other._outcome
+            and self.targeting_key == other.targeting_key
+            and self.fallthrough == other.fallthrough
+        )
+
+    def __hash__(self) -> int:
+        return hash((id(self._outcome), self.targeting_key, self.fallthrough))
+
+    def __repr__(self) -> str:
+        parts = [f"flag={self.flag!r}", f"variant={self.variant!r}", f"reason={self.reason.name}"]
+        if self.error is not None:
+            parts.append(f"error={self.error.name}")
+        if self.targeting_key is not None:
+            parts.append(f"targeting_key={self.targeting_key!r}")
+        return f"Resolution({', '.join(parts)})"

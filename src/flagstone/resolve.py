@@ -1,0 +1,139 @@
+"""The resolver: (compiled flag, context) → ``Resolution``. Pure, lock-free, no I/O beyond
+the materialization store a client was given, no logging.
+
+Rules are tried in order and the first that matches wins:
+
+1. Read the unit with the rule's selector: absent → next rule; not a string or whole number
+   (or over 100 characters) → ``TARGETING_KEY_ERROR`` for the flag. An empty selector means
+   the rule uses no unit.
+2. A/B-test rules: a treatment override for the unit wins at once; then the rule applies only
+   while the test is live and inside its schedule.
+3. Sticky assignments (a rule that reads a materialization): a unit already in it keeps its
+   variant, re-checked against the targeting unless the rule says targeting can be ignored;
+   ``materializationMustMatch`` admits no new units.
+4. The segment gate (targeting, then allocation).
+5. The variant bucket (``f"{segment id}|{unit}"`` over the rule's bucket count) picks the
+   assignment: a variant, the client default, or a fallthrough (recorded; try the next rule).
+
+No rule matched → ``NO_SEGMENT_MATCH``, to be applied only if a fallthrough was passed.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from .hashing import bucket
+from .plan.rules import FALLTHROUGH, INVALID_UNIT, CompiledAssignment, CompiledRule
+from .plan.signals import MaterializationUnsupported, SkipRule
+from .resolution import FallthroughAssignment, Resolution
+
+if TYPE_CHECKING:
+    from .plan import FlagPlan
+
+__all__ = ["resolve_flag"]
+
+_SKIP = object()
+_GATE_PASSED = object()
+
+
+def resolve_flag(flag: FlagPlan, context: dict[str, Any]) -> Resolution:
+    """Resolve an active flag for ``context`` (a ``dict``)."""
+    fallthrough: list[FallthroughAssignment] | None = None
+    for rule in flag.rules:
+        read_unit = rule.unit
+        if read_unit is None:
+            unit = None
+        else:
+            unit = read_unit(context)
+            if unit is None:
+                continue
+            if unit is INVALID_UNIT:
+                if rule.active:
+                    return Resolution(flag.key_error)
+                continue
+        if rule.overrides is not None and unit is not None:
+            overridden = rule.overrides.get(unit)
+            if overridden is not None:
+                return Resolution(overridden, unit, tuple(fallthrough) if fallthrough else ())
+        if not rule.active or (rule.window is not None and not _in_window(rule.window)):
+            continue
+        if rule.needs_store:
+            return Resolution(flag.unsupported)
+        try:
+            assignment = _assign(flag, rule, context, unit)
+        except SkipRule:
+            continue
+        except MaterializationUnsupported:
+            return Resolution(flag.unsupported)
+        if assignment is None:
+            continue
+        if assignment.kind == FALLTHROUGH:
+            if fallthrough is None:
+                fallthrough = []
+            fallthrough.append(
+                FallthroughAssignment(rule.name, assignment.assignment_id, unit, rule.selector)
+            )
+            continue
+        return Resolution(assignment.outcome, unit, tuple(fallthrough) if fallthrough else ())  # type: ignore[arg-type]
+    return Resolution(flag.no_match, None, tuple(fallthrough) if fallthrough else ())
+
+
+def _assign(
+    flag: FlagPlan, rule: CompiledRule, context: dict[str, Any], unit: str | None
+) -> CompiledAssignment | None:
+    """The assignment ``rule`` gives ``unit``, or ``None`` if the rule does not match."""
+    sticky: Any = None
+    if rule.read_materialization:
+        if unit is None:
+            return None
+        sticky = _sticky(flag, rule, context, unit)
+        if sticky is _SKIP:
+            return None
+        if sticky is not None and sticky is not _GATE_PASSED:
+            return sticky  # type: ignore[no-any-return]
+    if sticky is None:
+        gate = rule.gate
+        if gate is not None and not gate(context, unit):
+            return None
+    assignment = rule.single
+    if assignment is None:
+        if unit is None:
+            return None
+        assignment = rule.assignment_at(bucket(rule.salt + unit, rule.bucket_count))
+        if assignment is None:
+            return None
+    if rule.write_materialization and unit is not None:
+        flag.store.write(unit, rule.write_materialization, rule.name, assignment.variant_name)  # type: ignore[union-attr]
+    return assignment
+
+
+def _sticky(flag: FlagPlan, rule: CompiledRule, context: dict[str, Any], unit: str) -> Any:
+    """Read a unit's sticky assignment: ``_SKIP`` (the rule does not match), ``None`` (not in
+    the materialization: go through the gate as usual), ``_GATE_PASSED`` (in it, targeting
+    holds, no usable variant recorded: assign by bucket without the allocation check) or the
+    assignment recorded for the unit."""
+    record = flag.store.read(unit, rule.read_materialization)  # type: ignore[union-attr]
+    if record is None or not record.is_unit_in_materialization:
+        return _SKIP if rule.must_match else None
+    if not rule.ignore_targeting:
+        targeting = rule.targeting
+        if targeting is not None and not targeting(context, unit):
+            return _SKIP
+    variant = record.rule_to_variant.get(rule.name)
+    candidates = rule.by_variant.get(variant) if variant else None
+    if not candidates:
+        return _GATE_PASSED
+    if len(candidates) == 1:
+        return candidates[0]
+    bucket_index = bucket(rule.salt + unit, rule.bucket_count)
+    for candidate in candidates:
+        if candidate.holds(bucket_index):
+            return candidate
+    return candidates[0]
+
+
+def _in_window(window: tuple[int | None, int | None]) -> bool:
+    now = time.time_ns()
+    start, end = window
+    return (start is None or now >= start) and (end is None or now < end)

@@ -1,0 +1,52 @@
+"""Shared test fixtures: where the conformance suite is, and small snapshot builders."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SUITE_DIR = Path(
+    os.environ.get(
+        "FLAGSTONE_CONFORMANCE_DIR",
+        ROOT.parent / "shared" / "conformance" / "confidence-resolver-spec",
+    )
+)
+SUITE_REQUIRED = os.environ.get("FLAGSTONE_REQUIRE_CONFORMANCE") == "1"
+
+
+def suite_present() -> bool:
+    return (SUITE_DIR / "state.json").is_file() and (SUITE_DIR / "tests.json").is_file()
+
+
+def require_suite() -> None:
+    """Skip (or, under FLAGSTONE_REQUIRE_CONFORMANCE=1, fail) when the suite is absent."""
+    if suite_present():
+        return
+    message = (
+        f"the Confidence resolver suite is not at {SUITE_DIR}; set FLAGSTONE_CONFORMANCE_DIR "
+        "to its directory"
+    )
+    if SUITE_REQUIRED:
+        pytest.fail(message + " (FLAGSTONE_REQUIRE_CONFORMANCE=1 requires it)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def suite_state() -> dict[str, Any]:
+    require_suite()
+    return json.loads((SUITE_DIR / "state.json").read_text())
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_test_overrides():
+    """Every test starts and ends without process-wide test overrides."""
+    from flagstone import overrides
+
+    overrides.clear()
+    yield
+    overrides.clear()
