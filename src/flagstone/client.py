@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import overrides as _overrides
+from .overrides import REGISTRY as _OVERRIDES
 from .errors import ConfigError
 from .formats.native import ParsedSnapshot, parse_snapshot
 from .materializations import MaterializationStore
@@ -26,7 +27,6 @@ from .plan import FlagPlan, Plan, compile_plan
 from .ratelimit import RateLimitedLog
 from .reasons import ErrorCode, Reason
 from .resolution import Outcome, Resolution
-from .resolve import resolve_flag
 from .sinks.base import ExposureSink
 from .sinks.exposure import Exposure
 
@@ -84,7 +84,7 @@ class Client:
         self._log = RateLimitedLog(logger)
         self._lock = threading.Lock()
         self._closed = False
-        self._stats = {"exposures": 0, "sink_errors": 0, "resolve_errors": 0, "dropped_closed": 0}
+        self._stats = {"sink_errors": 0, "resolve_errors": 0, "dropped_closed": 0}
 
     # -- construction -----------------------------------------------------------------------
 
@@ -135,29 +135,23 @@ class Client:
         with ``apply=False`` call :meth:`apply` when the user really sees the result.
         Never raises.
         """
-        plan = self._plan
         try:
-            flag_plan = plan.flags.get(flag)
-        except TypeError:
-            flag_plan = None
-        if flag_plan is None:
-            return _not_found(plan, flag)
-        try:
+            flag_plan = self._plan.get(flag)
+            if flag_plan is None:
+                return _not_found(self._plan, flag)
             if context.__class__ is not dict:
                 context = _as_context(context)
                 if context is None:
                     return _invalid_context(flag_plan)
-            if _overrides.REGISTRY:
+            if _OVERRIDES:
                 forced = _test_override(flag_plan, context)  # type: ignore[arg-type]
                 if forced is not None:
                     return forced
-            if not flag_plan.active:
-                return Resolution(flag_plan.archived)
-            resolution = resolve_flag(flag_plan, context)  # type: ignore[arg-type]
+            resolution = flag_plan.resolve(context)  # type: ignore[arg-type]
         except Exception:
-            return self._failed(plan, flag)
-        if apply and self._sinks and resolution.should_apply:
-            self._record(Exposure(resolution, time.time()))
+            return self._failed(flag)
+        if apply and self._sinks and (resolution._outcome.should_apply or resolution._fallthrough):
+            self._record(resolution, None)
         return resolution
 
     def evaluate_all(self, context: Mapping[str, Any] | None = None, *,
@@ -169,18 +163,17 @@ class Client:
         for flag_plan in plan.visible:
             results[flag_plan.name] = self.evaluate(flag_plan.name, context, apply=False)
         if apply and self._sinks:
-            applied_at = time.time()
             resolve_id = uuid.uuid4().hex
             for resolution in results.values():
                 if resolution.should_apply:
-                    self._record(Exposure(resolution, applied_at, resolve_id))
+                    self._record(resolution, resolve_id)
         return results
 
     def apply(self, resolution: Resolution) -> None:
         """Record the exposure of a resolution obtained with ``apply=False``, now that the
         user sees it. Does nothing for resolutions that should not be applied."""
         if resolution.should_apply and self._sinks:
-            self._record(Exposure(resolution, time.time()))
+            self._record(resolution, None)
 
     def get_value(self, path: str, context: Mapping[str, Any] | None = None,
                   default: Any = None, *, apply: bool = True) -> Any:
@@ -195,6 +188,8 @@ class Client:
         flag, _, field_path = path.partition(".") if isinstance(path, str) else (path, "", "")
         resolution = self.evaluate(flag, context, apply=False)
         if resolution.variant is None:
+            if apply:
+                self.apply(resolution)  # a client default or a fallthrough is an exposure too
             return ValueDetails(default, resolution.reason, resolution.error,
                                 resolution.error_message, resolution)
         value: Any = resolution.value
@@ -223,8 +218,8 @@ class Client:
         return [flag_plan.name for flag_plan in self._plan.visible]
 
     def stats(self) -> dict[str, int]:
-        """Counters: exposures recorded, sink errors, internal resolve errors, exposures
-        dropped because the client was closed."""
+        """Counters: sink errors, internal resolve errors, and exposures dropped because the
+        client was closed. (Each sink counts what it delivered in its own ``stats()``.)"""
         with self._lock:
             return dict(self._stats)
 
@@ -267,11 +262,11 @@ class Client:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _record(self, exposure: Exposure) -> None:
+    def _record(self, resolution: Resolution, resolve_id: str | None) -> None:
         if self._closed:
             self._count("dropped_closed")
             return
-        self._stats["exposures"] += 1
+        exposure = Exposure(resolution, time.time(), resolve_id)
         for sink in self._sinks:
             try:
                 sink.emit(exposure)
@@ -283,7 +278,10 @@ class Client:
         with self._lock:
             self._stats[key] += 1
 
-    def _failed(self, plan: Plan, flag: Any) -> Resolution:
+    def _failed(self, flag: Any) -> Resolution:
+        plan = self._plan
+        if not isinstance(flag, str):
+            return _not_found(plan, flag)  # e.g. an unhashable flag argument
         self._count("resolve_errors")
         self._log.warning("resolve", "resolving %r failed", flag, exc_info=True)
         return Resolution(Outcome(

@@ -25,7 +25,7 @@ _MAX_LONG = _SIGN64 - 1
 
 
 def decode_bitset(spec: str | tuple[int, ...]) -> Callable[[int], bool] | None:
-    """A predicate over account buckets, or ``None`` for ``"ALL"`` (every bucket).
+    """A predicate over account buckets, or ``None`` when every bucket is set (``"ALL"``).
 
     Lists hold bucket indices; strings other than ``"ALL"`` are base64 of a gzipped bit
     vector, bit ``i`` being bit ``i % 8`` (least significant first) of byte ``i // 8``.
@@ -37,7 +37,10 @@ def decode_bitset(spec: str | tuple[int, ...]) -> Callable[[int], bool] | None:
     for index in spec:
         if not 0 <= index < ACCOUNT_BUCKETS:
             raise ValueError(f"bucket index {index} is outside [0, {ACCOUNT_BUCKETS})")
-    return frozenset(spec).__contains__
+    indices = frozenset(spec)
+    if len(indices) == ACCOUNT_BUCKETS:
+        return None
+    return indices.__contains__
 
 
 def _packed_bits(text: str) -> Callable[[int], bool]:
@@ -50,6 +53,11 @@ def _packed_bits(text: str) -> Callable[[int], bool]:
     except (OSError, EOFError, zlib.error):
         raise ValueError("the bitset is valid base64 but not gzip data") from None
     size = len(bits) * 8
+    whole, rest = divmod(ACCOUNT_BUCKETS, 8)
+    if size >= ACCOUNT_BUCKETS and bits[:whole] == b"\xff" * whole and (
+        not rest or bits[whole] & ((1 << rest) - 1) == (1 << rest) - 1
+    ):
+        return None  # every bucket is set: as good as "ALL" (and needs no unit)
 
     def has(index: int) -> bool:
         return index < size and (bits[index >> 3] >> (index & 7)) & 1 == 1

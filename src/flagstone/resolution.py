@@ -116,19 +116,37 @@ class Resolution:
         The unit the matching rule hashed (``None`` without a match).
     ``fallthrough``
         The fallthrough assignments passed on the way, as ``FallthroughAssignment`` tuples.
+
+    Resolutions are immutable; one without a unit (no match, an archived flag, …) may be
+    shared between calls.
     """
 
-    __slots__ = ("_outcome", "fallthrough", "targeting_key")
+    __slots__ = ("_outcome", "_unit")
 
-    def __init__(
-        self,
+    _fallthrough: tuple[FallthroughAssignment, ...] = ()
+
+    def __new__(
+        cls,
         outcome: Outcome,
         targeting_key: str | None = None,
         fallthrough: tuple[FallthroughAssignment, ...] = (),
-    ) -> None:
+    ) -> Resolution:
+        if fallthrough:
+            self: Resolution = _new(_ResolutionWithFallthrough)
+            self._fallthrough = fallthrough
+        else:
+            self = _new(cls)
         self._outcome = outcome
-        self.targeting_key = targeting_key
-        self.fallthrough = fallthrough
+        self._unit = targeting_key
+        return self
+
+    @property
+    def targeting_key(self) -> str | None:
+        return self._unit
+
+    @property
+    def fallthrough(self) -> tuple[FallthroughAssignment, ...]:
+        return self._fallthrough
 
     @property
     def flag(self) -> str:
@@ -157,7 +175,7 @@ class Resolution:
 
     @property
     def should_apply(self) -> bool:
-        return self._outcome.should_apply or bool(self.fallthrough)
+        return self._outcome.should_apply or bool(self._fallthrough)
 
     @property
     def rule(self) -> str | None:
@@ -218,12 +236,15 @@ class Resolution:
             return NotImplemented
         return (
             self._outcome is other._outcome
-            and self.targeting_key == other.targeting_key
-            and self.fallthrough == other.fallthrough
+            and self._unit == other._unit
+            and self._fallthrough == other._fallthrough
         )
 
     def __hash__(self) -> int:
-        return hash((id(self._outcome), self.targeting_key, self.fallthrough))
+        return hash((id(self._outcome), self._unit, self._fallthrough))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Resolution, (self._outcome, self._unit, self._fallthrough))
 
     def __repr__(self) -> str:
         parts = [f"flag={self.flag!r}", f"variant={self.variant!r}", f"reason={self.reason.name}"]
@@ -232,3 +253,13 @@ class Resolution:
         if self.targeting_key is not None:
             parts.append(f"targeting_key={self.targeting_key!r}")
         return f"Resolution({', '.join(parts)})"
+
+
+_new = object.__new__
+
+
+class _ResolutionWithFallthrough(Resolution):
+    """A resolution that passed fallthrough assignments (kept apart so that the common case
+    carries no third field)."""
+
+    __slots__ = ("_fallthrough",)  # type: ignore[misc]

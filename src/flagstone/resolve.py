@@ -4,8 +4,10 @@ the materialization store a client was given, no logging.
 Rules are tried in order and the first that matches wins:
 
 1. Read the unit with the rule's selector: absent → next rule; not a string or whole number
-   (or over 100 characters) → ``TARGETING_KEY_ERROR`` for the flag. An empty selector means
-   the rule uses no unit.
+   (or over 100 characters) → ``TARGETING_KEY_ERROR`` for the flag. A blank selector reads
+   ``targeting_key`` but goes on without a unit when it is absent (or invalid, for a full
+   rollout); such a rule then matches only through a segment and an assignment that need no
+   unit, as in Confidence's resolvers.
 2. A/B-test rules: a treatment override for the unit wins at once; then the rule applies only
    while the test is live and inside its schedule.
 3. Sticky assignments (a rule that reads a materialization): a unit already in it keeps its
@@ -41,16 +43,16 @@ def resolve_flag(flag: FlagPlan, context: dict[str, Any]) -> Resolution:
     """Resolve an active flag for ``context`` (a ``dict``)."""
     fallthrough: list[FallthroughAssignment] | None = None
     for rule in flag.rules:
-        read_unit = rule.unit
-        if read_unit is None:
-            unit = None
-        else:
-            unit = read_unit(context)
-            if unit is None:
+        unit = rule.unit(context)
+        if unit is None:
+            if not rule.blank_selector:
                 continue
-            if unit is INVALID_UNIT:
-                if rule.active:
-                    return Resolution(flag.key_error)
+        elif unit is INVALID_UNIT:
+            if rule.blank_selector and rule.full_variant is not None:
+                unit = None  # a full rollout needs no unit
+            elif rule.active:
+                return Resolution(flag.key_error)
+            else:
                 continue
         if rule.overrides is not None and unit is not None:
             overridden = rule.overrides.get(unit)
@@ -96,13 +98,16 @@ def _assign(
         gate = rule.gate
         if gate is not None and not gate(context, unit):
             return None
-    assignment = rule.single
-    if assignment is None:
-        if unit is None:
-            return None
-        assignment = rule.assignment_at(bucket(rule.salt + unit, rule.bucket_count))
+    if unit is None:
+        assignment = rule.full_variant
         if assignment is None:
             return None
+    else:
+        assignment = rule.single
+        if assignment is None:
+            assignment = rule.assignment_at(bucket(rule.salt + unit, rule.bucket_count))
+            if assignment is None:
+                return None
     if rule.write_materialization and unit is not None:
         flag.store.write(unit, rule.write_materialization, rule.name, assignment.variant_name)  # type: ignore[union-attr]
     return assignment

@@ -13,6 +13,7 @@ from __future__ import annotations
 import calendar
 import math
 import re
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 __all__ = [
@@ -24,8 +25,8 @@ __all__ = [
 ]
 
 _TIMESTAMP = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})"
-    r"(?:[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:?\d{2})?)?"
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
+    r"(?:[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?(Z|z|[+-][0-9]{2}:?[0-9]{2})?)?"
 )
 
 _NS = 1_000_000_000
@@ -58,7 +59,10 @@ def parse_timestamp_ns(text: str) -> int | None:
     if offset and offset not in ("Z", "z"):
         sign = -1 if offset[0] == "-" else 1
         digits = offset[1:].replace(":", "")
-        seconds -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+        offset_hours, offset_minutes = int(digits[:2]), int(digits[2:])
+        if offset_hours > 23 or offset_minutes > 59:
+            return None
+        seconds -= sign * (offset_hours * 3600 + offset_minutes * 60)
     nanos = int((fraction or "").ljust(9, "0")) if fraction else 0
     return seconds * _NS + nanos
 
@@ -73,7 +77,7 @@ def timestamp_ns_from(value: Any) -> int | None:
     if value.__class__ is str:
         return parse_timestamp_ns(value)
     if value.__class__ is int or value.__class__ is float:
-        if not math.isfinite(value):
+        if value.__class__ is float and not math.isfinite(value):
             return None
         magnitude = abs(value)
         if magnitude < 1e11:
@@ -84,48 +88,59 @@ def timestamp_ns_from(value: Any) -> int | None:
             factor = 1_000
         else:
             factor = 1
-        if value.__class__ is int:
+        if value.__class__ is int or value.is_integer():
             return int(value) * factor
-        return round(value * factor)
+        # exact decimal arithmetic: value * factor in floating point is off by up to 256 ns
+        return int((Decimal(repr(value)) * factor).to_integral_value(ROUND_HALF_EVEN))
     return None
 
 
 VersionKey = tuple[int, int, int, int, tuple[tuple[int, int | str], ...]]
 
 _SEMVER = re.compile(
-    r"(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?(?:\.(0|[1-9]\d*))?"
+    r"(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?(?:\.(0|[1-9][0-9]*))?"
     r"(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?"
 )
+_MAX_VERSION_LENGTH = 256
 
 
 def parse_semver(text: str) -> VersionKey | None:
     """A sort key with Semantic Versioning 2.0 precedence, or ``None`` if ``text`` is not a
-    version. Minor and patch may be left out (``"10"``, ``"10.2"`` read as ``10.0.0``,
+    version (or longer than 256 characters). Minor and patch may be left out (``"10"``, ``"10.2"`` read as ``10.0.0``,
     ``10.2.0``); build metadata is ignored; a pre-release sorts before its release.
 
     >>> parse_semver("2.0.0-rc.1") < parse_semver("2.0.0") < parse_semver("10.0")
     True
     """
+    if len(text) > _MAX_VERSION_LENGTH:
+        return None
     match = _SEMVER.fullmatch(text)
     if match is None:
         return None
     major, minor, patch, pre = match.groups()
     if pre is None:
         return (int(major), int(minor or 0), int(patch or 0), 1, ())
-    identifiers = tuple(
-        (0, int(part)) if part.isdigit() else (1, part) for part in pre.split(".")
-    )
+    parts = pre.split(".")
+    if any(part.isdigit() and len(part) > 1 and part[0] == "0" for part in parts):
+        return None  # numeric identifiers must not include leading zeroes
+    identifiers = tuple((0, int(part)) if part.isdigit() else (1, part) for part in parts)
     return (int(major), int(minor or 0), int(patch or 0), 0, identifiers)
 
 
 def number_from(value: Any) -> float | None:
-    """A context value read as a number: ints and floats as they are (booleans are not
-    numbers), decimal strings parsed; ``None`` otherwise."""
+    """A context value read as a number (a double, as in Confidence, where contexts are
+    JSON): floats as they are, ints as the nearest double (±inf beyond its range), decimal
+    strings parsed; booleans are not numbers; ``None`` otherwise."""
     cls = value.__class__
-    if cls is float or cls is int:
-        return float(value)
+    if cls is float:
+        return value  # type: ignore[no-any-return]
+    if cls is int:
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
     if cls is str:
-        if "_" in value or value != value.strip():
+        if "_" in value or value != value.strip() or not value.isascii():
             return None
         try:
             return float(value)

@@ -31,7 +31,7 @@ class override(ContextDecorator):  # noqa: N801 - reads as a function, like cont
     def __init__(self, flag: str, variant: str, units: Iterable[str] | str | None = None) -> None:
         self.flag = flag
         self.variant = variant
-        self.units = units
+        self.units: frozenset[str] | None = _unit_set(units)
         self._tokens: list[object] = []
 
     def __enter__(self) -> override:
@@ -56,6 +56,15 @@ class FlagOverrides:
         """Undo every override set through this object."""
         while self._tokens:
             _registry.pop(self._tokens.pop())
+
+
+def _unit_set(units: Iterable[str] | str | None) -> frozenset[str] | None:
+    """Read ``units`` once (it may be an iterator), so a decorator applies on every call."""
+    if units is None:
+        return None
+    if isinstance(units, str):
+        return frozenset((units,))
+    return frozenset(str(unit) for unit in units)
 
 
 def clear_overrides() -> None:

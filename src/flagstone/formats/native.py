@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from ..errors import ConfigError, Problem
+from ..gc_pause import paused_gc
 from ..model import AbTestInstance, ClientEntry, Flag, Segment, Snapshot, check_snapshot
 from ..model.paths import join_path
 
@@ -68,16 +69,20 @@ def parse_snapshot(
         except (TypeError, ValueError) as error:
             raise ConfigError([Problem("$", f"not a JSON document: {error}")], source=source) from None
         validate = lambda: Snapshot.model_validate(document)  # noqa: E731
-    else:
+    elif isinstance(document, str | bytes | bytearray | memoryview):
         raw = document.encode() if isinstance(document, str) else bytes(document)
         validate = lambda: Snapshot.model_validate_json(raw)  # noqa: E731
-    try:
-        model = validate()
-    except ValidationError as error:
-        problems = translate_validation_error(error)
-        problems += _semantic_problems_of_parsable_parts(document, raw, strict)
-        raise ConfigError(problems, source=source) from None
-    problems = check_snapshot(model, strict=strict)
+    else:
+        message = f"a snapshot is a JSON object (or its text), not {type(document).__name__}"
+        raise ConfigError([Problem("$", message)], source=source)
+    with paused_gc():
+        try:
+            model = validate()
+        except ValidationError as error:
+            problems = translate_validation_error(error)
+            problems += _semantic_problems_of_parsable_parts(document, raw, strict)
+            raise ConfigError(problems, source=source) from None
+        problems = check_snapshot(model, strict=strict)
     if problems:
         raise ConfigError(problems, source=source)
     return ParsedSnapshot(model, snapshot_version(model, raw))
@@ -160,6 +165,8 @@ def _semantic_problems_of_parsable_parts(
             if parsed is not None:
                 fields["abtests"].append(parsed)
                 positions["abtests"] += (index,)
+            else:
+                broken.update(_abtest_segment_names(item))
     for name in ("account", "bitsets", "bloomFilters"):
         if name in data:
             field = "bloom_filters" if name == "bloomFilters" else name
@@ -177,6 +184,19 @@ def _try(adapter: TypeAdapter[Any], item: Any) -> Any:
         return adapter.validate_python(item)
     except ValidationError:
         return None
+
+
+def _abtest_segment_names(item: Any) -> set[str]:
+    """The segment name an unparsable A/B test would have compiled into, if it can be told."""
+    if not isinstance(item, dict):
+        return set()
+    segment = item.get("segment")
+    if isinstance(segment, dict) and isinstance(segment.get("name"), str):
+        return {segment["name"]}
+    name = item.get("name")
+    if isinstance(name, str) and name:
+        return {f"segments/abtest-{name.rsplit('/', 1)[-1]}"}
+    return set()
 
 
 def _names_of(collection: str, key: str | None, item: Any) -> set[str]:

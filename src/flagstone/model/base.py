@@ -7,10 +7,24 @@ while Python code uses snake_case (``bucket_count``).
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-__all__ = ["Model", "ResourceMetadata"]
+__all__ = ["Count", "Model", "PositiveCount", "ResourceMetadata"]
+
+
+def _not_a_boolean(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number, not a boolean")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_not_a_boolean), Field(ge=0)]
+"""A whole number >= 0: a JSON number or a decimal string (protobuf writes int64 as strings),
+never a boolean."""
+PositiveCount = Annotated[int, BeforeValidator(_not_a_boolean), Field(gt=0)]
 
 
 class Model(BaseModel):

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PositiveInt
+from pydantic import BeforeValidator
 
-from .base import Model
+from .base import Model, PositiveCount
 
 __all__ = ["BitsetSpec", "BloomFilter"]
 
@@ -39,6 +39,6 @@ class BloomFilter(Model):
     ``i // 64``."""
 
     data: str
-    hash_function_count: PositiveInt
-    bit_count: PositiveInt
+    hash_function_count: PositiveCount
+    bit_count: PositiveCount
     strategy: int = 1

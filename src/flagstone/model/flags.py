@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import Field, model_validator
 
-from .base import Model, ResourceMetadata
+from .base import Model, PositiveCount, ResourceMetadata
 from .segments import BucketRange
 
 __all__ = [
@@ -78,7 +78,7 @@ class AssignmentSpec(Model):
     """``bucketCount`` buckets of ``f"{segment id}|{unit}"`` split among assignments; the first
     assignment whose range holds the unit's bucket wins."""
 
-    bucket_count: PositiveInt
+    bucket_count: PositiveCount
     assignments: list[Assignment] = Field(default_factory=list)
 
 
@@ -101,15 +101,15 @@ class MaterializationSpec(Model):
 class Rule(ResourceMetadata):
     """One targeting rule of a flag. Rules are tried in order; the first that matches wins.
 
-    ``targetingKeySelector`` is the dotted path of the unit in the context (default
-    ``targeting_key``); an explicit empty string means the rule uses no unit at all, which only
-    a rule whose one assignment covers every bucket can serve. ``enabled`` defaults to true.
+    ``targetingKeySelector`` is the dotted path of the unit in the context. Blank (or left
+    out, as protobuf's JSON leaves out empty strings) it reads ``targeting_key``, and a full
+    rollout then also resolves without a unit. ``enabled`` defaults to true.
     """
 
     name: str
     segment: str
     enabled: bool = True
-    targeting_key_selector: str = "targeting_key"
+    targeting_key_selector: str = ""
     environments: list[str] = Field(default_factory=list)
     assignment_spec: AssignmentSpec | None = None
     materialization_spec: MaterializationSpec | None = None

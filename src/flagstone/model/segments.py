@@ -12,9 +12,9 @@ import math
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, NonNegativeInt
+from pydantic import BeforeValidator, Field
 
-from .base import Model, ResourceMetadata
+from .base import Count, Model, ResourceMetadata
 from .targeting import Targeting
 
 __all__ = ["Allocation", "BucketRange", "Proportion", "Segment", "parse_proportion"]
@@ -48,8 +48,8 @@ class BucketRange(Model):
     """Buckets ``lower`` (inclusive) to ``upper`` (exclusive). ``lower`` may be left out, as
     protobuf's JSON leaves out zeros."""
 
-    lower: NonNegativeInt = 0
-    upper: NonNegativeInt
+    lower: Count = 0
+    upper: Count
 
 
 class Allocation(Model):

@@ -134,8 +134,15 @@ class _Checker:
                 continue
             spec_path = f"{rule_path}.assignmentSpec"
             covered: list[tuple[int, int, str]] = []
+            assignment_ids: set[str] = set()
             for a_index, assignment in enumerate(spec.assignments):
                 a_path = f"{spec_path}.assignments[{a_index}]"
+                if assignment.assignment_id and assignment.assignment_id in assignment_ids:
+                    self.add_strict(
+                        f"{a_path}.assignmentId",
+                        f"assignment id {assignment.assignment_id!r} is used twice in this rule",
+                    )
+                assignment_ids.add(assignment.assignment_id)
                 if assignment.kind is None:
                     self.add_strict(
                         a_path, "the assignment has no variant, fallthrough or clientDefault"
@@ -154,11 +161,10 @@ class _Checker:
                     if _check_range(self, r_path, bucket_range, spec.bucket_count):
                         covered.append((bucket_range.lower, bucket_range.upper, r_path))
             _check_overlaps(self, covered, "another assignment's range of this rule")
-            if rule.targeting_key_selector == "" and not _one_assignment_covers_all(rule):
-                self.add_strict(
+            if not _selector_is_well_formed(rule.targeting_key_selector):
+                self.add(
                     f"{rule_path}.targetingKeySelector",
-                    "an empty selector means no unit, which only a rule whose one assignment "
-                    "covers every bucket can serve",
+                    f"{rule.targeting_key_selector!r} is not a dotted path such as user.id",
                 )
             mat = rule.materialization_spec
             if mat is not None and mat.mode is not None and not mat.read_materialization:
@@ -380,6 +386,12 @@ class _Checker:
             segments[segment_name] = path
             if instance.flags.targeting_key_selector == "":
                 self.add(f"{path}.flags.targetingKeySelector", "an A/B test needs a unit to bucket")
+            elif not _selector_is_well_formed(instance.flags.targeting_key_selector):
+                self.add(
+                    f"{path}.flags.targetingKeySelector",
+                    f"{instance.flags.targeting_key_selector!r} is not a dotted path such as "
+                    "user.id",
+                )
             self.check_treatments(path, instance)
             if instance.segment is not None:
                 if instance.segment.targeting is not None:
@@ -411,15 +423,21 @@ class _Checker:
             if flag is None:
                 if flag_name not in self.flag_names:
                     self.add(v_path, f"unknown flag {flag_name!r}")
-            elif not _variant_exists(flag, treatment.variant):
+            elif flag.state == "ARCHIVED" and instance.state == "live" and index == 0:
+                self.add_strict(
+                    f"{path}.state", f"the test is live but its flag {flag_name!r} is archived"
+                )
+            if flag is not None and not _variant_exists(flag, treatment.variant):
                 self.add(v_path, f"unknown variant {parts[3]!r} of {flag_name!r}")
             if parts[3] in short_names:
                 self.add(v_path, f"variant {parts[3]!r} is a treatment twice")
             short_names.append(parts[3])
         if len(flag_names) > 1:
             self.add(t_path, f"all treatments name one flag, found {', '.join(sorted(flag_names))}")
+        test_flag = next(iter(flag_names)) if len(flag_names) == 1 else None
         for unit, variant in instance.treatment_overrides.items():
-            if short_variant_name(variant) not in short_names:
+            named_flag = "/".join(variant.split("/")[:2]) if "/" in variant else test_flag
+            if short_variant_name(variant) not in short_names or named_flag != test_flag:
                 self.add(
                     key_path(f"{path}.treatmentOverrides", unit),
                     f"{variant!r} is not one of the test's treatments",
@@ -457,10 +475,8 @@ class _Checker:
                         (bucket_range.lower, bucket_range.upper, f"{path}.bucketRanges[{index}]")
                     )
         for tag, ranges in by_tag.items():
-            ranges.sort()
-            for (_, upper, first), (lower, _, second) in zip(ranges, ranges[1:]):
-                owner = first.rsplit(".bucketRanges", 1)[0]
-                if lower < upper and owner != second.rsplit(".bucketRanges", 1)[0]:
+            for first, second in _overlaps(ranges):
+                if first.rsplit(".bucketRanges", 1)[0] != second.rsplit(".bucketRanges", 1)[0]:
                     self.add(
                         second,
                         f"overlaps {first} though both are exclusive under tag {tag!r}",
@@ -468,6 +484,11 @@ class _Checker:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def _selector_is_well_formed(selector: str) -> bool:
+    """An empty selector (no unit) or dot-separated non-empty keys."""
+    return selector == "" or all(selector.split("."))
 
 
 def _name_id(name: str) -> str:
@@ -496,27 +517,20 @@ def _check_range(checker: _Checker, path: str, bucket_range: BucketRange, count:
     return True
 
 
+def _overlaps(ranges: list[tuple[int, int, str]]) -> Iterator[tuple[str, str]]:
+    """``(earlier path, later path)`` for every range that starts before the furthest end
+    of the ranges sorted before it."""
+    furthest: tuple[int, str] | None = None
+    for lower, upper, path in sorted(ranges):
+        if furthest is not None and lower < furthest[0]:
+            yield furthest[1], path
+        if furthest is None or upper > furthest[0]:
+            furthest = (upper, path)
+
+
 def _check_overlaps(checker: _Checker, ranges: list[tuple[int, int, str]], what: str) -> None:
-    ranges.sort()
-    for (_, upper, first), (lower, _, second) in zip(ranges, ranges[1:]):
-        if lower < upper:
-            checker.add(second, f"overlaps {first} ({what})")
-
-
-def _one_assignment_covers_all(rule: object) -> bool:
-    spec = getattr(rule, "assignment_spec", None)
-    if spec is None:
-        return False
-    for assignment in spec.assignments:
-        ranges = sorted((r.lower, r.upper) for r in assignment.bucket_ranges)
-        reach = 0
-        for lower, upper in ranges:
-            if lower > reach:
-                break
-            reach = max(reach, upper)
-        if reach >= spec.bucket_count:
-            return True
-    return False
+    for first, second in _overlaps(ranges):
+        checker.add(second, f"overlaps {first} ({what})")
 
 
 def _cyclic_components(graph: dict[str, list[str]]) -> list[list[str]]:

@@ -13,19 +13,21 @@ rules are skipped.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from ..errors import UnknownClientError
 from ..formats.native import ParsedSnapshot
+from ..gc_pause import paused_gc
 from ..materializations import MaterializationStore
 from ..model import AbTestInstance, Flag, Rule, Snapshot, abtest_segment_name, short_variant_name
 from ..model.clients import ClientEntry
 from ..model.validation import segment_reference_cycles
 from ..reasons import ErrorCode, Reason
-from ..resolution import Outcome
+from ..resolution import Outcome, Resolution
 from ..scalars import parse_timestamp_ns
 from ..values import freeze
+from .fastpath import Resolver, is_plain, single_rule_resolver
 from .rules import (
     CLIENT_DEFAULT,
     FALLTHROUGH,
@@ -52,6 +54,7 @@ class FlagPlan:
         "key_error",
         "name",
         "no_match",
+        "resolve",
         "rules",
         "short_name",
         "state",
@@ -68,6 +71,7 @@ class FlagPlan:
         variants: dict[str, Any],
         store: MaterializationStore | None,
         version: str,
+        selector: str = "targeting_key",
     ) -> None:
         self.name = flag.name
         self.short_name = flag.name.split("/", 1)[-1]
@@ -76,8 +80,7 @@ class FlagPlan:
         self.rules = rules
         self.variants = variants
         self.store = store
-        first_selector = next((rule.selector for rule in rules if rule.selector), "targeting_key")
-        self.unit: UnitReader = unit_reader(first_selector)
+        self.unit: UnitReader = unit_reader(selector)
         """Reads the unit the flag's first rule buckets on (for test overrides by unit)."""
         self.no_match = Outcome(self.name, Reason.NO_SEGMENT_MATCH, snapshot_version=version)
         self.key_error = Outcome(
@@ -97,6 +100,21 @@ class FlagPlan:
             "(Client(..., materializations=store))",
             snapshot_version=version,
         )
+        self.resolve: Resolver = self._resolver()
+        """context (a ``dict``) → ``Resolution``: the fastest correct resolver for this flag."""
+
+    def _resolver(self) -> Resolver:
+        if not self.active:
+            archived = Resolution(self.archived)
+            return lambda context: archived
+        if not self.rules:
+            no_match = Resolution(self.no_match)
+            return lambda context: no_match
+        if len(self.rules) == 1 and is_plain(self.rules[0]):
+            return single_rule_resolver(self, self.rules[0])
+        from ..resolve import resolve_flag  # the resolver layer sits on top of the plan
+
+        return partial(resolve_flag, self)
 
     def variant_value(self, variant: str) -> tuple[str, Any] | None:
         """``(name as defined, frozen value)`` of a variant given by full or short name."""
@@ -109,18 +127,38 @@ class FlagPlan:
         return None
 
 
-@dataclass(frozen=True)
-class Plan:
-    """An immutable, compiled snapshot as one client sees it."""
+class Plan(dict[str, FlagPlan]):
+    """A compiled snapshot as one client sees it: a mapping from every flag the client may
+    see, by short and by full name, to its ``FlagPlan``. Never modified once built; a client
+    replaces the whole plan to serve a new snapshot."""
 
-    version: str
-    flags: dict[str, FlagPlan]
-    """Every flag the client may see, by short and by full name."""
-    visible: tuple[FlagPlan, ...]
-    """The active flags the client may see, in document order (what ``evaluate_all`` walks)."""
-    client: str | None = None
-    environments: frozenset[str] = field(default_factory=frozenset)
-    model: Snapshot | None = field(default=None, repr=False, compare=False)
+    __slots__ = ("client", "environments", "model", "version", "visible")
+
+    def __init__(
+        self,
+        flags: dict[str, FlagPlan],
+        *,
+        version: str,
+        visible: tuple[FlagPlan, ...],
+        client: str | None = None,
+        environments: frozenset[str] = frozenset(),
+        model: Snapshot | None = None,
+    ) -> None:
+        super().__init__(flags)
+        self.version = version
+        self.visible = visible
+        """The active flags the client may see, in document order (what ``evaluate_all``
+        walks)."""
+        self.client = client
+        self.environments = environments
+        self.model = model
+
+    @property
+    def flags(self) -> dict[str, FlagPlan]:
+        return self
+
+    def __repr__(self) -> str:
+        return f"Plan(version={self.version!r}, flags={len(self.visible)}, client={self.client!r})"
 
 
 def compile_plan(
@@ -133,6 +171,13 @@ def compile_plan(
 
     Raises ``UnknownClientError`` for a secret no credential of the snapshot carries.
     """
+    with paused_gc():
+        return _compile(parsed, client_secret, store)
+
+
+def _compile(
+    parsed: ParsedSnapshot, client_secret: str | None, store: MaterializationStore | None
+) -> Plan:
     snapshot = parsed.model
     version = parsed.version
     client = _client_for(snapshot, client_secret)
@@ -175,14 +220,18 @@ def compile_plan(
             rules.extend(
                 _flag_rules(flag, variants, segments, store, version, client_name, environments)
             )
-        plan = FlagPlan(flag, tuple(rules), variants, store, version)
+        instances = instances_by_flag.get(flag.name, ())
+        selectors = [i.flags.targeting_key_selector for i in instances]
+        selectors += [rule.targeting_key_selector for rule in flag.rules]
+        selector = next((selector for selector in selectors if selector), "targeting_key")
+        plan = FlagPlan(flag, tuple(rules), variants, store, version, selector)
         flags[plan.name] = plan
         flags[plan.short_name] = plan
         if flag.state == ACTIVE:
             visible.append(plan)
     return Plan(
+        flags,
         version=version,
-        flags=flags,
         visible=tuple(visible),
         client=client_name,
         environments=environments,
@@ -269,7 +318,8 @@ def _compile_rule(
         bucket_count=spec.bucket_count,
         assignments=assignments,
         gate=segments.gate(rule.segment),
-        targeting=segments.targeting(rule.segment) if read else None,
+        targeting=segments.targeting(rule.segment),
+        allocation=segments.allocation(rule.segment),
         read_materialization=read,
         write_materialization=write,
         must_match=bool(mode and mode.materialization_must_match),
@@ -340,7 +390,8 @@ def _abtest_rule(
         bucket_count=10_000,
         assignments=assignments,
         gate=segments.gate(segment),
-        targeting=None,
+        targeting=segments.targeting(segment),
+        allocation=segments.allocation(segment),
         overrides=overrides,
         window=(start, end) if start is not None or end is not None else None,
         active=live,

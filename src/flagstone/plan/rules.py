@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from ..resolution import Outcome
+from .segments import AllocationPlan
 from .signals import Predicate
 from .targeting import attribute_getter
 
@@ -19,10 +20,13 @@ __all__ = [
     "CLIENT_DEFAULT",
     "FALLTHROUGH",
     "INVALID_UNIT",
+    "MAX_UNIT_LENGTH",
     "VARIANT",
     "CompiledAssignment",
     "CompiledRule",
     "UnitReader",
+    "DEFAULT_SELECTOR",
+    "coerce_unit",
     "unit_reader",
 ]
 
@@ -40,13 +44,31 @@ UnitReader = Callable[[dict[str, Any]], Any]
 """context → the unit (``str``), ``None`` when absent, or ``INVALID_UNIT``."""
 
 
-def _coerce_unit(value: Any) -> Any:
+_EXACT_DOUBLE = 2**53
+
+
+def coerce_unit(value: Any) -> Any:
+    """A targeting key that is not a plain short ASCII string, as a unit or
+    ``INVALID_UNIT``. Strings that are not valid Unicode (lone surrogates) are invalid.
+
+    Whole numbers are formatted as integers. Confidence reads contexts as JSON, where a
+    number is a double, so an int beyond 2**53 is first rounded to a double as it would be
+    there; the unit then hashes to the same bucket as in Confidence.
+    """
     if isinstance(value, bool):
         return INVALID_UNIT
     if isinstance(value, str):
         unit = str(value)
+        if not unit.isascii() and not _encodable(unit):
+            return INVALID_UNIT
     elif isinstance(value, int):
-        unit = str(int(value))
+        if -_EXACT_DOUBLE <= value <= _EXACT_DOUBLE:
+            unit = str(int(value))
+        else:
+            try:
+                unit = str(int(float(value)))
+            except OverflowError:
+                return INVALID_UNIT
     elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
         unit = str(int(value))
     else:
@@ -54,18 +76,32 @@ def _coerce_unit(value: Any) -> Any:
     return unit if len(unit) <= MAX_UNIT_LENGTH else INVALID_UNIT
 
 
+DEFAULT_SELECTOR = "targeting_key"
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` is valid Unicode (no lone surrogates, which ``json.loads`` lets
+    through and which must never reach the hash)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def unit_reader(selector: str) -> UnitReader:
-    """The unit at a dotted selector path: strings as they are, whole numbers formatted as
-    integers; anything else (or longer than 100 characters) is ``INVALID_UNIT``."""
-    get = attribute_getter(selector)
+    """The unit at a dotted selector path (a blank selector reads ``targeting_key``):
+    strings as they are, whole numbers formatted as integers; anything else (or longer than
+    100 characters) is ``INVALID_UNIT``."""
+    get = attribute_getter(selector or DEFAULT_SELECTOR)
 
     def read_unit(context: dict[str, Any]) -> Any:
         value = get(context)
-        if value.__class__ is str and len(value) <= MAX_UNIT_LENGTH:
+        if value.__class__ is str and len(value) <= MAX_UNIT_LENGTH and value.isascii():
             return value
         if value is None:
             return None
-        return _coerce_unit(value)
+        return coerce_unit(value)
 
     return read_unit
 
@@ -98,8 +134,12 @@ class CompiledRule:
 
     __slots__ = (
         "active",
+        "allocation",
+        "blank_selector",
         "bucket_count",
         "by_variant",
+        "full_variant",
+        "cyclic",
         "gate",
         "ignore_targeting",
         "must_match",
@@ -127,6 +167,7 @@ class CompiledRule:
         assignments: list[CompiledAssignment],
         gate: Predicate | None,
         targeting: Predicate | None,
+        allocation: AllocationPlan = None,
         read_materialization: str = "",
         write_materialization: str = "",
         must_match: bool = False,
@@ -138,11 +179,17 @@ class CompiledRule:
     ) -> None:
         self.name = name
         self.selector = selector
-        self.unit: UnitReader | None = unit_reader(selector) if selector else None
+        self.unit: UnitReader = unit_reader(selector)
+        self.blank_selector = selector == ""
+        """A blank selector reads ``targeting_key`` but, as Confidence's resolvers do, lets a
+        full rollout (see ``full_variant``) through without a unit when the key is absent or
+        invalid; an absent key then only skips rules that need a unit."""
         self.salt = f"{segment_id}|"
         self.bucket_count = bucket_count
         self.gate = gate
         self.targeting = targeting
+        """The segment's targeting alone (what a sticky unit is re-checked against)."""
+        self.allocation = allocation
         self.read_materialization = read_materialization
         self.write_materialization = write_materialization
         self.must_match = must_match
@@ -158,6 +205,10 @@ class CompiledRule:
         )
         self.ranges: tuple[tuple[int, int, CompiledAssignment], ...] = tuple(ranges)
         self.single = _covering_assignment(assignments, bucket_count)
+        """The assignment holding every bucket, if any: a unit's bucket need not be hashed."""
+        self.full_variant = _full_variant(assignments, bucket_count)
+        """The rule's only assignment when it has one range over every bucket (Confidence's
+        "has only one full variant"): what a rule serves when there is no unit."""
         by_variant: dict[str, list[CompiledAssignment]] = {}
         for assignment in assignments:
             if assignment.kind == VARIANT:
@@ -174,6 +225,14 @@ class CompiledRule:
             if bucket < upper:
                 return assignment if bucket >= lower else None
         return None
+
+
+def _full_variant(
+    assignments: list[CompiledAssignment], bucket_count: int
+) -> CompiledAssignment | None:
+    if len(assignments) == 1 and assignments[0].ranges == ((0, bucket_count),):
+        return assignments[0]
+    return None
 
 
 def _covering_assignment(

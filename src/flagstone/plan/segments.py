@@ -7,14 +7,14 @@ account space, or ``allocation.proportion`` p (flagstone's rule: the bucket of
 ``f"allocation-{segment id}|{unit}"`` over 1 000 000 is below ``round(p * 1 000 000)``).
 Checks that need a unit fail without one.
 
-Segments in a reference cycle compile to a predicate that skips the rule evaluating them,
-as Confidence's general resolver does.
+A reference back to a segment whose evaluation is under way (a cycle) does not match, as in
+Confidence's resolvers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..hashing import ACCOUNT_BUCKETS, bucket
 from ..materializations import MaterializationStore
@@ -22,15 +22,34 @@ from ..membership import bloom_filter_predicate, decode_bitset
 from ..model.bitsets import BitsetSpec, BloomFilter
 from ..model.segments import Allocation
 from ..model.targeting import Targeting
-from .signals import MaterializationUnsupported, Predicate, skip_rule
+from .signals import MaterializationUnsupported, Predicate
 from .targeting import compile_targeting
 
-__all__ = ["SegmentCompiler", "SegmentSource"]
+__all__ = ["AllocationPlan", "ProportionCut", "SegmentCompiler", "SegmentSource", "allocation_check"]
 
 SegmentSource = tuple[Targeting | None, Allocation | None]
 """What the compiler needs of a segment: its targeting and its allocation."""
 
-_UNCOMPILED = object()
+
+class ProportionCut(NamedTuple):
+    """Allocation by proportion: admitted iff ``bucket(salt + unit, 1e6) < threshold``."""
+
+    salt: str
+    threshold: int
+
+
+AllocationCheck = Callable[[str | None], bool]
+AllocationPlan = ProportionCut | AllocationCheck | None
+"""``None`` admits every unit; a ``ProportionCut`` is kept as data so the rule loop can
+inline its hash; anything else is a predicate over the unit."""
+
+
+def allocation_check(allocation: AllocationPlan) -> AllocationCheck | None:
+    """The allocation as a predicate over the unit (``None``: everyone is allocated)."""
+    if isinstance(allocation, ProportionCut):
+        salt, threshold = allocation
+        return lambda unit: unit is not None and bucket(salt + unit, ACCOUNT_BUCKETS) < threshold
+    return allocation
 
 
 def _never(context: dict[str, Any], unit: str | None) -> bool:
@@ -61,40 +80,56 @@ class SegmentCompiler:
         self._cyclic = frozenset(cyclic)
         self._gates: dict[str, Predicate | None] = {}
         self._targetings: dict[str, Predicate | None] = {}
+        self._allocations: dict[str, AllocationPlan] = {}
 
     def __contains__(self, name: str) -> bool:
         return name in self._segments
 
-    def gate(self, name: str) -> Predicate | None:
-        """Targeting and allocation of segment ``name`` (which must exist)."""
-        gate = self._gates.get(name, _UNCOMPILED)
-        if gate is _UNCOMPILED:
-            if name in self._cyclic:
-                gate = skip_rule(f"segment {name!r} is part of a reference cycle")
-            else:
-                gate = _both(self.targeting(name), self._allocation(name))
+    def gate(self, name: str, visiting: frozenset[str] = frozenset()) -> Predicate | None:
+        """Targeting and allocation of segment ``name`` (which must exist).
+
+        ``visiting`` holds the segments whose evaluation led here; a reference back to one
+        of them is a cycle and, as in Confidence, does not match. Gates of segments on a
+        cycle depend on where evaluation entered the cycle, so only the others are memoised.
+        """
+        if name in visiting:
+            return _never
+        memoise = name not in self._cyclic
+        if memoise and name in self._gates:
+            return self._gates[name]
+        targeting = self._targeting(name, visiting | {name})
+        gate = _both(targeting, allocation_check(self.allocation(name)))
+        if memoise:
             self._gates[name] = gate
-        return gate  # type: ignore[return-value]
+        return gate
+
+    def allocation(self, name: str) -> AllocationPlan:
+        """The allocation of segment ``name`` (which must exist)."""
+        if name not in self._allocations:
+            self._allocations[name] = self._compile_allocation(name)
+        return self._allocations[name]
 
     def targeting(self, name: str) -> Predicate | None:
         """Only the targeting of segment ``name`` (what sticky units are re-checked against)."""
-        targeting = self._targetings.get(name, _UNCOMPILED)
-        if targeting is _UNCOMPILED:
-            if name in self._cyclic:
-                targeting = skip_rule(f"segment {name!r} is part of a reference cycle")
-            else:
-                targeting = compile_targeting(
-                    self._segments[name][0], self._reference, self._materialized
-                )
-            self._targetings[name] = targeting
-        return targeting  # type: ignore[return-value]
+        if name in self._cyclic:
+            return self._targeting(name, frozenset())
+        if name not in self._targetings:
+            self._targetings[name] = self._targeting(name, frozenset())
+        return self._targetings[name]
+
+    def _targeting(self, name: str, visiting: frozenset[str]) -> Predicate | None:
+        return compile_targeting(
+            self._segments[name][0],
+            lambda reference: self._reference(reference, visiting),
+            self._materialized,
+        )
 
     # -- criteria that point outside the targeting ------------------------------------------
 
-    def _reference(self, name: str) -> Predicate:
+    def _reference(self, name: str, visiting: frozenset[str]) -> Predicate:
         if name not in self._segments:
             return _never
-        gate = self.gate(name)
+        gate = self.gate(name, visiting)
         if gate is None:
             return lambda context, unit: True
         return gate
@@ -120,7 +155,7 @@ class SegmentCompiler:
 
     # -- allocation ---------------------------------------------------------------------------
 
-    def _allocation(self, name: str) -> Callable[[str | None], bool] | None:
+    def _compile_allocation(self, name: str) -> AllocationPlan:
         if name in self._bitsets:
             has = decode_bitset(self._bitsets[name])
             if has is None:
@@ -141,8 +176,7 @@ class SegmentCompiler:
             return None
         if threshold <= 0:
             return lambda unit: False
-        salt = f"allocation-{name.split('/', 1)[-1]}|"
-        return lambda unit: unit is not None and bucket(salt + unit, ACCOUNT_BUCKETS) < threshold
+        return ProportionCut(f"allocation-{name.split('/', 1)[-1]}|", threshold)
 
     def _account_buckets(self, has: Callable[[int], bool]) -> Callable[[str | None], bool]:
         salt = self._account_salt

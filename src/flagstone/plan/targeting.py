@@ -19,7 +19,7 @@ Semantics follow the ``general`` expectation of Confidence's resolver suite:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..model.targeting import (
@@ -52,7 +52,8 @@ def attribute_getter(path: str) -> Callable[[dict[str, Any]], Any]:
         value: Any = context
         for part in parts:
             if not isinstance(value, dict):
-                return None
+                if not isinstance(value, Mapping):
+                    return None
             value = value.get(part)
         return value
 
@@ -205,8 +206,11 @@ def _element_test(rule: AttributeCriterion | InnerRule) -> Test | None:
 
 
 def _compile_attribute(criterion: AttributeCriterion) -> Predicate:
-    get = attribute_getter(criterion.attribute_name)
     name = criterion.attribute_name
+    strings = _plain_strings(criterion)
+    if strings is not None and "." not in name:
+        return _string_among(name, strings)
+    get = attribute_getter(name)
     quantifier = criterion.any_rule or criterion.all_rule
     if quantifier is not None:
         inner = _element_test(quantifier.rule) if quantifier.rule is not None else None
@@ -219,6 +223,36 @@ def _compile_attribute(criterion: AttributeCriterion) -> Predicate:
     if test is None:
         return skip_rule(f"no recognised rule for attribute {name!r}")
     return _some_value(get, test)
+
+
+def _plain_strings(criterion: AttributeCriterion) -> frozenset[str] | None:
+    """The strings of an ``eqRule`` or all-string ``setRule``, the commonest criteria."""
+    if criterion.eq_rule is not None and criterion.eq_rule.value is not None:
+        values = [criterion.eq_rule.value]
+    elif criterion.set_rule is not None and criterion.set_rule.values:
+        values = criterion.set_rule.values
+    else:
+        return None
+    if any(value.kind != "string" for value in values):
+        return None
+    return frozenset(value.string_value for value in values)  # type: ignore[misc]
+
+
+def _string_among(name: str, strings: frozenset[str]) -> Predicate:
+    """``eqRule``/``setRule`` of strings on a top-level attribute, in one closure."""
+
+    def matches(context: dict[str, Any], unit: str | None) -> bool:
+        value = context.get(name)
+        if value.__class__ is str:
+            return value in strings
+        if value.__class__ is list or value.__class__ is tuple:
+            for element in value:
+                if isinstance(element, str) and element in strings:
+                    return True
+            return False
+        return isinstance(value, str) and value in strings
+
+    return matches
 
 
 def _some_value(get: Callable[[dict[str, Any]], Any], test: Test) -> Predicate:

@@ -1,0 +1,116 @@
+"""Specialised resolvers for the most common flag: a single plain rule.
+
+A plain rule reads its unit from a top-level context key, has no sticky assignments, no
+treatment overrides, no schedule, and a segment outside any reference cycle. For a flag
+whose only rule is plain, the rule loop of ``flagstone.resolve`` is unrolled into one closure:
+the unit read, the targeting predicate, the allocation hash and the variant hash inline, every
+constant bound at compile time. It resolves exactly as ``resolve_flag`` does (a test compares
+the two on random contexts); it only skips the loop's bookkeeping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import mmh3
+
+from ..hashing import ACCOUNT_BUCKETS
+from ..resolution import FallthroughAssignment, Resolution
+from .rules import INVALID_UNIT, MAX_UNIT_LENGTH, CompiledRule, coerce_unit
+from .segments import ProportionCut, allocation_check
+from .signals import MaterializationUnsupported, SkipRule
+
+if TYPE_CHECKING:
+    from . import FlagPlan
+
+__all__ = ["Resolver", "is_plain", "single_rule_resolver"]
+
+Resolver = Callable[[dict[str, Any]], Resolution]
+
+_LOW64_SHIFTED = (1 << 60) - 1
+
+
+def is_plain(rule: CompiledRule) -> bool:
+    """Whether ``rule`` can be served by the unrolled resolver."""
+    return (
+        rule.active
+        and rule.window is None
+        and rule.overrides is None
+        and not rule.needs_store
+        and not rule.read_materialization
+        and not rule.write_materialization
+        and not rule.blank_selector
+        and "." not in rule.selector
+    )
+
+
+def single_rule_resolver(flag: FlagPlan, rule: CompiledRule) -> Resolver:
+    """The unrolled resolver of a flag whose only rule is plain (see :func:`is_plain`)."""
+    hash128 = mmh3.hash128
+    mask = _LOW64_SHIFTED
+    str_ = str
+    invalid = INVALID_UNIT
+    max_length = MAX_UNIT_LENGTH
+    key = rule.selector
+    targeting = rule.targeting
+    allocation = rule.allocation
+    cut_salt, cut_threshold = allocation if isinstance(allocation, ProportionCut) else (None, 0)
+    check = None if isinstance(allocation, ProportionCut) else allocation_check(allocation)
+    salt = rule.salt
+    count = rule.bucket_count
+    single = rule.single
+    single_outcome = single.outcome if single is not None else None
+    ranges = tuple(
+        (upper, lower, assignment.outcome, assignment) for lower, upper, assignment in rule.ranges
+    )
+    new = object.__new__
+    resolution_type = Resolution
+    no_match = Resolution(flag.no_match)
+    key_error = Resolution(flag.key_error)
+    unsupported = Resolution(flag.unsupported)
+    rule_name = rule.name
+    selector = rule.selector
+    accounts = ACCOUNT_BUCKETS
+
+    def resolve(context: dict[str, Any]) -> Resolution:
+        unit = context.get(key)
+        if unit.__class__ is not str_ or len(unit) > max_length or not unit.isascii():
+            if unit is None:
+                return no_match
+            unit = coerce_unit(unit)
+            if unit is invalid:
+                return key_error
+        try:
+            if targeting is not None and not targeting(context, unit):
+                return no_match
+        except SkipRule:
+            return no_match
+        except MaterializationUnsupported:
+            return unsupported
+        if cut_salt is not None:
+            if ((hash128(cut_salt + unit, 0, True, False) >> 4) & mask) % accounts >= cut_threshold:
+                return no_match
+        elif check is not None and not check(unit):
+            return no_match
+        if single is not None:
+            outcome = single_outcome
+            assignment = single
+        else:
+            index = ((hash128(salt + unit, 0, True, False) >> 4) & mask) % count
+            for upper, lower, outcome, assignment in ranges:
+                if index < upper:
+                    if index >= lower:
+                        break
+                    return no_match
+            else:
+                return no_match
+        if outcome is None:  # a fallthrough assignment: the only rule, so nothing matches
+            passed = FallthroughAssignment(rule_name, assignment.assignment_id, unit, selector)
+            return Resolution(flag.no_match, None, (passed,))
+        resolution = new(resolution_type)
+        resolution._outcome = outcome
+        resolution._unit = unit
+        return resolution
+
+    return resolve
