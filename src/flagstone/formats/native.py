@@ -23,7 +23,10 @@ from pydantic import TypeAdapter, ValidationError
 from ..errors import ConfigError, Problem
 from ..gc_pause import paused_gc
 from ..model import AbTestInstance, ClientEntry, Flag, Segment, Snapshot, check_snapshot
+from ..model.bitsets import BitsetSpec, BloomFilter
+from ..model.clients import Account
 from ..model.paths import join_path
+from ..model.snapshot import SNAPSHOT
 
 __all__ = ["ParsedSnapshot", "parse_snapshot", "snapshot_version"]
 
@@ -33,6 +36,11 @@ _COLLECTIONS: dict[str, TypeAdapter[Any]] = {
     "clients": TypeAdapter(ClientEntry),
 }
 _ABTEST = TypeAdapter(AbTestInstance)
+_SINGLE_FIELDS: dict[str, tuple[str, TypeAdapter[Any]]] = {
+    "account": ("account", TypeAdapter(Account)),
+    "bitsets": ("bitsets", TypeAdapter(dict[str, BitsetSpec])),
+    "bloomFilters": ("bloom_filters", TypeAdapter(dict[str, BloomFilter])),
+}
 
 
 @dataclass(frozen=True)
@@ -68,10 +76,10 @@ def parse_snapshot(
             raw = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
         except (TypeError, ValueError) as error:
             raise ConfigError([Problem("$", f"not a JSON document: {error}")], source=source) from None
-        validate = lambda: Snapshot.model_validate(document)  # noqa: E731
+        validate = lambda: SNAPSHOT.validate_python(document)  # noqa: E731
     elif isinstance(document, str | bytes | bytearray | memoryview):
         raw = document.encode() if isinstance(document, str) else bytes(document)
-        validate = lambda: Snapshot.model_validate_json(raw)  # noqa: E731
+        validate = lambda: SNAPSHOT.validate_json(raw)  # noqa: E731
     else:
         message = f"a snapshot is a JSON object (or its text), not {type(document).__name__}"
         raise ConfigError([Problem("$", message)], source=source)
@@ -110,11 +118,11 @@ def _message(item: Any, collection_type_error: bool) -> str:
         return f"not valid JSON: {item['ctx'].get('error', item['msg'])}"
     if collection_type_error and kind == "dict_type":
         return "expected an object keyed by name, or a list"
-    if kind == "extra_forbidden":
+    if kind in ("extra_forbidden", "unexpected_keyword_argument"):
         return "unknown field"
-    if kind == "missing":
+    if kind in ("missing", "missing_keyword_only_argument", "missing_argument"):
         return "required field is missing"
-    if kind == "model_type" or kind == "model_attributes_type":
+    if kind in ("model_type", "model_attributes_type", "dataclass_type", "dataclass_args_type"):
         return "expected an object"
     message: str = item["msg"]
     if message.startswith("Value error, "):
@@ -167,16 +175,13 @@ def _semantic_problems_of_parsable_parts(
                 positions["abtests"] += (index,)
             else:
                 broken.update(_abtest_segment_names(item))
-    for name in ("account", "bitsets", "bloomFilters"):
-        if name in data:
-            field = "bloom_filters" if name == "bloomFilters" else name
-            adapter = TypeAdapter(Snapshot.model_fields[field].annotation)
-            parsed = _try(adapter, data[name])
+    for key, (field, adapter) in _SINGLE_FIELDS.items():
+        if key in data:
+            parsed = _try(adapter, data[key])
             if parsed is not None:
                 fields[field] = parsed
-    partial = Snapshot.model_construct(**fields)
-    partial._positions = positions
-    return check_snapshot(partial, strict=strict, known_names=broken)
+    partial = Snapshot(**fields)
+    return check_snapshot(partial, strict=strict, known_names=broken, positions=positions)
 
 
 def _try(adapter: TypeAdapter[Any], item: Any) -> Any:

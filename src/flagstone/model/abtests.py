@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
 
-from .base import Model, ResourceMetadata
+from .base import CONFIG, ResourceMetadata, dataclass
 from .segments import Allocation
 from .targeting import Targeting
 
@@ -44,7 +44,8 @@ def _basis_points(raw: Any) -> int:
 Weight = Annotated[int, BeforeValidator(_basis_points)]
 
 
-class Treatment(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class Treatment:
     """``{"variant": "flags/checkout/variants/control", "weight": "5000"}``; weights are basis
     points (of 10 000), written as numbers or strings."""
 
@@ -52,17 +53,20 @@ class Treatment(Model):
     weight: Weight = Field(ge=0, le=10_000)
 
 
-class AbTestSpec(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class AbTestSpec:
     treatments: list[Treatment] = Field(default_factory=list)
 
 
-class FlagsSettings(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class FlagsSettings:
     """``flags.targetingKeySelector``: where the unit is in the context."""
 
     targeting_key_selector: str = "targeting_key"
 
 
-class AbTestSegment(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class AbTestSegment:
     """The population of the test. ``name`` (``segments/<id>``) fixes the bucketing salt;
     without it the salt is ``abtest-<instance id>``."""
 
@@ -71,6 +75,7 @@ class AbTestSegment(Model):
     allocation: Allocation | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
 class AbTestInstance(ResourceMetadata):
     """``workflows/abtest/instances/<id>`` with treatments, segment, schedule and overrides."""
 

@@ -1,18 +1,24 @@
 """The pydantic configuration every snapshot model shares.
 
-Models are immutable, refuse unknown fields (a typo in a snapshot is a ``ConfigError``, not a
-silently ignored key), and read the camelCase names of Confidence's JSON (``bucketCount``)
-while Python code uses snake_case (``bucket_count``).
+Models are pydantic dataclasses: immutable, with ``__slots__`` (a large snapshot holds
+hundreds of thousands of them, and a slotted dataclass takes a quarter of the memory of a
+``BaseModel``), keyword-only. They refuse unknown fields (a typo in a snapshot is a
+``ConfigError``, not a silently ignored key) and read the camelCase names of Confidence's JSON
+(``bucketCount``) while Python code uses snake_case (``bucket_count``). Declare one with::
+
+    @dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+    class Thing: ...
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+from pydantic.dataclasses import dataclass
 
-__all__ = ["Count", "Model", "PositiveCount", "ResourceMetadata"]
+__all__ = ["CONFIG", "Count", "PositiveCount", "ResourceMetadata", "dataclass"]
 
 
 def _not_a_boolean(value: Any) -> Any:
@@ -27,20 +33,17 @@ never a boolean."""
 PositiveCount = Annotated[int, BeforeValidator(_not_a_boolean), Field(gt=0)]
 
 
-class Model(BaseModel):
-    """Base of every snapshot model: frozen, ``extra="forbid"``, camelCase aliases."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        alias_generator=to_camel,
-        populate_by_name=True,
-        str_strict=True,
-        ser_json_inf_nan="constants",
-    )
+CONFIG = ConfigDict(
+    extra="forbid",
+    alias_generator=to_camel,
+    populate_by_name=True,
+    str_strict=True,
+)
+"""Shared by every snapshot model: unknown fields refused, camelCase aliases, strings strict."""
 
 
-class ResourceMetadata(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class ResourceMetadata:
     """Bookkeeping fields Confidence puts on its resources. Accepted so that real exports
     load, and otherwise ignored by resolution."""
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
-from .base import Model, PositiveCount
+from .base import CONFIG, PositiveCount, dataclass
 
 __all__ = ["BitsetSpec", "BloomFilter"]
 
@@ -34,7 +34,8 @@ def _bitset_shape(raw: Any) -> Any:
 BitsetSpec = Annotated[str | tuple[int, ...], BeforeValidator(_bitset_shape)]
 
 
-class BloomFilter(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class BloomFilter:
     """``data`` is base64 of big-endian 64-bit words; bit ``i`` is bit ``i % 64`` of word
     ``i // 64``."""
 

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from .base import Model, PositiveCount, ResourceMetadata
+from .base import CONFIG, PositiveCount, ResourceMetadata, dataclass
 from .segments import BucketRange
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
 class Variant(ResourceMetadata):
     """A named value of a flag. ``name`` is used as written (``"on"`` or
     ``"flags/f/variants/on"``); ``value`` is a JSON object."""
@@ -30,15 +31,18 @@ class Variant(ResourceMetadata):
     value: dict[str, Any] = Field(default_factory=dict)
 
 
-class VariantAssignment(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class VariantAssignment:
     variant: str
 
 
-class Empty(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class Empty:
     """``{}``: the body of a ``fallthrough`` or ``clientDefault`` assignment."""
 
 
-class Assignment(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class Assignment:
     """Bucket ranges and what a unit in them gets: a ``variant``, a ``fallthrough`` (record
     the rule, try the next one) or the ``clientDefault`` (a match with no variant)."""
 
@@ -74,7 +78,8 @@ class Assignment(Model):
         return None
 
 
-class AssignmentSpec(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class AssignmentSpec:
     """``bucketCount`` buckets of ``f"{segment id}|{unit}"`` split among assignments; the first
     assignment whose range holds the unit's bucket wins."""
 
@@ -82,14 +87,16 @@ class AssignmentSpec(Model):
     assignments: list[Assignment] = Field(default_factory=list)
 
 
-class MaterializationReadMode(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class MaterializationReadMode:
     materialization_must_match: bool = False
     """Only units already in the materialization may match this rule (paused intake)."""
     segment_targeting_can_be_ignored: bool = False
     """A unit in the materialization keeps its variant even if it no longer matches."""
 
 
-class MaterializationSpec(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class MaterializationSpec:
     """Sticky assignments: read a unit's earlier variant from, and write new ones to, a
     materialization in the client's store."""
 
@@ -98,6 +105,7 @@ class MaterializationSpec(Model):
     mode: MaterializationReadMode | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
 class Rule(ResourceMetadata):
     """One targeting rule of a flag. Rules are tried in order; the first that matches wins.
 
@@ -115,6 +123,7 @@ class Rule(ResourceMetadata):
     materialization_spec: MaterializationSpec | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
 class Flag(ResourceMetadata):
     """A flag: ``flags/<id>``, its variants, the clients that may resolve it, and its rules."""
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-from .base import Count, Model, ResourceMetadata
+from .base import CONFIG, Count, ResourceMetadata, dataclass
 from .targeting import Targeting
 
 __all__ = ["Allocation", "BucketRange", "Proportion", "Segment", "parse_proportion"]
@@ -44,7 +44,8 @@ def parse_proportion(raw: Any) -> float:
 Proportion = Annotated[float, BeforeValidator(parse_proportion)]
 
 
-class BucketRange(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class BucketRange:
     """Buckets ``lower`` (inclusive) to ``upper`` (exclusive). ``lower`` may be left out, as
     protobuf's JSON leaves out zeros."""
 
@@ -52,7 +53,8 @@ class BucketRange(Model):
     upper: Count
 
 
-class Allocation(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class Allocation:
     """How much of the targeted population a segment admits.
 
     ``proportion`` p admits a unit when its bucket of ``f"allocation-{segment id}|{unit}"``
@@ -67,6 +69,7 @@ class Allocation(Model):
     bucket_ranges: list[BucketRange] = Field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
 class Segment(ResourceMetadata):
     """A named population: ``segments/<id>``. The id is the salt of the variant bucket."""
 

@@ -11,17 +11,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any, TypeVar, Union
 
-from pydantic import BeforeValidator, Discriminator, Field, PrivateAttr, Tag
+from pydantic import BeforeValidator, Discriminator, Field, Tag, TypeAdapter
 
 from .abtests import AbTestInstance
-from .base import Model
+from .base import CONFIG, dataclass
 from .bitsets import BitsetSpec, BloomFilter
 from .clients import Account, ClientEntry
 from .flags import Flag
 from .paths import key_path
 from .segments import Segment
 
-__all__ = ["MapOrList", "Snapshot"]
+__all__ = ["SNAPSHOT", "MapOrList", "Positions", "Snapshot"]
+
+Positions = dict[str, tuple[int, ...]]
 
 T = TypeVar("T")
 
@@ -43,7 +45,8 @@ def _version_text(raw: Any) -> Any:
     return raw
 
 
-class Snapshot(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class Snapshot:
     """A whole snapshot document."""
 
     version: Annotated[str | None, BeforeValidator(_version_text)] = None
@@ -57,10 +60,6 @@ class Snapshot(Model):
     state_file_hash: str | None = None
     abtests: list[AbTestInstance] = Field(default_factory=list)
 
-    _positions: dict[str, tuple[int, ...]] = PrivateAttr(default_factory=dict)
-    """For a partially parsed document (see ``formats.native``): the original index of each
-    item kept in a list-form collection, so that problems name the right JSON path."""
-
     @property
     def account_id(self) -> str:
         """The account id (``accounts/<id>`` without the prefix); ``default`` if none is given."""
@@ -68,20 +67,29 @@ class Snapshot(Model):
             return "default"
         return self.account.name.split("/", 1)[1] if "/" in self.account.name else self.account.name
 
-    def flag_entries(self) -> Iterator[tuple[str, str | None, Flag]]:
-        """``(json path, map key or None, flag)`` for every flag in document order."""
-        return _entries("flags", self.flags, self._positions.get("flags"))
+    def flag_entries(
+        self, positions: Positions | None = None
+    ) -> Iterator[tuple[str, str | None, Flag]]:
+        """``(json path, map key or None, flag)`` for every flag in document order.
 
-    def segment_entries(self) -> Iterator[tuple[str, str | None, Segment]]:
-        return _entries("segments", self.segments, self._positions.get("segments"))
+        ``positions`` maps a list-form collection to the original index of each item kept,
+        for a partly parsed document (see ``formats.native``)."""
+        return _entries("flags", self.flags, (positions or {}).get("flags"))
 
-    def client_entries(self) -> Iterator[tuple[str, str | None, ClientEntry]]:
-        return _entries("clients", self.clients, self._positions.get("clients"))
+    def segment_entries(
+        self, positions: Positions | None = None
+    ) -> Iterator[tuple[str, str | None, Segment]]:
+        return _entries("segments", self.segments, (positions or {}).get("segments"))
 
-    def abtest_entries(self) -> Iterator[tuple[str, AbTestInstance]]:
-        positions = self._positions.get("abtests")
+    def client_entries(
+        self, positions: Positions | None = None
+    ) -> Iterator[tuple[str, str | None, ClientEntry]]:
+        return _entries("clients", self.clients, (positions or {}).get("clients"))
+
+    def abtest_entries(self, positions: Positions | None = None) -> Iterator[tuple[str, AbTestInstance]]:
+        kept = (positions or {}).get("abtests")
         for index, instance in enumerate(self.abtests):
-            yield f"$.abtests[{positions[index] if positions else index}]", instance
+            yield f"$.abtests[{kept[index] if kept else index}]", instance
 
 
 def _entries(
@@ -94,3 +102,7 @@ def _entries(
         for index, item in enumerate(collection):
             position = positions[index] if positions else index
             yield f"$.{field}[{position}]", None, item
+
+
+SNAPSHOT: TypeAdapter[Snapshot] = TypeAdapter(Snapshot)
+"""Validates a whole snapshot document: ``SNAPSHOT.validate_json(raw)``."""

@@ -18,7 +18,9 @@ from typing import Literal
 from pydantic import AliasChoices, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from .base import Model
+from pydantic.dataclasses import rebuild_dataclass
+
+from .base import CONFIG, dataclass
 
 __all__ = [
     "AllRule",
@@ -43,13 +45,15 @@ __all__ = [
 ValueKind = Literal["string", "number", "bool", "timestamp", "version", "null"]
 
 
-class SemanticVersion(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class SemanticVersion:
     """``{"version": "2.0.0"}``."""
 
     version: str
 
 
-class TargetingValue(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class TargetingValue:
     """A typed rule value: ``{"stringValue": "SE"}``, ``{"numberValue": 18}``,
     ``{"boolValue": true}``, ``{"timestampValue": "2022-11-17T15:16:17Z"}``,
     ``{"versionValue": {"version": "2.0.0"}}``; ``{}`` stands for null."""
@@ -92,19 +96,22 @@ _CAMEL = {
 }
 
 
-class EqRule(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class EqRule:
     """Equal to ``value``; ``{"value": {}}`` tests for null or a missing attribute."""
 
     value: TargetingValue | None = None
 
 
-class SetRule(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class SetRule:
     """Equal to one of ``values``."""
 
     values: list[TargetingValue] = Field(default_factory=list)
 
 
-class RangeRule(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class RangeRule:
     """Between optional bounds, each inclusive or exclusive."""
 
     start_inclusive: TargetingValue | None = None
@@ -129,7 +136,8 @@ class RangeRule(Model):
         return self.end_inclusive if self.end_inclusive is not None else self.end_exclusive
 
 
-class StringRule(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class StringRule:
     """``startsWithRule``, ``endsWithRule`` and ``containsRule``: a literal string."""
 
     value: str
@@ -145,7 +153,8 @@ _RULE_FIELDS = (
 )
 
 
-class InnerRule(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class InnerRule:
     """The test an ``anyRule``/``allRule`` applies to each list element."""
 
     eq_rule: EqRule | None = None
@@ -166,13 +175,15 @@ class InnerRule(Model):
         return _rule_kind(self, _RULE_FIELDS)
 
 
-class AnyRule(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class AnyRule:
     """True if the inner rule holds for at least one element of the attribute's list."""
 
     rule: InnerRule | None = None
 
 
-class AllRule(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class AllRule:
     """True if the inner rule holds for every element of the attribute's list."""
 
     rule: InnerRule | None = None
@@ -181,7 +192,8 @@ class AllRule(Model):
 _ATTRIBUTE_RULE_FIELDS = (*_RULE_FIELDS, "any_rule", "all_rule")
 
 
-class AttributeCriterion(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class AttributeCriterion:
     """A test on one context attribute, addressed by a dotted path."""
 
     attribute_name: str = Field(
@@ -208,20 +220,23 @@ class AttributeCriterion(Model):
         return _rule_kind(self, _ATTRIBUTE_RULE_FIELDS)
 
 
-class SegmentCriterion(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class SegmentCriterion:
     """Membership of another segment (its targeting and its allocation)."""
 
     segment: str
 
 
-class MaterializedSegmentCriterion(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class MaterializedSegmentCriterion:
     """Membership of a materialized segment: a bloom filter in the snapshot or a set of
     units in the client's materialization store."""
 
     materialized_segment: str
 
 
-class Criterion(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class Criterion:
     """One of ``attribute``, ``segment`` or ``materializedSegment``."""
 
     attribute: AttributeCriterion | None = None
@@ -241,11 +256,13 @@ class Criterion(Model):
         return self
 
 
-class Operands(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class Operands:
     operands: list[Expression] = Field(default_factory=list)
 
 
-class Expression(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class Expression:
     """``{"ref": id}``, ``{"not": expression}``, ``{"and": {"operands": [...]}}`` or
     ``{"or": {"operands": [...]}}``."""
 
@@ -265,26 +282,27 @@ class Expression(Model):
         return self
 
 
-class Targeting(Model):
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class Targeting:
     """Named criteria and the expression over them. No expression means "everyone"."""
 
     criteria: dict[str, Criterion] = Field(default_factory=dict)
     expression: Expression | None = None
 
 
-def _at_most_one_rule(model: Model, fields: tuple[str, ...]) -> None:
+def _at_most_one_rule(model: object, fields: tuple[str, ...]) -> None:
     given = [name for name in fields if getattr(model, name) is not None]
     if len(given) > 1:
         names = ", ".join(to_camel(name) for name in given)
         raise ValueError(f"a criterion has one rule, found {names}")
 
 
-def _rule_kind(model: Model, fields: tuple[str, ...]) -> str | None:
+def _rule_kind(model: object, fields: tuple[str, ...]) -> str | None:
     for name in fields:
         if getattr(model, name) is not None:
             return name
     return None
 
 
-Operands.model_rebuild()
-Expression.model_rebuild()
+rebuild_dataclass(Operands)
+rebuild_dataclass(Expression)

@@ -27,7 +27,7 @@ from .abtests import AbTestInstance
 from .flags import Flag
 from .paths import join_path, key_path
 from .segments import Allocation, BucketRange
-from .snapshot import Snapshot
+from .snapshot import Positions, Snapshot
 from .targeting import (
     AttributeCriterion,
     Expression,
@@ -61,8 +61,15 @@ def abtest_segment_name(instance: AbTestInstance) -> str:
 
 
 class _Checker:
-    def __init__(self, snapshot: Snapshot, strict: bool, known_names: Iterable[str]) -> None:
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        strict: bool,
+        known_names: Iterable[str],
+        positions: Positions | None = None,
+    ) -> None:
         self.snapshot = snapshot
+        self.positions = positions
         self.strict = strict
         self.problems: list[Problem] = []
         self.known = set(known_names)
@@ -100,7 +107,7 @@ class _Checker:
 
     def check_flags(self) -> None:
         seen: set[str] = set()
-        for path, key, flag in self.snapshot.flag_entries():
+        for path, key, flag in self.snapshot.flag_entries(self.positions):
             if key is not None and key != flag.name:
                 self.add(f"{path}.name", f"the map key {key!r} differs from the name {flag.name!r}")
             if flag.name in seen:
@@ -177,7 +184,7 @@ class _Checker:
 
     def check_segments(self) -> None:
         seen: set[str] = set()
-        for path, key, segment in self.snapshot.segment_entries():
+        for path, key, segment in self.snapshot.segment_entries(self.positions):
             if key is not None and key != segment.name:
                 self.add(f"{path}.name", f"the map key {key!r} differs from the name {segment.name!r}")
             if segment.name in seen:
@@ -345,7 +352,7 @@ class _Checker:
 
     def check_clients(self) -> None:
         secrets: set[str] = set()
-        for path, key, entry in self.snapshot.client_entries():
+        for path, key, entry in self.snapshot.client_entries(self.positions):
             secret = entry.client_credential.client_secret.secret
             if key is not None and key != secret:
                 self.add(
@@ -368,7 +375,7 @@ class _Checker:
     def check_abtests(self) -> None:
         names: set[str] = set()
         segments: dict[str, str] = {}
-        for path, instance in self.snapshot.abtest_entries():
+        for path, instance in self.snapshot.abtest_entries(self.positions):
             if not instance.name or not instance.instance_id:
                 self.add(f"{path}.name", "an A/B test needs a name (workflows/abtest/instances/<id>)")
             if instance.name in names:
@@ -460,10 +467,10 @@ class _Checker:
         by_tag: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
         allocations = [
             (f"{path}.allocation", segment.allocation)
-            for path, _, segment in self.snapshot.segment_entries()
+            for path, _, segment in self.snapshot.segment_entries(self.positions)
         ] + [
             (f"{path}.segment.allocation", instance.segment.allocation)
-            for path, instance in self.snapshot.abtest_entries()
+            for path, instance in self.snapshot.abtest_entries(self.positions)
             if instance.segment is not None
         ]
         for path, allocation in allocations:
@@ -616,11 +623,16 @@ def _abtest_segments(snapshot: Snapshot) -> set[str]:
 
 
 def check_snapshot(
-    snapshot: Snapshot, *, strict: bool = True, known_names: Iterable[str] = ()
+    snapshot: Snapshot,
+    *,
+    strict: bool = True,
+    known_names: Iterable[str] = (),
+    positions: Positions | None = None,
 ) -> list[Problem]:
     """Every semantic problem of ``snapshot``.
 
-    ``known_names`` lists flags, segments and clients that exist in the document but failed
-    to parse; references to them are not reported again as unknown.
+    For a partly parsed document, ``known_names`` lists flags, segments and clients that
+    exist in it but failed to parse (references to them are not reported again as unknown),
+    and ``positions`` the original index of each item kept in list-form collections.
     """
-    return _Checker(snapshot, strict, known_names).run()
+    return _Checker(snapshot, strict, known_names, positions).run()

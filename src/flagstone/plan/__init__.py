@@ -49,9 +49,8 @@ class FlagPlan:
     """One flag as this client resolves it."""
 
     __slots__ = (
+        "_errors",
         "active",
-        "archived",
-        "key_error",
         "name",
         "no_match",
         "resolve",
@@ -60,8 +59,8 @@ class FlagPlan:
         "state",
         "store",
         "unit",
-        "unsupported",
         "variants",
+        "version",
     )
 
     def __init__(
@@ -80,28 +79,43 @@ class FlagPlan:
         self.rules = rules
         self.variants = variants
         self.store = store
+        self.version = version
         self.unit: UnitReader = unit_reader(selector)
         """Reads the unit the flag's first rule buckets on (for test overrides by unit)."""
         self.no_match = Outcome(self.name, Reason.NO_SEGMENT_MATCH, snapshot_version=version)
-        self.key_error = Outcome(
-            self.name,
-            Reason.TARGETING_KEY_ERROR,
-            error=ErrorCode.TARGETING_KEY_ERROR,
-            error_message="the targeting key must be a string or a whole number of at most "
-            "100 characters",
-            snapshot_version=version,
-        )
-        self.archived = Outcome(self.name, Reason.FLAG_ARCHIVED, snapshot_version=version)
-        self.unsupported = Outcome(
-            self.name,
-            Reason.MATERIALIZATION_NOT_SUPPORTED,
-            error=ErrorCode.GENERAL,
-            error_message="a rule of this flag needs a materialization store "
-            "(Client(..., materializations=store))",
-            snapshot_version=version,
-        )
+        self._errors: dict[Reason, Outcome] = {}
         self.resolve: Resolver = self._resolver()
         """context (a ``dict``) → ``Resolution``: the fastest correct resolver for this flag."""
+
+    @property
+    def key_error(self) -> Outcome:
+        """The outcome of an unusable targeting key (made when first needed)."""
+        return self._error(
+            Reason.TARGETING_KEY_ERROR,
+            ErrorCode.TARGETING_KEY_ERROR,
+            "the targeting key must be a string or a whole number of at most 100 characters",
+        )
+
+    @property
+    def archived(self) -> Outcome:
+        return self._error(Reason.FLAG_ARCHIVED, None, None)
+
+    @property
+    def unsupported(self) -> Outcome:
+        return self._error(
+            Reason.MATERIALIZATION_NOT_SUPPORTED,
+            ErrorCode.GENERAL,
+            "a rule of this flag needs a materialization store "
+            "(Client(..., materializations=store))",
+        )
+
+    def _error(self, reason: Reason, code: ErrorCode | None, message: str | None) -> Outcome:
+        outcome = self._errors.get(reason)
+        if outcome is None:
+            outcome = Outcome(self.name, reason, error=code, error_message=message,
+                              snapshot_version=self.version)
+            self._errors[reason] = outcome
+        return outcome
 
     def _resolver(self) -> Resolver:
         if not self.active:
@@ -132,7 +146,7 @@ class Plan(dict[str, FlagPlan]):
     see, by short and by full name, to its ``FlagPlan``. Never modified once built; a client
     replaces the whole plan to serve a new snapshot."""
 
-    __slots__ = ("client", "environments", "model", "version", "visible")
+    __slots__ = ("client", "environments", "version", "visible")
 
     def __init__(
         self,
@@ -142,7 +156,6 @@ class Plan(dict[str, FlagPlan]):
         visible: tuple[FlagPlan, ...],
         client: str | None = None,
         environments: frozenset[str] = frozenset(),
-        model: Snapshot | None = None,
     ) -> None:
         super().__init__(flags)
         self.version = version
@@ -151,7 +164,6 @@ class Plan(dict[str, FlagPlan]):
         walks)."""
         self.client = client
         self.environments = environments
-        self.model = model
 
     @property
     def flags(self) -> dict[str, FlagPlan]:
@@ -235,7 +247,6 @@ def _compile(
         visible=tuple(visible),
         client=client_name,
         environments=environments,
-        model=snapshot,
     )
 
 

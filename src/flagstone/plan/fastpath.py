@@ -46,48 +46,56 @@ def is_plain(rule: CompiledRule) -> bool:
 
 
 def single_rule_resolver(flag: FlagPlan, rule: CompiledRule) -> Resolver:
-    """The unrolled resolver of a flag whose only rule is plain (see :func:`is_plain`)."""
-    hash128 = mmh3.hash128
-    mask = _LOW64_SHIFTED
-    str_ = str
-    invalid = INVALID_UNIT
-    max_length = MAX_UNIT_LENGTH
-    key = rule.selector
-    targeting = rule.targeting
+    """The unrolled resolver of a flag whose only rule is plain (see :func:`is_plain`).
+
+    Every constant is bound as a default argument: locals are the fastest variables in
+    CPython, and a tuple of defaults costs far less memory than a closure cell per value
+    (a plan may hold tens of thousands of these)."""
     allocation = rule.allocation
-    cut_salt, cut_threshold = allocation if isinstance(allocation, ProportionCut) else (None, 0)
-    check = None if isinstance(allocation, ProportionCut) else allocation_check(allocation)
-    salt = rule.salt
-    count = rule.bucket_count
+    cut = allocation if isinstance(allocation, ProportionCut) else None
     single = rule.single
-    single_outcome = single.outcome if single is not None else None
     ranges = tuple(
         (upper, lower, assignment.outcome, assignment) for lower, upper, assignment in rule.ranges
     )
-    new = object.__new__
-    resolution_type = Resolution
-    no_match = Resolution(flag.no_match)
-    key_error = Resolution(flag.key_error)
-    unsupported = Resolution(flag.unsupported)
-    rule_name = rule.name
-    selector = rule.selector
-    accounts = ACCOUNT_BUCKETS
 
-    def resolve(context: dict[str, Any]) -> Resolution:
+    def resolve(
+        context: dict[str, Any],
+        key: str = rule.selector,
+        targeting: Any = rule.targeting,
+        cut_salt: str | None = cut.salt if cut is not None else None,
+        cut_threshold: int = cut.threshold if cut is not None else 0,
+        check: Any = None if cut is not None else allocation_check(allocation),
+        salt: str = rule.salt,
+        count: int = rule.bucket_count,
+        single: Any = single,
+        single_outcome: Any = single.outcome if single is not None else None,
+        ranges: Any = ranges,
+        no_match: Resolution = Resolution(flag.no_match),
+        flag: FlagPlan = flag,
+        rule: CompiledRule = rule,
+        hash128: Any = mmh3.hash128,
+        mask: int = _LOW64_SHIFTED,
+        accounts: int = ACCOUNT_BUCKETS,
+        max_length: int = MAX_UNIT_LENGTH,
+        invalid: Any = INVALID_UNIT,
+        str_: type = str,
+        new: Any = object.__new__,
+        resolution_type: type = Resolution,
+    ) -> Resolution:
         unit = context.get(key)
         if unit.__class__ is not str_ or len(unit) > max_length or not unit.isascii():
             if unit is None:
                 return no_match
             unit = coerce_unit(unit)
             if unit is invalid:
-                return key_error
+                return resolution_type(flag.key_error)
         try:
             if targeting is not None and not targeting(context, unit):
                 return no_match
         except SkipRule:
             return no_match
         except MaterializationUnsupported:
-            return unsupported
+            return resolution_type(flag.unsupported)
         if cut_salt is not None:
             if ((hash128(cut_salt + unit, 0, True, False) >> 4) & mask) % accounts >= cut_threshold:
                 return no_match
@@ -106,11 +114,11 @@ def single_rule_resolver(flag: FlagPlan, rule: CompiledRule) -> Resolver:
             else:
                 return no_match
         if outcome is None:  # a fallthrough assignment: the only rule, so nothing matches
-            passed = FallthroughAssignment(rule_name, assignment.assignment_id, unit, selector)
-            return Resolution(flag.no_match, None, (passed,))
+            passed = FallthroughAssignment(rule.name, assignment.assignment_id, unit, rule.selector)
+            return resolution_type(flag.no_match, None, (passed,))
         resolution = new(resolution_type)
         resolution._outcome = outcome
         resolution._unit = unit
         return resolution
 
-    return resolve
+    return resolve  # type: ignore[return-value]

@@ -89,10 +89,20 @@ def _encodable(text: str) -> bool:
     return True
 
 
+_READERS: dict[str, UnitReader] = {}
+
+
 def unit_reader(selector: str) -> UnitReader:
     """The unit at a dotted selector path (a blank selector reads ``targeting_key``):
     strings as they are, whole numbers formatted as integers; anything else (or longer than
-    100 characters) is ``INVALID_UNIT``."""
+    100 characters) is ``INVALID_UNIT``. Readers are stateless and shared by selector."""
+    reader = _READERS.get(selector)
+    if reader is None:
+        reader = _READERS.setdefault(selector, _unit_reader(selector))
+    return reader
+
+
+def _unit_reader(selector: str) -> UnitReader:
     get = attribute_getter(selector or DEFAULT_SELECTOR)
 
     def read_unit(context: dict[str, Any]) -> Any:
@@ -210,13 +220,15 @@ class CompiledRule:
         """The rule's only assignment when it has one range over every bucket (Confidence's
         "has only one full variant"): what a rule serves when there is no unit."""
         by_variant: dict[str, list[CompiledAssignment]] = {}
-        for assignment in assignments:
+        for assignment in assignments if read_materialization else ():
             if assignment.kind == VARIANT:
                 by_variant.setdefault(assignment.variant_name, []).append(assignment)
                 short = assignment.variant_name.rsplit("/", 1)[-1]
                 if short != assignment.variant_name:
                     by_variant.setdefault(short, []).append(assignment)
         self.by_variant = by_variant
+        """Variant name (full and short) → its assignments; only rules that read sticky
+        assignments need it."""
 
     def assignment_at(self, bucket: int) -> CompiledAssignment | None:
         """The assignment whose range holds ``bucket`` (validation guarantees the ranges of

@@ -40,8 +40,19 @@ Test = Callable[[Any], bool]
 """A test of one context value (not a list)."""
 
 
+_GETTERS: dict[str, Callable[[dict[str, Any]], Any]] = {}
+
+
 def attribute_getter(path: str) -> Callable[[dict[str, Any]], Any]:
-    """Read a dotted attribute path from a context; ``None`` when any step is missing."""
+    """Read a dotted attribute path from a context; ``None`` when any step is missing.
+    Getters are stateless and shared by path."""
+    getter = _GETTERS.get(path)
+    if getter is None:
+        getter = _GETTERS.setdefault(path, _attribute_getter(path))
+    return getter
+
+
+def _attribute_getter(path: str) -> Callable[[dict[str, Any]], Any]:
     if "." not in path:
         def get_top(context: dict[str, Any]) -> Any:
             return context.get(path)
