@@ -183,8 +183,7 @@ def scenario(name: str, client: flagstone.Client, minimal: Callable[..., Any],
         expected = minimal("checkout", context)
         got = client.evaluate("checkout", context, apply=False).variant
         assert got == expected, (name, context, got, expected)
-    evaluate = client.evaluate
-    ours = ns_per_call(lambda f, c: evaluate(f, c), ctxs, repeats)
+    ours = ns_per_call(client.evaluate, ctxs, repeats)
     if reset:
         reset()
     base = ns_per_call(minimal, ctxs, repeats)

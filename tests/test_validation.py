@@ -202,6 +202,19 @@ def assignment_without_bucket_ranges(doc: Doc) -> list[tuple[str, str]]:
 
 
 @strict_only
+def assignment_id_used_twice_in_a_rule(doc: Doc) -> list[tuple[str, str]]:
+    spec = doc["flags"]["flags/checkout"]["rules"][0]["assignmentSpec"]
+    spec["assignments"][1]["assignmentId"] = "a"
+    return [(f"{SPEC}.assignments[1].assignmentId", "used twice in this rule")]
+
+
+@strict_only
+def live_abtest_on_an_archived_flag(doc: Doc) -> list[tuple[str, str]]:
+    doc["flags"]["flags/checkout"]["state"] = "ARCHIVED"
+    return [(f"{ABTEST}.state", "its flag 'flags/checkout' is archived")]
+
+
+@strict_only
 def materialization_read_mode_without_read_materialization(doc: Doc) -> list[tuple[str, str]]:
     doc["flags"]["flags/checkout"]["rules"][0]["materializationSpec"] = {
         "writeMaterialization": "materializations/m",
@@ -775,6 +788,31 @@ def exclusive_range_overlapping_a_non_adjacent_range_under_a_shared_tag(
 
 
 @always
+def targeting_key_selector_with_an_empty_path_step(doc: Doc) -> list[tuple[str, str]]:
+    doc["flags"]["flags/checkout"]["rules"][0]["targetingKeySelector"] = "user..id"
+    return [(f"{RULE}.targetingKeySelector", "is not a dotted path")]
+
+
+@always
+def abtest_selector_with_an_empty_path_step(doc: Doc) -> list[tuple[str, str]]:
+    doc["abtests"][0]["flags"]["targetingKeySelector"] = "user."
+    return [(f"{ABTEST}.flags.targetingKeySelector", "is not a dotted path")]
+
+
+@always
+def bucket_count_given_as_a_boolean(doc: Doc) -> list[tuple[str, str]]:
+    doc["flags"]["flags/checkout"]["rules"][0]["assignmentSpec"]["bucketCount"] = True
+    return [(f"{SPEC}.bucketCount", "not a boolean")]
+
+
+@always
+def bucket_range_bound_given_as_a_boolean(doc: Doc) -> list[tuple[str, str]]:
+    spec = doc["flags"]["flags/checkout"]["rules"][0]["assignmentSpec"]
+    spec["assignments"][1]["bucketRanges"][0]["upper"] = True
+    return [(f"{SPEC}.assignments[1].bucketRanges[0].upper", "not a boolean")]
+
+
+@always
 def treatment_override_naming_another_flags_variant(doc: Doc) -> list[tuple[str, str]]:
     doc["flags"]["flags/banner"]["variants"].append({"name": "control", "value": {}})
     doc["abtests"][0]["treatmentOverrides"] = {"user-1": "flags/banner/variants/control"}
@@ -1265,3 +1303,9 @@ def test_version_of_a_mapping_does_not_depend_on_key_order() -> None:
     version = parse_snapshot(doc).version
     assert version == parse_snapshot(reordered).version
     assert len(version) == 12 and all(c in "0123456789abcdef" for c in version)
+
+
+def test_a_document_that_is_not_an_object_or_its_text_is_a_config_error() -> None:
+    for document in (["flags"], 5, None):
+        problems = problems_of(document)
+        assert [problem.path for problem in problems] == ["$"]

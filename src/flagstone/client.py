@@ -136,9 +136,7 @@ class Client:
         Never raises.
         """
         try:
-            flag_plan = self._plan.get(flag)
-            if flag_plan is None:
-                return _not_found(self._plan, flag)
+            flag_plan = self._plan[flag]
             if context.__class__ is not dict:
                 context = _as_context(context)
                 if context is None:
@@ -148,6 +146,10 @@ class Client:
                 if forced is not None:
                     return forced
             resolution = flag_plan.resolve(context)  # type: ignore[arg-type]
+        except KeyError:
+            if flag not in self._plan:
+                return _not_found(self._plan, flag)
+            return self._failed(flag)
         except Exception:
             return self._failed(flag)
         if apply and self._sinks and (resolution._outcome.should_apply or resolution._fallthrough):

@@ -20,6 +20,7 @@ from ..resolution import FallthroughAssignment, Resolution
 from .rules import INVALID_UNIT, MAX_UNIT_LENGTH, CompiledRule, coerce_unit
 from .segments import ProportionCut, allocation_check
 from .signals import MaterializationUnsupported, SkipRule
+from .targeting import string_among_spec
 
 if TYPE_CHECKING:
     from . import FlagPlan
@@ -53,6 +54,7 @@ def single_rule_resolver(flag: FlagPlan, rule: CompiledRule) -> Resolver:
     (a plan may hold tens of thousands of these)."""
     allocation = rule.allocation
     cut = allocation if isinstance(allocation, ProportionCut) else None
+    inline = string_among_spec(rule.targeting)
     single = rule.single
     ranges = tuple(
         (upper, lower, assignment.outcome, assignment) for lower, upper, assignment in rule.ranges
@@ -61,7 +63,10 @@ def single_rule_resolver(flag: FlagPlan, rule: CompiledRule) -> Resolver:
     def resolve(
         context: dict[str, Any],
         key: str = rule.selector,
-        targeting: Any = rule.targeting,
+        targeting: Any = rule.targeting if inline is None else None,
+        attribute: str | None = inline[0] if inline is not None else None,
+        strings: frozenset[str] = inline[1] if inline is not None else frozenset(),
+        matches: Any = rule.targeting,
         cut_salt: str | None = cut.salt if cut is not None else None,
         cut_threshold: int = cut.threshold if cut is not None else 0,
         check: Any = None if cut is not None else allocation_check(allocation),
@@ -89,13 +94,21 @@ def single_rule_resolver(flag: FlagPlan, rule: CompiledRule) -> Resolver:
             unit = coerce_unit(unit)
             if unit is invalid:
                 return resolution_type(flag.key_error)
-        try:
-            if targeting is not None and not targeting(context, unit):
+        if attribute is not None:  # a lone string eqRule/setRule, tested inline
+            value = context.get(attribute)
+            if value.__class__ is str_:
+                if value not in strings:
+                    return no_match
+            elif not matches(context, unit):
                 return no_match
-        except SkipRule:
-            return no_match
-        except MaterializationUnsupported:
-            return resolution_type(flag.unsupported)
+        elif targeting is not None:
+            try:
+                if not targeting(context, unit):
+                    return no_match
+            except SkipRule:
+                return no_match
+            except MaterializationUnsupported:
+                return resolution_type(flag.unsupported)
         if cut_salt is not None:
             if ((hash128(cut_salt + unit, 0, True, False) >> 4) & mask) % accounts >= cut_threshold:
                 return no_match

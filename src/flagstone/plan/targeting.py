@@ -34,7 +34,7 @@ from ..model.targeting import (
 from ..scalars import number_from, parse_semver, parse_timestamp_ns, timestamp_ns_from
 from .signals import Predicate, skip_rule
 
-__all__ = ["CriterionCompiler", "attribute_getter", "compile_targeting"]
+__all__ = ["CriterionCompiler", "attribute_getter", "compile_targeting", "string_among_spec"]
 
 Test = Callable[[Any], bool]
 """A test of one context value (not a list)."""
@@ -249,6 +249,12 @@ def _plain_strings(criterion: AttributeCriterion) -> frozenset[str] | None:
     return frozenset(value.string_value for value in values)  # type: ignore[misc]
 
 
+def string_among_spec(predicate: Predicate | None) -> tuple[str, frozenset[str]] | None:
+    """``(attribute, strings)`` when ``predicate`` is a lone ``eqRule``/``setRule`` of strings
+    on a top-level attribute, which the single-rule resolver tests inline."""
+    return getattr(predicate, "string_among", None)
+
+
 def _string_among(name: str, strings: frozenset[str]) -> Predicate:
     """``eqRule``/``setRule`` of strings on a top-level attribute, in one closure."""
 
@@ -263,6 +269,7 @@ def _string_among(name: str, strings: frozenset[str]) -> Predicate:
             return False
         return isinstance(value, str) and value in strings
 
+    matches.string_among = (name, strings)  # type: ignore[attr-defined]
     return matches
 
 
