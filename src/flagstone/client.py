@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from . import overrides as _overrides
-from .overrides import REGISTRY as _OVERRIDES
 from .errors import ConfigError
 from .formats.native import ParsedSnapshot, parse_snapshot
 from .materializations import MaterializationStore
+from .overrides import REGISTRY as _OVERRIDES
 from .plan import FlagPlan, Plan, compile_plan
 from .ratelimit import RateLimitedLog
 from .reasons import ErrorCode, Reason
@@ -80,7 +80,9 @@ class Client:
         self._store = materializations
         self._sinks: tuple[ExposureSink, ...] = tuple(sinks)
         self._source = source
-        self._plan: Plan = compile_plan(snapshot, client_secret=client_secret, store=materializations)
+        self._plan: Plan = compile_plan(
+            snapshot, client_secret=client_secret, store=materializations
+        )
         self._log = RateLimitedLog(logger)
         self._lock = threading.Lock()
         self._closed = False
@@ -100,8 +102,9 @@ class Client:
     ) -> Client:
         """A client for a snapshot given as a decoded JSON object."""
         parsed = parse_snapshot(document, strict=strict)
-        return cls(parsed, client_secret=client_secret, sinks=sinks,
-                   materializations=materializations)
+        return cls(
+            parsed, client_secret=client_secret, sinks=sinks, materializations=materializations
+        )
 
     @classmethod
     def from_file(
@@ -119,16 +122,23 @@ class Client:
         try:
             data = Path(source).read_bytes()
         except OSError as error:
-            raise ConfigError(f"cannot read the snapshot: {error.strerror or error}",
-                              source=source) from None
+            raise ConfigError(
+                f"cannot read the snapshot: {error.strerror or error}", source=source
+            ) from None
         parsed = parse_snapshot(data, strict=strict, source=source)
-        return cls(parsed, client_secret=client_secret, sinks=sinks,
-                   materializations=materializations, source=source)
+        return cls(
+            parsed,
+            client_secret=client_secret,
+            sinks=sinks,
+            materializations=materializations,
+            source=source,
+        )
 
     # -- resolving --------------------------------------------------------------------------
 
-    def evaluate(self, flag: str, context: Mapping[str, Any] | None = None, *,
-                 apply: bool = True) -> Resolution:
+    def evaluate(
+        self, flag: str, context: Mapping[str, Any] | None = None, *, apply: bool = True
+    ) -> Resolution:
         """Resolve ``flag`` (``"checkout"`` or ``"flags/checkout"``) for ``context``.
 
         With ``apply=True`` an exposure is recorded when the resolution ``should_apply``;
@@ -142,10 +152,10 @@ class Client:
                 if context is None:
                     return _invalid_context(flag_plan)
             if _OVERRIDES:
-                forced = _test_override(flag_plan, context)  # type: ignore[arg-type]
+                forced = _test_override(flag_plan, context)
                 if forced is not None:
                     return forced
-            resolution = flag_plan.resolve(context)  # type: ignore[arg-type]
+            resolution = flag_plan.resolve(context)
         except KeyError:
             if flag not in self._plan:
                 return _not_found(self._plan, flag)
@@ -156,8 +166,9 @@ class Client:
             self._record(resolution, None)
         return resolution
 
-    def evaluate_all(self, context: Mapping[str, Any] | None = None, *,
-                     apply: bool = True) -> dict[str, Resolution]:
+    def evaluate_all(
+        self, context: Mapping[str, Any] | None = None, *, apply: bool = True
+    ) -> dict[str, Resolution]:
         """Every active flag this client may see, resolved for ``context``:
         ``{full flag name: Resolution}`` in snapshot order. Never raises."""
         plan = self._plan
@@ -177,32 +188,45 @@ class Client:
         if resolution.should_apply and self._sinks:
             self._record(resolution, None)
 
-    def get_value(self, path: str, context: Mapping[str, Any] | None = None,
-                  default: Any = None, *, apply: bool = True) -> Any:
+    def get_value(
+        self,
+        path: str,
+        context: Mapping[str, Any] | None = None,
+        default: Any = None,
+        *,
+        apply: bool = True,
+    ) -> Any:
         """The value at ``"flag.field.subfield"`` of the variant ``flag`` resolves to, or
         ``default`` when there is none or it is not of ``default``'s type (``bool``, ``int``,
         ``float`` (ints accepted), ``str``, ``dict``, ``list``; ``None`` accepts any type)."""
         return self.get_value_details(path, context, default, apply=apply).value
 
-    def get_value_details(self, path: str, context: Mapping[str, Any] | None = None,
-                          default: Any = None, *, apply: bool = True) -> ValueDetails:
+    def get_value_details(
+        self,
+        path: str,
+        context: Mapping[str, Any] | None = None,
+        default: Any = None,
+        *,
+        apply: bool = True,
+    ) -> ValueDetails:
         """Like :meth:`get_value`, with the reason, error code and resolution."""
         flag, _, field_path = path.partition(".") if isinstance(path, str) else (path, "", "")
         resolution = self.evaluate(flag, context, apply=False)
         if resolution.variant is None:
             if apply:
                 self.apply(resolution)  # a client default or a fallthrough is an exposure too
-            return ValueDetails(default, resolution.reason, resolution.error,
-                                resolution.error_message, resolution)
+            return ValueDetails(
+                default, resolution.reason, resolution.error, resolution.error_message, resolution
+            )
         value: Any = resolution.value
         for part in field_path.split(".") if field_path else ():
             value = value.get(part) if isinstance(value, dict) else None
         typed = _typed(value, default)
         if typed is _MISMATCH:
-            message = (f"{path!r} is {type(value).__name__}, the default is "
-                       f"{type(default).__name__}")
-            return ValueDetails(default, Reason.TYPE_MISMATCH, ErrorCode.TYPE_MISMATCH,
-                                message, resolution)
+            message = f"{path!r} is {type(value).__name__}, the default is {type(default).__name__}"
+            return ValueDetails(
+                default, Reason.TYPE_MISMATCH, ErrorCode.TYPE_MISMATCH, message, resolution
+            )
         if apply:
             self.apply(resolution)
         return ValueDetails(typed, resolution.reason, None, None, resolution)
@@ -259,8 +283,10 @@ class Client:
         self.close()
 
     def __repr__(self) -> str:
-        return (f"Client(version={self._plan.version!r}, flags={len(self._plan.visible)}, "
-                f"client={self._plan.client!r})")
+        return (
+            f"Client(version={self._plan.version!r}, flags={len(self._plan.visible)}, "
+            f"client={self._plan.client!r})"
+        )
 
     # -- internals --------------------------------------------------------------------------
 
@@ -286,11 +312,15 @@ class Client:
             return _not_found(plan, flag)  # e.g. an unhashable flag argument
         self._count("resolve_errors")
         self._log.warning("resolve", "resolving %r failed", flag, exc_info=True)
-        return Resolution(Outcome(
-            _flag_name(flag), Reason.ERROR, error=ErrorCode.GENERAL,
-            error_message="internal error while resolving; see the flagstone log",
-            snapshot_version=plan.version,
-        ))
+        return Resolution(
+            Outcome(
+                _flag_name(flag),
+                Reason.ERROR,
+                error=ErrorCode.GENERAL,
+                error_message="internal error while resolving; see the flagstone log",
+                snapshot_version=plan.version,
+            )
+        )
 
 
 _MISMATCH = object()
@@ -339,15 +369,27 @@ def _not_found(plan: Plan, flag: Any) -> Resolution:
         message = f"no flag {flag!r} in snapshot {plan.version}" + (
             f" for client {plan.client!r}" if plan.client else ""
         )
-    return Resolution(Outcome(_flag_name(flag), Reason.FLAG_NOT_FOUND,
-                              error=ErrorCode.FLAG_NOT_FOUND, error_message=message,
-                              snapshot_version=plan.version))
+    return Resolution(
+        Outcome(
+            _flag_name(flag),
+            Reason.FLAG_NOT_FOUND,
+            error=ErrorCode.FLAG_NOT_FOUND,
+            error_message=message,
+            snapshot_version=plan.version,
+        )
+    )
 
 
 def _invalid_context(flag_plan: FlagPlan) -> Resolution:
-    return Resolution(Outcome(flag_plan.name, Reason.ERROR, error=ErrorCode.INVALID_CONTEXT,
-                              error_message="the evaluation context must be a mapping",
-                              snapshot_version=flag_plan.no_match.snapshot_version))
+    return Resolution(
+        Outcome(
+            flag_plan.name,
+            Reason.ERROR,
+            error=ErrorCode.INVALID_CONTEXT,
+            error_message="the evaluation context must be a mapping",
+            snapshot_version=flag_plan.no_match.snapshot_version,
+        )
+    )
 
 
 def _test_override(flag_plan: FlagPlan, context: dict[str, Any]) -> Resolution | None:
@@ -357,16 +399,28 @@ def _test_override(flag_plan: FlagPlan, context: dict[str, Any]) -> Resolution |
     version = flag_plan.no_match.snapshot_version
     found = flag_plan.variant_value(variant)
     if found is None:
-        return Resolution(Outcome(
-            flag_plan.name, Reason.ERROR, error=ErrorCode.GENERAL,
-            error_message=f"a test override names {variant!r}, which is not a variant of "
-            f"{flag_plan.name!r}",
-            override=True, snapshot_version=version,
-        ))
+        return Resolution(
+            Outcome(
+                flag_plan.name,
+                Reason.ERROR,
+                error=ErrorCode.GENERAL,
+                error_message=f"a test override names {variant!r}, which is not a variant of "
+                f"{flag_plan.name!r}",
+                override=True,
+                snapshot_version=version,
+            )
+        )
     name, value = found
     unit = flag_plan.unit(context)
     return Resolution(
-        Outcome(flag_plan.name, Reason.OVERRIDE, variant=name, value=value, override=True,
-                should_apply=False, snapshot_version=version),
+        Outcome(
+            flag_plan.name,
+            Reason.OVERRIDE,
+            variant=name,
+            value=value,
+            override=True,
+            should_apply=False,
+            snapshot_version=version,
+        ),
         unit if isinstance(unit, str) else None,
     )

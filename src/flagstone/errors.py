@@ -80,8 +80,9 @@ class UnknownClientError(ConfigError):
 class LifecycleError(FlagstoneError):
     """An A/B-test action that the test's current state does not allow."""
 
-    def __init__(self, message: str, *, state: str | None = None,
-                 allowed: Sequence[str] = ()) -> None:
+    def __init__(
+        self, message: str, *, state: str | None = None, allowed: Sequence[str] = ()
+    ) -> None:
         self.state = state
         self.allowed = tuple(allowed)
         super().__init__(message)

@@ -47,7 +47,9 @@ class MemoryMaterializationStore:
                                              "ruleToVariant": {"flags/f/rules/r1": "on"}}}}
     """
 
-    def __init__(self, records: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None) -> None:
+    def __init__(
+        self, records: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None
+    ) -> None:
         self._lock = threading.Lock()
         self._records: dict[tuple[str, str], MaterializationRecord] = {}
         for unit, materializations in (records or {}).items():

@@ -43,7 +43,7 @@ def decode_bitset(spec: str | tuple[int, ...]) -> Callable[[int], bool] | None:
     return indices.__contains__
 
 
-def _packed_bits(text: str) -> Callable[[int], bool]:
+def _packed_bits(text: str) -> Callable[[int], bool] | None:
     try:
         packed = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
@@ -54,8 +54,10 @@ def _packed_bits(text: str) -> Callable[[int], bool]:
         raise ValueError("the bitset is valid base64 but not gzip data") from None
     size = len(bits) * 8
     whole, rest = divmod(ACCOUNT_BUCKETS, 8)
-    if size >= ACCOUNT_BUCKETS and bits[:whole] == b"\xff" * whole and (
-        not rest or bits[whole] & ((1 << rest) - 1) == (1 << rest) - 1
+    if (
+        size >= ACCOUNT_BUCKETS
+        and bits[:whole] == b"\xff" * whole
+        and (not rest or bits[whole] & ((1 << rest) - 1) == (1 << rest) - 1)
     ):
         return None  # every bucket is set: as good as "ALL" (and needs no unit)
 
@@ -65,7 +67,9 @@ def _packed_bits(text: str) -> Callable[[int], bool]:
     return has
 
 
-def bloom_filter_predicate(data: str, bit_count: int, hash_function_count: int) -> Callable[[str], bool]:
+def bloom_filter_predicate(
+    data: str, bit_count: int, hash_function_count: int
+) -> Callable[[str], bool]:
     """Guava's MURMUR128_MITZ_64 membership test for a unit.
 
     ``h1``/``h2`` are the low/high 64 bits, as signed integers, of MurmurHash3 x64 128-bit
@@ -78,7 +82,7 @@ def bloom_filter_predicate(data: str, bit_count: int, hash_function_count: int) 
         raise ValueError("bloom filter data is not valid base64") from None
     if len(raw) % 8:
         raise ValueError(f"bloom filter data is {len(raw)} bytes, not whole 64-bit words")
-    words = [int.from_bytes(raw[offset:offset + 8], "big") for offset in range(0, len(raw), 8)]
+    words = [int.from_bytes(raw[offset : offset + 8], "big") for offset in range(0, len(raw), 8)]
     if bit_count > len(words) * 64:
         raise ValueError(f"bitCount {bit_count} exceeds the {len(words) * 64} bits of data")
     hash128 = mmh3.hash128

@@ -67,7 +67,9 @@ def clear() -> None:
         REGISTRY.clear()
 
 
-def lookup(flag: str, read_unit: Callable[[dict[str, Any]], Any], context: dict[str, Any]) -> str | None:
+def lookup(
+    flag: str, read_unit: Callable[[dict[str, Any]], Any], context: dict[str, Any]
+) -> str | None:
     """The variant forced for ``flag`` in ``context``, or ``None``."""
     entries = REGISTRY.get(flag)
     if not entries:

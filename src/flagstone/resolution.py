@@ -123,6 +123,8 @@ class Resolution:
 
     __slots__ = ("_outcome", "_unit")
 
+    _outcome: Outcome
+    _unit: str | None
     _fallthrough: tuple[FallthroughAssignment, ...] = ()
 
     def __new__(
@@ -132,8 +134,9 @@ class Resolution:
         fallthrough: tuple[FallthroughAssignment, ...] = (),
     ) -> Resolution:
         if fallthrough:
-            self: Resolution = _new(_ResolutionWithFallthrough)
-            self._fallthrough = fallthrough
+            passed: _ResolutionWithFallthrough = _new(_ResolutionWithFallthrough)
+            passed._fallthrough = fallthrough
+            self: Resolution = passed
         else:
             self = _new(cls)
         self._outcome = outcome
@@ -262,4 +265,4 @@ class _ResolutionWithFallthrough(Resolution):
     """A resolution that passed fallthrough assignments (kept apart so that the common case
     carries no third field)."""
 
-    __slots__ = ("_fallthrough",)  # type: ignore[misc]
+    __slots__ = ("_fallthrough",)

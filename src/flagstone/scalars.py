@@ -46,13 +46,27 @@ def parse_timestamp_ns(text: str) -> int | None:
     year, month, day, hour, minute, second, fraction, offset = match.groups()
     try:
         seconds = calendar.timegm(
-            (int(year), int(month), int(day), int(hour or 0), int(minute or 0),
-             int(second or 0), 0, 0, 0)
+            (
+                int(year),
+                int(month),
+                int(day),
+                int(hour or 0),
+                int(minute or 0),
+                int(second or 0),
+                0,
+                0,
+                0,
+            )
         )
     except (ValueError, OverflowError):
         return None
-    if not (1 <= int(month) <= 12 and 1 <= int(day) <= 31 and int(hour or 0) <= 23
-            and int(minute or 0) <= 59 and int(second or 0) <= 60):
+    if not (
+        1 <= int(month) <= 12
+        and 1 <= int(day) <= 31
+        and int(hour or 0) <= 23
+        and int(minute or 0) <= 59
+        and int(second or 0) <= 60
+    ):
         return None
     if calendar.monthrange(int(year), int(month))[1] < int(day):
         return None
@@ -88,7 +102,7 @@ def timestamp_ns_from(value: Any) -> int | None:
             factor = 1_000
         else:
             factor = 1
-        if value.__class__ is int or value.is_integer():
+        if isinstance(value, int) or value.is_integer():
             return int(value) * factor
         # exact decimal arithmetic: value * factor in floating point is off by up to 256 ns
         return int((Decimal(repr(value)) * factor).to_integral_value(ROUND_HALF_EVEN))
@@ -106,8 +120,9 @@ _MAX_VERSION_LENGTH = 256
 
 def parse_semver(text: str) -> VersionKey | None:
     """A sort key with Semantic Versioning 2.0 precedence, or ``None`` if ``text`` is not a
-    version (or longer than 256 characters). Minor and patch may be left out (``"10"``, ``"10.2"`` read as ``10.0.0``,
-    ``10.2.0``); build metadata is ignored; a pre-release sorts before its release.
+    version (or longer than 256 characters). Minor and patch may be left out (``"10"`` and
+    ``"10.2"`` read as ``10.0.0`` and ``10.2.0``); build metadata is ignored; a pre-release
+    sorts before its release.
 
     >>> parse_semver("2.0.0-rc.1") < parse_semver("2.0.0") < parse_semver("10.0")
     True

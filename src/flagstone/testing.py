@@ -24,7 +24,7 @@ from . import overrides as _registry
 __all__ = ["FlagOverrides", "clear_overrides", "override"]
 
 
-class override(ContextDecorator):  # noqa: N801 - reads as a function, like contextlib's
+class override(ContextDecorator):
     """Force ``variant`` for ``flag`` (short or full name) while the block or decorated
     function runs, for every unit or only for ``units``."""
 

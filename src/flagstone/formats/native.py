@@ -75,17 +75,22 @@ def parse_snapshot(
         try:
             raw = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
         except (TypeError, ValueError) as error:
-            raise ConfigError([Problem("$", f"not a JSON document: {error}")], source=source) from None
-        validate = lambda: SNAPSHOT.validate_python(document)  # noqa: E731
+            raise ConfigError(
+                [Problem("$", f"not a JSON document: {error}")], source=source
+            ) from None
+        decoded: Mapping[str, Any] | None = document
     elif isinstance(document, str | bytes | bytearray | memoryview):
         raw = document.encode() if isinstance(document, str) else bytes(document)
-        validate = lambda: SNAPSHOT.validate_json(raw)  # noqa: E731
+        decoded = None
     else:
         message = f"a snapshot is a JSON object (or its text), not {type(document).__name__}"
         raise ConfigError([Problem("$", message)], source=source)
     with paused_gc():
         try:
-            model = validate()
+            if decoded is not None:
+                model = SNAPSHOT.validate_python(decoded)
+            else:
+                model = SNAPSHOT.validate_json(raw)
         except ValidationError as error:
             problems = translate_validation_error(error)
             problems += _semantic_problems_of_parsable_parts(document, raw, strict)
@@ -101,9 +106,15 @@ def translate_validation_error(error: ValidationError, prefix: str = "$") -> lis
     problems = []
     for item in error.errors(include_url=False):
         loc = list(item["loc"])
-        map_or_list = bool(loc) and loc[0] in _COLLECTIONS and len(loc) > 1 and loc[1] in (
-            "map",
-            "list",
+        map_or_list = (
+            bool(loc)
+            and loc[0] in _COLLECTIONS
+            and len(loc) > 1
+            and loc[1]
+            in (
+                "map",
+                "list",
+            )
         )
         if map_or_list:
             del loc[1]
@@ -126,7 +137,7 @@ def _message(item: Any, collection_type_error: bool) -> str:
         return "expected an object"
     message: str = item["msg"]
     if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
+        message = message[len("Value error, ") :]
     return message[:1].lower() + message[1:]
 
 

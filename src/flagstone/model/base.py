@@ -37,9 +37,8 @@ CONFIG = ConfigDict(
     extra="forbid",
     alias_generator=to_camel,
     populate_by_name=True,
-    str_strict=True,
 )
-"""Shared by every snapshot model: unknown fields refused, camelCase aliases, strings strict."""
+"""Shared by every snapshot model: unknown fields refused, camelCase aliases."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)

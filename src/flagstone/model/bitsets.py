@@ -28,7 +28,9 @@ def _bitset_shape(raw: Any) -> Any:
             if isinstance(item, bool) or not isinstance(item, int):
                 raise ValueError(f"bucket index #{index} ({item!r}) is not an integer")
         return tuple(raw)
-    raise ValueError('a bitset is "ALL", a list of bucket indices, or base64 of a gzipped bit vector')
+    raise ValueError(
+        'a bitset is "ALL", a list of bucket indices, or base64 of a gzipped bit vector'
+    )
 
 
 BitsetSpec = Annotated[str | tuple[int, ...], BeforeValidator(_bitset_shape)]

@@ -28,7 +28,7 @@ def parse_proportion(raw: Any) -> float:
             raise ValueError('a proportion object has exactly one key, "value"')
         raw = raw["value"]
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-        raise ValueError("a proportion is a number, a decimal string or {\"value\": ...}")
+        raise ValueError('a proportion is a number, a decimal string or {"value": ...}')
     if isinstance(raw, str):
         try:
             number = float(Decimal(raw.strip()))

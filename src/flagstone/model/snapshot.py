@@ -86,7 +86,9 @@ class Snapshot:
     ) -> Iterator[tuple[str, str | None, ClientEntry]]:
         return _entries("clients", self.clients, (positions or {}).get("clients"))
 
-    def abtest_entries(self, positions: Positions | None = None) -> Iterator[tuple[str, AbTestInstance]]:
+    def abtest_entries(
+        self, positions: Positions | None = None
+    ) -> Iterator[tuple[str, AbTestInstance]]:
         kept = (positions or {}).get("abtests")
         for index, instance in enumerate(self.abtests):
             yield f"$.abtests[{kept[index] if kept else index}]", instance

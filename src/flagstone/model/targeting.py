@@ -17,7 +17,6 @@ from typing import Literal
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic.alias_generators import to_camel
-
 from pydantic.dataclasses import rebuild_dataclass
 
 from .base import CONFIG, dataclass
@@ -273,9 +272,7 @@ class Expression:
 
     @model_validator(mode="after")
     def _at_most_one(self) -> Expression:
-        given = [
-            name for name in ("ref", "not_", "and_", "or_") if getattr(self, name) is not None
-        ]
+        given = [name for name in ("ref", "not_", "and_", "or_") if getattr(self, name) is not None]
         if len(given) > 1:
             names = ", ".join(name.rstrip("_") for name in given)
             raise ValueError(f"an expression has one operator, found {names}")
@@ -304,5 +301,5 @@ def _rule_kind(model: object, fields: tuple[str, ...]) -> str | None:
     return None
 
 
-rebuild_dataclass(Operands)
-rebuild_dataclass(Expression)
+rebuild_dataclass(Operands)  # type: ignore[arg-type]
+rebuild_dataclass(Expression)  # type: ignore[arg-type]

@@ -120,7 +120,9 @@ class _Checker:
         variant_names: set[str] = set()
         for index, variant in enumerate(flag.variants):
             if variant.name in variant_names:
-                self.add(f"{path}.variants[{index}].name", f"variant {variant.name!r} is defined twice")
+                self.add(
+                    f"{path}.variants[{index}].name", f"variant {variant.name!r} is defined twice"
+                )
             variant_names.add(variant.name)
         for index, client in enumerate(flag.clients):
             if client not in self.client_names:
@@ -137,7 +139,9 @@ class _Checker:
                 self.add(f"{rule_path}.segment", f"{rule.segment!r} is not a segments/<id> name")
             spec = rule.assignment_spec
             if spec is None:
-                self.add_strict(f"{rule_path}", "the rule has no assignmentSpec, so it never matches")
+                self.add_strict(
+                    f"{rule_path}", "the rule has no assignmentSpec, so it never matches"
+                )
                 continue
             spec_path = f"{rule_path}.assignmentSpec"
             covered: list[tuple[int, int, str]] = []
@@ -162,7 +166,9 @@ class _Checker:
                         f"unknown variant {assignment.variant.variant!r} of {flag.name!r}",
                     )
                 if not assignment.bucket_ranges:
-                    self.add_strict(a_path, "the assignment has no bucketRanges, so it is never chosen")
+                    self.add_strict(
+                        a_path, "the assignment has no bucketRanges, so it is never chosen"
+                    )
                 for r_index, bucket_range in enumerate(assignment.bucket_ranges):
                     r_path = f"{a_path}.bucketRanges[{r_index}]"
                     if _check_range(self, r_path, bucket_range, spec.bucket_count):
@@ -186,7 +192,9 @@ class _Checker:
         seen: set[str] = set()
         for path, key, segment in self.snapshot.segment_entries(self.positions):
             if key is not None and key != segment.name:
-                self.add(f"{path}.name", f"the map key {key!r} differs from the name {segment.name!r}")
+                self.add(
+                    f"{path}.name", f"the map key {key!r} differs from the name {segment.name!r}"
+                )
             if segment.name in seen:
                 self.add(f"{path}.name", f"segment {segment.name!r} is defined twice")
             seen.add(segment.name)
@@ -294,7 +302,9 @@ class _Checker:
 
     def check_value(self, path: str, value: TargetingValue) -> None:
         if value.timestamp_value is not None and parse_timestamp_ns(value.timestamp_value) is None:
-            self.add(f"{path}.timestampValue", f"{value.timestamp_value!r} is not an RFC 3339 timestamp")
+            self.add(
+                f"{path}.timestampValue", f"{value.timestamp_value!r} is not an RFC 3339 timestamp"
+            )
         if value.version_value is not None and parse_semver(value.version_value.version) is None:
             self.add(
                 f"{path}.versionValue.version",
@@ -377,7 +387,9 @@ class _Checker:
         segments: dict[str, str] = {}
         for path, instance in self.snapshot.abtest_entries(self.positions):
             if not instance.name or not instance.instance_id:
-                self.add(f"{path}.name", "an A/B test needs a name (workflows/abtest/instances/<id>)")
+                self.add(
+                    f"{path}.name", "an A/B test needs a name (workflows/abtest/instances/<id>)"
+                )
             if instance.name in names:
                 self.add(f"{path}.name", f"A/B test {instance.name!r} is defined twice")
             names.add(instance.name)
@@ -455,7 +467,9 @@ class _Checker:
         if instance.start_time is not None:
             start = parse_timestamp_ns(instance.start_time)
             if start is None:
-                self.add(f"{path}.startTime", f"{instance.start_time!r} is not an RFC 3339 timestamp")
+                self.add(
+                    f"{path}.startTime", f"{instance.start_time!r} is not an RFC 3339 timestamp"
+                )
         if instance.end_time is not None:
             end = parse_timestamp_ns(instance.end_time)
             if end is None:

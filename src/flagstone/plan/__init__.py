@@ -112,8 +112,9 @@ class FlagPlan:
     def _error(self, reason: Reason, code: ErrorCode | None, message: str | None) -> Outcome:
         outcome = self._errors.get(reason)
         if outcome is None:
-            outcome = Outcome(self.name, reason, error=code, error_message=message,
-                              snapshot_version=self.version)
+            outcome = Outcome(
+                self.name, reason, error=code, error_message=message, snapshot_version=self.version
+            )
             self._errors[reason] = outcome
         return outcome
 
@@ -294,23 +295,26 @@ def _compile_rule(
         kind = assignment.kind
         if kind is None:
             continue
-        base = {
-            "rule": rule.name,
-            "segment": rule.segment,
-            "assignment_id": assignment.assignment_id,
-            "targeting_key_selector": rule.targeting_key_selector,
-            "should_apply": True,
-            "snapshot_version": version,
-        }
+        matched = partial(
+            Outcome,
+            flag.name,
+            Reason.MATCH,
+            rule=rule.name,
+            segment=rule.segment,
+            assignment_id=assignment.assignment_id,
+            targeting_key_selector=rule.targeting_key_selector,
+            should_apply=True,
+            snapshot_version=version,
+        )
         if kind == "variant":
             assert assignment.variant is not None
             name, value = _variant(variants, assignment.variant.variant)
-            outcome = Outcome(flag.name, Reason.MATCH, variant=name, value=value, **base)
+            outcome = matched(variant=name, value=value)
             assignments.append(
                 CompiledAssignment(VARIANT, assignment.assignment_id, outcome, name, ranges)
             )
         elif kind == "client_default":
-            outcome = Outcome(flag.name, Reason.MATCH, **base)
+            outcome = matched()
             assignments.append(
                 CompiledAssignment(CLIENT_DEFAULT, assignment.assignment_id, outcome, "", ranges)
             )
@@ -357,14 +361,16 @@ def _abtest_rule(
     segment = abtest_segment_name(instance)
     rule_name = f"{instance.name}/rule"
     selector = instance.flags.targeting_key_selector
-    base = {
-        "rule": rule_name,
-        "segment": segment,
-        "targeting_key_selector": selector,
-        "should_apply": True,
-        "snapshot_version": version,
-        "abtest": instance.name,
-    }
+    outcome_of = partial(
+        Outcome,
+        flag.name,
+        rule=rule_name,
+        segment=segment,
+        targeting_key_selector=selector,
+        should_apply=True,
+        snapshot_version=version,
+        abtest=instance.name,
+    )
     assignments = []
     by_short_name: dict[str, tuple[str, Any]] = {}
     lower = 0
@@ -374,23 +380,19 @@ def _abtest_rule(
         by_short_name[short] = (name, value)
         upper = lower + treatment.weight
         if upper > lower:
-            outcome = Outcome(
-                flag.name, Reason.MATCH, variant=name, value=value, assignment_id=short, **base
-            )
+            outcome = outcome_of(Reason.MATCH, variant=name, value=value, assignment_id=short)
             assignments.append(CompiledAssignment(VARIANT, short, outcome, name, ((lower, upper),)))
         lower = upper
     overrides: dict[str, Outcome] = {}
     if honours_overrides:
         for unit, variant in instance.treatment_overrides.items():
             name, value = by_short_name[short_variant_name(variant)]
-            overrides[unit] = Outcome(
-                flag.name,
+            overrides[unit] = outcome_of(
                 Reason.OVERRIDE,
                 variant=name,
                 value=value,
                 assignment_id=short_variant_name(variant),
                 override=True,
-                **base,
             )
     start = parse_timestamp_ns(instance.start_time) if instance.start_time else None
     end = parse_timestamp_ns(instance.end_time) if instance.end_time else None

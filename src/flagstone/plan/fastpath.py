@@ -78,16 +78,16 @@ def single_rule_resolver(flag: FlagPlan, rule: CompiledRule) -> Resolver:
         no_match: Resolution = Resolution(flag.no_match),
         flag: FlagPlan = flag,
         rule: CompiledRule = rule,
-        hash128: Any = mmh3.hash128,
+        hash128: Callable[[str, int, bool, bool], int] = mmh3.hash128,
         mask: int = _LOW64_SHIFTED,
         accounts: int = ACCOUNT_BUCKETS,
         max_length: int = MAX_UNIT_LENGTH,
         invalid: Any = INVALID_UNIT,
-        str_: type = str,
-        new: Any = object.__new__,
-        resolution_type: type = Resolution,
+        str_: Any = str,
+        new: Callable[[type[Resolution]], Resolution] = object.__new__,
+        resolution_type: type[Resolution] = Resolution,
     ) -> Resolution:
-        unit = context.get(key)
+        unit: Any = context.get(key)
         if unit.__class__ is not str_ or len(unit) > max_length or not unit.isascii():
             if unit is None:
                 return no_match
@@ -134,4 +134,4 @@ def single_rule_resolver(flag: FlagPlan, rule: CompiledRule) -> Resolver:
         resolution._unit = unit
         return resolution
 
-    return resolve  # type: ignore[return-value]
+    return resolve

@@ -18,6 +18,7 @@ from .targeting import attribute_getter
 
 __all__ = [
     "CLIENT_DEFAULT",
+    "DEFAULT_SELECTOR",
     "FALLTHROUGH",
     "INVALID_UNIT",
     "MAX_UNIT_LENGTH",
@@ -25,7 +26,6 @@ __all__ = [
     "CompiledAssignment",
     "CompiledRule",
     "UnitReader",
-    "DEFAULT_SELECTOR",
     "coerce_unit",
     "unit_reader",
 ]
@@ -148,8 +148,8 @@ class CompiledRule:
         "blank_selector",
         "bucket_count",
         "by_variant",
-        "full_variant",
         "cyclic",
+        "full_variant",
         "gate",
         "ignore_targeting",
         "must_match",

@@ -25,7 +25,13 @@ from ..model.targeting import Targeting
 from .signals import MaterializationUnsupported, Predicate
 from .targeting import compile_targeting
 
-__all__ = ["AllocationPlan", "ProportionCut", "SegmentCompiler", "SegmentSource", "allocation_check"]
+__all__ = [
+    "AllocationPlan",
+    "ProportionCut",
+    "SegmentCompiler",
+    "SegmentSource",
+    "allocation_check",
+]
 
 SegmentSource = tuple[Targeting | None, Allocation | None]
 """What the compiler needs of a segment: its targeting and its allocation."""
@@ -140,8 +146,10 @@ class SegmentCompiler:
             return lambda context, unit: unit is not None and bloom(unit)
         store = self._store
         if store is None:
+
             def unsupported(context: dict[str, Any], unit: str | None) -> bool:
                 raise MaterializationUnsupported(name)
+
             return unsupported
         read = store.read
 

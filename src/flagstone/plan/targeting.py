@@ -54,17 +54,18 @@ def attribute_getter(path: str) -> Callable[[dict[str, Any]], Any]:
 
 def _attribute_getter(path: str) -> Callable[[dict[str, Any]], Any]:
     if "." not in path:
+
         def get_top(context: dict[str, Any]) -> Any:
             return context.get(path)
+
         return get_top
     parts = tuple(path.split("."))
 
     def get_nested(context: dict[str, Any]) -> Any:
         value: Any = context
         for part in parts:
-            if not isinstance(value, dict):
-                if not isinstance(value, Mapping):
-                    return None
+            if not isinstance(value, dict) and not isinstance(value, Mapping):
+                return None
             value = value.get(part)
         return value
 
@@ -290,7 +291,7 @@ def _elements(value: Any) -> Sequence[Any]:
     if value is None:
         return ()
     if value.__class__ is list or value.__class__ is tuple:
-        return value  # type: ignore[no-any-return]
+        return value
     return (value,)
 
 
@@ -395,7 +396,9 @@ def compile_targeting(
             elif found.segment is not None:
                 compiled[criterion_id] = reference(found.segment.segment)
             elif found.materialized_segment is not None:
-                compiled[criterion_id] = materialized(found.materialized_segment.materialized_segment)
+                compiled[criterion_id] = materialized(
+                    found.materialized_segment.materialized_segment
+                )
             else:
                 compiled[criterion_id] = _never
         return compiled[criterion_id]

@@ -40,8 +40,13 @@ class RecordSink:
     of the last three.
     """
 
-    def __init__(self, *, dedup: bool = True, dedup_ttl: float = DEDUP_TTL_SECONDS,
-                 dedup_maxsize: int = 100_000) -> None:
+    def __init__(
+        self,
+        *,
+        dedup: bool = True,
+        dedup_ttl: float = DEDUP_TTL_SECONDS,
+        dedup_maxsize: int = 100_000,
+    ) -> None:
         self._dedup = Deduplicator(dedup_ttl, dedup_maxsize) if dedup else None
         self._lock = threading.Lock()
         self._log = RateLimitedLog(logger)
@@ -56,7 +61,9 @@ class RecordSink:
                 self._emitted += 1
                 if self._closed:
                     self._failed += 1
-                    self._log.warning("closed", "%s is closed; exposure dropped", type(self).__name__)
+                    self._log.warning(
+                        "closed", "%s is closed; exposure dropped", type(self).__name__
+                    )
                     return
                 if self._dedup is not None and not self._dedup.first_seen(exposure):
                     return
@@ -65,7 +72,9 @@ class RecordSink:
                 except Exception:
                     self._failed += 1
                     self._log.warning(
-                        "deliver", "%s failed to deliver an exposure", type(self).__name__,
+                        "deliver",
+                        "%s failed to deliver an exposure",
+                        type(self).__name__,
                         exc_info=True,
                     )
                     return

@@ -16,8 +16,14 @@ class CallbackSink(RecordSink):
     emitted it. An exception from the callback is counted as ``failed`` and logged at a
     limited rate; it never reaches the request."""
 
-    def __init__(self, callback: Callable[[dict[str, Any]], object], *, dedup: bool = True,
-                 dedup_ttl: float = DEDUP_TTL_SECONDS, dedup_maxsize: int = 100_000) -> None:
+    def __init__(
+        self,
+        callback: Callable[[dict[str, Any]], object],
+        *,
+        dedup: bool = True,
+        dedup_ttl: float = DEDUP_TTL_SECONDS,
+        dedup_maxsize: int = 100_000,
+    ) -> None:
         super().__init__(dedup=dedup, dedup_ttl=dedup_ttl, dedup_maxsize=dedup_maxsize)
         self._callback = callback
 

@@ -46,7 +46,9 @@ class Exposure:
 
     __slots__ = ("_resolve_id", "applied_at", "resolution")
 
-    def __init__(self, resolution: Resolution, applied_at: float, resolve_id: str | None = None) -> None:
+    def __init__(
+        self, resolution: Resolution, applied_at: float, resolve_id: str | None = None
+    ) -> None:
         self.resolution = resolution
         self.applied_at = applied_at
         self._resolve_id = resolve_id
@@ -63,7 +65,15 @@ class Exposure:
         """What makes two exposures "the same" for deduplication (as Confidence): flag,
         variant, rule, assignment id, targeting key, override marker, fallthroughs."""
         r = self.resolution
-        return (r.flag, r.variant, r.rule, r.assignment_id, r.targeting_key, r.override, r.fallthrough)
+        return (
+            r.flag,
+            r.variant,
+            r.rule,
+            r.assignment_id,
+            r.targeting_key,
+            r.override,
+            r.fallthrough,
+        )
 
     def to_record(self) -> dict[str, Any]:
         """The flat, JSON-ready exposure record (see the module docstring)."""
@@ -104,7 +114,9 @@ class Deduplicator:
     def __init__(self, ttl: float = DEDUP_TTL_SECONDS, maxsize: int = 100_000) -> None:
         self._now = 0.0
         timer: Callable[[], float] = lambda: self._now  # noqa: E731
-        self._seen: TTLCache[tuple[Any, ...], bool] = TTLCache(maxsize=maxsize, ttl=ttl, timer=timer)
+        self._seen: TTLCache[tuple[Any, ...], bool] = TTLCache(
+            maxsize=maxsize, ttl=ttl, timer=timer
+        )
         self._lock = threading.Lock()
         self.dropped = 0
 

@@ -20,8 +20,14 @@ class JsonlSink(RecordSink):
     thread that emits; wrap it in a batching sink to move I/O off the request path.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, dedup: bool = True,
-                 dedup_ttl: float = DEDUP_TTL_SECONDS, dedup_maxsize: int = 100_000) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        dedup: bool = True,
+        dedup_ttl: float = DEDUP_TTL_SECONDS,
+        dedup_maxsize: int = 100_000,
+    ) -> None:
         super().__init__(dedup=dedup, dedup_ttl=dedup_ttl, dedup_maxsize=dedup_maxsize)
         self.path = os.fspath(path)
         self._file: IO[str] | None = None
@@ -37,8 +43,9 @@ class JsonlSink(RecordSink):
                 try:
                     self._file.flush()
                 except OSError:
-                    self._log.warning("flush", "JsonlSink could not flush %s", self.path,
-                                      exc_info=True)
+                    self._log.warning(
+                        "flush", "JsonlSink could not flush %s", self.path, exc_info=True
+                    )
                     return False
         return True
 
@@ -49,6 +56,7 @@ class JsonlSink(RecordSink):
                 try:
                     self._file.close()
                 except OSError:
-                    self._log.warning("close", "JsonlSink could not close %s", self.path,
-                                      exc_info=True)
+                    self._log.warning(
+                        "close", "JsonlSink could not close %s", self.path, exc_info=True
+                    )
                 self._file = None

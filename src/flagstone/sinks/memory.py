@@ -19,8 +19,13 @@ class MemorySink:
     does) are built when ``events`` or ``exposures`` is read.
     """
 
-    def __init__(self, *, dedup: bool = True, dedup_ttl: float = DEDUP_TTL_SECONDS,
-                 dedup_maxsize: int = 100_000) -> None:
+    def __init__(
+        self,
+        *,
+        dedup: bool = True,
+        dedup_ttl: float = DEDUP_TTL_SECONDS,
+        dedup_maxsize: int = 100_000,
+    ) -> None:
         self._pending: deque[Exposure] = deque()
         self._dedup_settings = (dedup_ttl, dedup_maxsize) if dedup else None
         self._dedup = Deduplicator(dedup_ttl, dedup_maxsize) if dedup else None
