@@ -42,12 +42,20 @@ def bucket(key: str, count: int) -> int:
     return ((mmh3.hash128(key, 0, True, False) & MASK) >> 4) % count
 
 
-def ab_snapshot(*, targeting: bool, proportion: float | None, extra_flags: int = 0) -> dict[str, Any]:
+def ab_snapshot(
+    *, targeting: bool, proportion: float | None, extra_flags: int = 0
+) -> dict[str, Any]:
     segment: dict[str, Any] = {"name": "segments/checkout-test"}
     if targeting:
         segment["targeting"] = {
-            "criteria": {"c": {"attribute": {"attributeName": "country",
-                                             "eqRule": {"value": {"stringValue": "SE"}}}}},
+            "criteria": {
+                "c": {
+                    "attribute": {
+                        "attributeName": "country",
+                        "eqRule": {"value": {"stringValue": "SE"}},
+                    }
+                }
+            },
             "expression": {"ref": "c"},
         }
     if proportion is not None:
@@ -55,8 +63,10 @@ def ab_snapshot(*, targeting: bool, proportion: float | None, extra_flags: int =
     flags: dict[str, Any] = {
         "flags/checkout": {
             "name": "flags/checkout",
-            "variants": [{"name": "control", "value": {"layout": "classic"}},
-                         {"name": "treatment", "value": {"layout": "new"}}],
+            "variants": [
+                {"name": "control", "value": {"layout": "classic"}},
+                {"name": "treatment", "value": {"layout": "new"}},
+            ],
         }
     }
     flags.update(filler_flags(extra_flags))
@@ -64,15 +74,19 @@ def ab_snapshot(*, targeting: bool, proportion: float | None, extra_flags: int =
         "version": "bench",
         "flags": flags,
         "segments": {"segments/everyone": {"name": "segments/everyone"}},
-        "abtests": [{
-            "name": "workflows/abtest/instances/checkout-test",
-            "state": "live",
-            "abtest": {"treatments": [
-                {"variant": "flags/checkout/variants/control", "weight": "5000"},
-                {"variant": "flags/checkout/variants/treatment", "weight": "5000"},
-            ]},
-            "segment": segment,
-        }],
+        "abtests": [
+            {
+                "name": "workflows/abtest/instances/checkout-test",
+                "state": "live",
+                "abtest": {
+                    "treatments": [
+                        {"variant": "flags/checkout/variants/control", "weight": "5000"},
+                        {"variant": "flags/checkout/variants/treatment", "weight": "5000"},
+                    ]
+                },
+                "segment": segment,
+            }
+        ],
     }
 
 
@@ -82,19 +96,32 @@ def filler_flags(count: int) -> dict[str, Any]:
         name = f"flags/filler-{index}"
         flags[name] = {
             "name": name,
-            "variants": [{"name": "on", "value": {"enabled": True, "limit": index}},
-                         {"name": "off", "value": {"enabled": False}}],
-            "rules": [{
-                "name": f"{name}/rules/rollout",
-                "segment": "segments/everyone",
-                "targetingKeySelector": "targeting_key",
-                "assignmentSpec": {"bucketCount": 100, "assignments": [
-                    {"assignmentId": "on", "variant": {"variant": "on"},
-                     "bucketRanges": [{"lower": 0, "upper": 50}]},
-                    {"assignmentId": "off", "variant": {"variant": "off"},
-                     "bucketRanges": [{"lower": 50, "upper": 100}]},
-                ]},
-            }],
+            "variants": [
+                {"name": "on", "value": {"enabled": True, "limit": index}},
+                {"name": "off", "value": {"enabled": False}},
+            ],
+            "rules": [
+                {
+                    "name": f"{name}/rules/rollout",
+                    "segment": "segments/everyone",
+                    "targetingKeySelector": "targeting_key",
+                    "assignmentSpec": {
+                        "bucketCount": 100,
+                        "assignments": [
+                            {
+                                "assignmentId": "on",
+                                "variant": {"variant": "on"},
+                                "bucketRanges": [{"lower": 0, "upper": 50}],
+                            },
+                            {
+                                "assignmentId": "off",
+                                "variant": {"variant": "off"},
+                                "bucketRanges": [{"lower": 50, "upper": 100}],
+                            },
+                        ],
+                    },
+                }
+            ],
         }
     return flags
 
@@ -160,8 +187,9 @@ def minimal_recording(flag: str, context: dict[str, Any]) -> str | None:
 # -- timing -----------------------------------------------------------------------------------
 
 
-def ns_per_call(call: Callable[[str, dict[str, Any]], Any], ctxs: list[dict[str, Any]],
-                repeats: int) -> float:
+def ns_per_call(
+    call: Callable[[str, dict[str, Any]], Any], ctxs: list[dict[str, Any]], repeats: int
+) -> float:
     """Best of ``repeats`` passes over all contexts, in ns per call."""
     best = float("inf")
     flag = "checkout"
@@ -176,9 +204,14 @@ def ns_per_call(call: Callable[[str, dict[str, Any]], Any], ctxs: list[dict[str,
     return best
 
 
-def scenario(name: str, client: flagstone.Client, minimal: Callable[..., Any],
-             ctxs: list[dict[str, Any]], repeats: int,
-             reset: Callable[[], None] | None = None) -> tuple[str, float, float]:
+def scenario(
+    name: str,
+    client: flagstone.Client,
+    minimal: Callable[..., Any],
+    ctxs: list[dict[str, Any]],
+    repeats: int,
+    reset: Callable[[], None] | None = None,
+) -> tuple[str, float, float]:
     for context in ctxs[:64]:  # both agree on the variant before we time anything
         expected = minimal("checkout", context)
         got = client.evaluate("checkout", context, apply=False).variant
@@ -193,24 +226,52 @@ def scenario(name: str, client: flagstone.Client, minimal: Callable[..., Any],
 def run_scenarios(repeats: int) -> list[tuple[str, float, float]]:
     results = []
     untargeted = flagstone.Client.from_dict(ab_snapshot(targeting=False, proportion=None))
-    results.append(scenario("50/50 A/B test, no targeting", untargeted, minimal_untargeted,
-                            contexts(False), repeats))
+    results.append(
+        scenario(
+            "50/50 A/B test, no targeting", untargeted, minimal_untargeted, contexts(False), repeats
+        )
+    )
     targeted_doc = ab_snapshot(targeting=True, proportion=0.5)
     targeted = flagstone.Client.from_dict(targeted_doc)
-    results.append(scenario("eqRule (half match) + 50% allocation", targeted, minimal_targeted,
-                            contexts(True), repeats))
+    results.append(
+        scenario(
+            "eqRule (half match) + 50% allocation",
+            targeted,
+            minimal_targeted,
+            contexts(True),
+            repeats,
+        )
+    )
     all_match = flagstone.Client.from_dict(ab_snapshot(targeting=True, proportion=1.0))
-    results.append(scenario("eqRule, everyone matches and is allocated", all_match,
-                            minimal_all_match, contexts(False), repeats))
-    big = flagstone.Client.from_dict(ab_snapshot(targeting=True, proportion=0.5,
-                                                 extra_flags=10_000))
-    results.append(scenario("targeted, 10 000 other flags loaded", big, minimal_targeted,
-                            contexts(True), repeats))
+    results.append(
+        scenario(
+            "eqRule, everyone matches and is allocated",
+            all_match,
+            minimal_all_match,
+            contexts(False),
+            repeats,
+        )
+    )
+    big = flagstone.Client.from_dict(
+        ab_snapshot(targeting=True, proportion=0.5, extra_flags=10_000)
+    )
+    results.append(
+        scenario(
+            "targeted, 10 000 other flags loaded", big, minimal_targeted, contexts(True), repeats
+        )
+    )
     sink = flagstone.sinks.MemorySink(dedup=True)
     recording = flagstone.Client.from_dict(targeted_doc, sinks=[sink])
-    results.append(scenario("targeted + MemorySink recording exposures", recording,
-                            minimal_recording, contexts(True), repeats,
-                            reset=RECORDED.clear))
+    results.append(
+        scenario(
+            "targeted + MemorySink recording exposures",
+            recording,
+            minimal_recording,
+            contexts(True),
+            repeats,
+            reset=RECORDED.clear,
+        )
+    )
     sink.clear()
     return results
 
@@ -247,8 +308,9 @@ def measure_load() -> dict[str, float]:
         path = handle.name
     try:
         size = os.path.getsize(path)
-        output = subprocess.run([sys.executable, "-c", LOAD_SCRIPT, path], check=True,
-                                capture_output=True, text=True).stdout
+        output = subprocess.run(
+            [sys.executable, "-c", LOAD_SCRIPT, path], check=True, capture_output=True, text=True
+        ).stdout
         result: dict[str, float] = json.loads(output)
         result["bytes"] = size
         return result
@@ -262,17 +324,21 @@ def main() -> None:
     parser.add_argument("--no-load", action="store_true", help="skip the 10 000-flag load")
     args = parser.parse_args()
     repeats = 5 if args.quick else 25
-    print(f"flagstone {flagstone.__version__}, Python {sys.version.split()[0]}, "
-          f"{USERS} distinct users per pass, best of {repeats} passes")
+    print(
+        f"flagstone {flagstone.__version__}, Python {sys.version.split()[0]}, "
+        f"{USERS} distinct users per pass, best of {repeats} passes"
+    )
     print(f"{'scenario':45} {'flagstone':>11} {'minimal':>9} {'ratio':>6}")
     for name, ours, base in run_scenarios(repeats):
         print(f"{name:45} {ours:8.0f} ns {base:6.0f} ns {ours / base:5.2f}x")
     if not args.no_load:
         load = measure_load()
-        print(f"load 10 000-flag snapshot ({load['bytes'] / 1e6:.1f} MB JSON): "
-              f"{load['load_s'] * 1000:.0f} ms (import {load['import_s'] * 1000:.0f} ms), "
-              f"max RSS {load['rss_kb'] / 1024:.1f} MB "
-              f"(after import {load['rss_import_kb'] / 1024:.1f} MB)")
+        print(
+            f"load 10 000-flag snapshot ({load['bytes'] / 1e6:.1f} MB JSON): "
+            f"{load['load_s'] * 1000:.0f} ms (import {load['import_s'] * 1000:.0f} ms), "
+            f"max RSS {load['rss_kb'] / 1024:.1f} MB "
+            f"(after import {load['rss_import_kb'] / 1024:.1f} MB)"
+        )
 
 
 if __name__ == "__main__":

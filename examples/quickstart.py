@@ -41,8 +41,10 @@ def main() -> None:
             search = client.evaluate("new-search", context)
             payments_on = client.get_value("payments-enabled.enabled", context, default=False)
             shown = f"{checkout.variant or 'app default'} ({checkout.reason.name})"
-            print(f"{context['targeting_key']:12} {context['country']:7} {shown:34} "
-                  f"{search.variant or '-':10} {'on' if payments_on else 'off'}")
+            print(
+                f"{context['targeting_key']:12} {context['country']:7} {shown:34} "
+                f"{search.variant or '-':10} {'on' if payments_on else 'off'}"
+            )
 
         # The value is a read-only dict; get_value reads one field with a typed default.
         layout = client.get_value("checkout-flag.layout", USERS[0], default="classic")

@@ -21,8 +21,11 @@ SNAPSHOT = Path(__file__).with_name("flags.json")
 
 def checkout_layout(client: flagstone.Client, user: str) -> str:
     """The application code under test: which checkout page to render."""
-    return str(client.get_value("checkout-flag.layout", {"targeting_key": user, "country": "SE"},
-                                default="classic"))
+    return str(
+        client.get_value(
+            "checkout-flag.layout", {"targeting_key": user, "country": "SE"}, default="classic"
+        )
+    )
 
 
 @pytest.fixture
@@ -30,14 +33,16 @@ def client() -> flagstone.Client:
     return flagstone.Client.from_file(SNAPSHOT)
 
 
-def test_new_checkout_renders_the_one_page_layout(client: flagstone.Client,
-                                                  flag_overrides: FlagOverrides) -> None:
+def test_new_checkout_renders_the_one_page_layout(
+    client: flagstone.Client, flag_overrides: FlagOverrides
+) -> None:
     flag_overrides.set("checkout-flag", "new-checkout")
     assert checkout_layout(client, "any-user") == "one-page"
 
 
-def test_control_renders_the_classic_layout(client: flagstone.Client,
-                                            flag_overrides: FlagOverrides) -> None:
+def test_control_renders_the_classic_layout(
+    client: flagstone.Client, flag_overrides: FlagOverrides
+) -> None:
     flag_overrides.set("checkout-flag", "control")
     assert checkout_layout(client, "any-user") == "classic"
 

@@ -23,7 +23,9 @@ SNAPSHOT = Path(__file__).with_name("flags.json")
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
-def make_app(client: flagstone.Client) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+def make_app(
+    client: flagstone.Client,
+) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
     """A WSGI application serving ``/checkout`` with the layout the user's variant picks."""
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -37,15 +39,18 @@ def make_app(client: flagstone.Client) -> Callable[[dict[str, Any], StartRespons
         }
         resolution = client.evaluate("checkout-flag", context)
         value = resolution.value or {"layout": "classic", "steps": 3}  # the app's default
-        body = json.dumps({
-            "user": context["targeting_key"],
-            "layout": value["layout"],
-            "steps": value["steps"],
-            "variant": resolution.variant,
-            "reason": resolution.reason.value,
-        }).encode()
-        start_response("200 OK", [("Content-Type", "application/json"),
-                                  ("Content-Length", str(len(body)))])
+        body = json.dumps(
+            {
+                "user": context["targeting_key"],
+                "layout": value["layout"],
+                "steps": value["steps"],
+                "variant": resolution.variant,
+                "reason": resolution.reason.value,
+            }
+        ).encode()
+        start_response(
+            "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        )
         return [body]
 
     return app

@@ -267,22 +267,27 @@ def test_unknown_flag_resolution_carries_no_variant() -> None:
     assert (r.variant, r.value, r.should_apply) == (None, None, False)
 
 
-@pytest.mark.parametrize("argument", [["checkout"], {"checkout": 1}, {"checkout"}],
-                         ids=["list", "dict", "set"])
+@pytest.mark.parametrize(
+    "argument", [["checkout"], {"checkout": 1}, {"checkout"}], ids=["list", "dict", "set"]
+)
 def test_unhashable_flag_argument_resolves_to_flag_not_found(argument) -> None:
     r = client_for(flag("checkout")).evaluate(argument, USER)
     assert (r.reason, r.error) == (Reason.FLAG_NOT_FOUND, ErrorCode.FLAG_NOT_FOUND)
 
 
-@pytest.mark.parametrize("argument", [None, 1, b"checkout", ("checkout",)],
-                         ids=["None", "int", "bytes", "tuple"])
+@pytest.mark.parametrize(
+    "argument", [None, 1, b"checkout", ("checkout",)], ids=["None", "int", "bytes", "tuple"]
+)
 def test_non_string_flag_argument_resolves_to_flag_not_found(argument) -> None:
     r = client_for(flag("checkout")).evaluate(argument, USER)
     assert (r.reason, r.error) == (Reason.FLAG_NOT_FOUND, ErrorCode.FLAG_NOT_FOUND)
 
 
-@pytest.mark.parametrize("context", [5, "targeting_key=user-1", ["user-1"], object()],
-                         ids=["int", "str", "list", "object"])
+@pytest.mark.parametrize(
+    "context",
+    [5, "targeting_key=user-1", ["user-1"], object()],
+    ids=["int", "str", "list", "object"],
+)
 def test_non_mapping_context_resolves_to_an_invalid_context_error(context) -> None:
     r = client_for(flag("checkout")).evaluate("checkout", context)
     assert (r.reason, r.error) == (Reason.ERROR, ErrorCode.INVALID_CONTEXT)
@@ -524,8 +529,15 @@ def test_get_value_without_a_field_path_returns_the_whole_value() -> None:
         ("layout", None, {"columns": 2, "theme": "dark"}),
     ],
     ids=[
-        "bool", "int", "float", "int for a float default", "str", "dict", "list",
-        "None default takes a str", "None default takes a dict",
+        "bool",
+        "int",
+        "float",
+        "int for a float default",
+        "str",
+        "dict",
+        "list",
+        "None default takes a str",
+        "None default takes a dict",
     ],
 )
 def test_get_value_returns_a_value_of_the_defaults_type(field, default, expected) -> None:
@@ -547,9 +559,15 @@ def test_get_value_returns_a_value_of_the_defaults_type(field, default, expected
         ("ratio", 0),
     ],
     ids=[
-        "int for a bool default", "bool for an int default", "bool for a float default",
-        "str for an int default", "int for a str default", "str for a dict default",
-        "dict for a list default", "list for a dict default", "float for an int default",
+        "int for a bool default",
+        "bool for an int default",
+        "bool for a float default",
+        "str for an int default",
+        "int for a str default",
+        "str for a dict default",
+        "dict for a list default",
+        "list for a dict default",
+        "float for an int default",
     ],
 )
 def test_get_value_returns_the_default_for_a_value_of_another_type(field, default) -> None:
@@ -560,7 +578,9 @@ def test_get_value_returns_the_default_for_a_value_of_another_type(field, defaul
 def test_get_value_details_reports_a_type_mismatch() -> None:
     details = client_for(flag("checkout")).get_value_details("checkout.label", USER, 0)
     assert (details.value, details.reason, details.error) == (
-        0, Reason.TYPE_MISMATCH, ErrorCode.TYPE_MISMATCH,
+        0,
+        Reason.TYPE_MISMATCH,
+        ErrorCode.TYPE_MISMATCH,
     )
 
 
@@ -574,8 +594,11 @@ def test_get_value_details_carries_the_resolution() -> None:
     assert (details.resolution.flag, details.resolution.variant) == ("flags/checkout", "on")
 
 
-@pytest.mark.parametrize("path", ["checkout.nope", "checkout.layout.nope", "checkout.label.nope"],
-                         ids=["missing field", "missing nested field", "field of a string"])
+@pytest.mark.parametrize(
+    "path",
+    ["checkout.nope", "checkout.layout.nope", "checkout.label.nope"],
+    ids=["missing field", "missing nested field", "field of a string"],
+)
 def test_get_value_returns_the_default_for_a_missing_path(path) -> None:
     assert client_for(flag("checkout")).get_value(path, USER, "fallback") == "fallback"
 
@@ -593,7 +616,9 @@ def test_get_value_details_without_a_variant_carries_the_resolutions_reason() ->
 def test_get_value_details_of_an_unknown_flag_reports_flag_not_found() -> None:
     details = client_for(flag("checkout")).get_value_details("nope.label", USER, "x")
     assert (details.value, details.reason, details.error) == (
-        "x", Reason.FLAG_NOT_FOUND, ErrorCode.FLAG_NOT_FOUND,
+        "x",
+        Reason.FLAG_NOT_FOUND,
+        ErrorCode.FLAG_NOT_FOUND,
     )
 
 
@@ -611,8 +636,7 @@ def test_get_value_records_an_exposure() -> None:
 
 def test_get_value_with_apply_false_records_no_exposure() -> None:
     sink = MemorySink()
-    client_for(flag("checkout"), sinks=[sink]).get_value("checkout.label", USER, "old",
-                                                         apply=False)
+    client_for(flag("checkout"), sinks=[sink]).get_value("checkout.label", USER, "old", apply=False)
     assert sink.events == []
 
 
@@ -645,8 +669,17 @@ def _mutations() -> list[Any]:
 @pytest.mark.parametrize(
     "mutate",
     _mutations(),
-    ids=["setitem", "delitem", "update", "pop", "clear", "setdefault", "nested dict",
-         "nested list append", "nested list setitem"],
+    ids=[
+        "setitem",
+        "delitem",
+        "update",
+        "pop",
+        "clear",
+        "setdefault",
+        "nested dict",
+        "nested list append",
+        "nested list setitem",
+    ],
 )
 def test_resolution_value_refuses_mutation(mutate) -> None:
     value = client_for(flag("checkout")).evaluate("checkout", USER).value

@@ -31,11 +31,16 @@ def test_the_example_snapshot_is_valid_in_strict_mode() -> None:
 
 
 def test_quickstart_prints_variants_and_the_exposures_it_wrote() -> None:
-    result = subprocess.run([sys.executable, str(EXAMPLES / "quickstart.py")],
-                            capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "quickstart.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "qa-tester-1" in result.stdout and "(OVERRIDE)" in result.stdout
-    first_record = result.stdout[result.stdout.index("{"):]
+    first_record = result.stdout[result.stdout.index("{") :]
     record = json.loads(first_record)
     assert record["schema_version"] == flagstone.sinks.SCHEMA_VERSION
     assert record["flag"] == "flags/checkout-flag"
@@ -43,17 +48,26 @@ def test_quickstart_prints_variants_and_the_exposures_it_wrote() -> None:
 
 def test_the_override_example_passes_under_pytest() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         str(EXAMPLES / "test_with_overrides.py")],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(EXAMPLES / "test_with_overrides.py"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "4 passed" in result.stdout
 
 
 def call(app: Any, path: str, query: str) -> tuple[str, dict[str, Any]]:
-    environ: dict[str, Any] = {"PATH_INFO": path, "QUERY_STRING": query,
-                               "wsgi.input": io.BytesIO()}
+    environ: dict[str, Any] = {"PATH_INFO": path, "QUERY_STRING": query, "wsgi.input": io.BytesIO()}
     setup_testing_defaults(environ)
     status: list[str] = []
     body = b"".join(app(environ, lambda s, headers: status.append(s)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, timedelta, timezone
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -27,7 +28,9 @@ def epoch_ns(moment: datetime, nanos: int = 0) -> int:
     return (delta.days * 86_400 + delta.seconds) * NS + delta.microseconds * 1_000 + nanos
 
 
-def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
     return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
 
 
@@ -61,9 +64,11 @@ def test_an_offset_that_crosses_midnight_moves_the_date() -> None:
 
 
 def test_offset_zero_written_either_way_is_utc() -> None:
-    assert parse_timestamp_ns("2022-11-17T15:16:17+00:00") == parse_timestamp_ns(
-        "2022-11-17T15:16:17-00:00"
-    ) == epoch_ns(utc(2022, 11, 17, 15, 16, 17))
+    assert (
+        parse_timestamp_ns("2022-11-17T15:16:17+00:00")
+        == parse_timestamp_ns("2022-11-17T15:16:17-00:00")
+        == epoch_ns(utc(2022, 11, 17, 15, 16, 17))
+    )
 
 
 @pytest.mark.parametrize(
@@ -114,7 +119,8 @@ def test_a_date_is_midnight_utc() -> None:
 
 @pytest.mark.parametrize("day", ["2024-02-29", "2000-02-29"])
 def test_the_29th_of_february_of_a_leap_year_is_a_date(day: str) -> None:
-    expected = epoch_ns(datetime.combine(date.fromisoformat(day), datetime.min.time(), timezone.utc))
+    midnight = datetime.combine(date.fromisoformat(day), datetime.min.time(), timezone.utc)
+    expected = epoch_ns(midnight)
     assert parse_timestamp_ns(day) == expected
 
 
@@ -301,8 +307,8 @@ def _key(text: str) -> Any:
 
 @pytest.mark.parametrize(
     ("lower", "higher"),
-    list(zip(RELEASE_CHAIN, RELEASE_CHAIN[1:])),
-    ids=[f"{a} < {b}" for a, b in zip(RELEASE_CHAIN, RELEASE_CHAIN[1:])],
+    list(pairwise(RELEASE_CHAIN)),
+    ids=[f"{a} < {b}" for a, b in pairwise(RELEASE_CHAIN)],
 )
 def test_major_minor_and_patch_order_releases(lower: str, higher: str) -> None:
     assert _key(lower) < _key(higher)
@@ -310,8 +316,8 @@ def test_major_minor_and_patch_order_releases(lower: str, higher: str) -> None:
 
 @pytest.mark.parametrize(
     ("lower", "higher"),
-    list(zip(PRERELEASE_CHAIN, PRERELEASE_CHAIN[1:])),
-    ids=[f"{a} < {b}" for a, b in zip(PRERELEASE_CHAIN, PRERELEASE_CHAIN[1:])],
+    list(pairwise(PRERELEASE_CHAIN)),
+    ids=[f"{a} < {b}" for a, b in pairwise(PRERELEASE_CHAIN)],
 )
 def test_pre_releases_follow_the_semver_org_precedence_example(lower: str, higher: str) -> None:
     assert _key(lower) < _key(higher)
@@ -450,9 +456,7 @@ def test_a_boolean_is_not_a_number(value: bool) -> None:
     assert number_from(value) is None
 
 
-@pytest.mark.parametrize(
-    "text", ["", "abc", "1_000", " 42", "42 ", "4 2", "0x10", "1,5", "--1"]
-)
+@pytest.mark.parametrize("text", ["", "abc", "1_000", " 42", "42 ", "4 2", "0x10", "1,5", "--1"])
 def test_a_string_that_is_not_a_plain_decimal_is_not_a_number(text: str) -> None:
     assert number_from(text) is None
 
@@ -467,7 +471,9 @@ def test_other_values_are_not_numbers(value: Any) -> None:
     [(10**400, math.inf), (-(10**400), -math.inf)],
     ids=["huge", "hugely negative"],
 )
-def test_an_integer_beyond_float_range_is_a_number_without_error(value: int, as_float: float) -> None:
+def test_an_integer_beyond_float_range_is_a_number_without_error(
+    value: int, as_float: float
+) -> None:
     # JSON integers have no size limit; float(10**400) raises OverflowError.
     assert number_from(value) in (None, as_float)
 

@@ -98,8 +98,11 @@ def fallthrough_snapshot() -> dict[str, Any]:
         "assignmentSpec": {
             "bucketCount": 10,
             "assignments": [
-                {"assignmentId": "passed", "fallthrough": {},
-                 "bucketRanges": [{"lower": 0, "upper": 10}]}
+                {
+                    "assignmentId": "passed",
+                    "fallthrough": {},
+                    "bucketRanges": [{"lower": 0, "upper": 10}],
+                }
             ],
         },
     }
@@ -108,14 +111,27 @@ def fallthrough_snapshot() -> dict[str, Any]:
 
 
 RECORD_FIELDS = {
-    "schema_version", "resolve_id", "apply_time", "flag", "variant", "reason", "rule",
-    "segment", "assignment_id", "targeting_key", "targeting_key_selector", "fallthrough",
-    "abtest", "override", "snapshot_version",
+    "schema_version",
+    "resolve_id",
+    "apply_time",
+    "flag",
+    "variant",
+    "reason",
+    "rule",
+    "segment",
+    "assignment_id",
+    "targeting_key",
+    "targeting_key_selector",
+    "fallthrough",
+    "abtest",
+    "override",
+    "snapshot_version",
 }
 
 
-def resolve(unit: str = "user-1", *, document: dict[str, Any] = SNAPSHOT,
-            **context: Any) -> flagstone.Resolution:
+def resolve(
+    unit: str = "user-1", *, document: dict[str, Any] = SNAPSHOT, **context: Any
+) -> flagstone.Resolution:
     client = flagstone.Client.from_dict(document)
     return client.evaluate("checkout", {"user": {"id": unit}, **context}, apply=False)
 
@@ -199,8 +215,11 @@ def test_record_describes_the_resolution(make_sink) -> None:
     under_test = make_sink()
     under_test.emit(exposure(unit="user-1"))
     (record,) = under_test.records()
-    assert {key: value for key, value in record.items()
-            if key not in ("schema_version", "resolve_id", "apply_time")} == {
+    assert {
+        key: value
+        for key, value in record.items()
+        if key not in ("schema_version", "resolve_id", "apply_time")
+    } == {
         "flag": "flags/checkout",
         "variant": "new-checkout",
         "reason": "RESOLVE_REASON_MATCH",
@@ -219,12 +238,16 @@ def test_record_describes_the_resolution(make_sink) -> None:
 def test_record_lists_the_fallthrough_rules_passed(make_sink) -> None:
     under_test = make_sink()
     under_test.emit(Exposure(resolve("user-1", document=fallthrough_snapshot()), T0))
-    assert [record["fallthrough"] for record in under_test.records()] == [[{
-        "rule": "flags/checkout/rules/holdout",
-        "assignment_id": "passed",
-        "targeting_key": "user-1",
-        "targeting_key_selector": "user.id",
-    }]]
+    assert [record["fallthrough"] for record in under_test.records()] == [
+        [
+            {
+                "rule": "flags/checkout/rules/holdout",
+                "assignment_id": "passed",
+                "targeting_key": "user-1",
+                "targeting_key_selector": "user.id",
+            }
+        ]
+    ]
 
 
 def test_record_names_the_abtest_instance_of_the_matching_rule(make_sink) -> None:
@@ -232,7 +255,9 @@ def test_record_names_the_abtest_instance_of_the_matching_rule(make_sink) -> Non
     under_test.emit(Exposure(resolve("user-1", document=abtest_snapshot({})), T0))
     (record,) = under_test.records()
     assert (record["abtest"], record["rule"], record["override"]) == (
-        INSTANCE, f"{INSTANCE}/rule", False,
+        INSTANCE,
+        f"{INSTANCE}/rule",
+        False,
     )
 
 
@@ -294,9 +319,7 @@ def test_apply_time_of_a_client_exposure_is_the_wall_clock_when_applied(make_sin
     client = flagstone.Client.from_dict(SNAPSHOT, sinks=[under_test.sink])
     with freeze_time("2026-11-23 14:36:01.123"):
         client.evaluate("checkout", {"user": {"id": "user-1"}})
-    assert [record["apply_time"] for record in under_test.records()] == [
-        "2026-11-23T14:36:01.123Z"
-    ]
+    assert [record["apply_time"] for record in under_test.records()] == ["2026-11-23T14:36:01.123Z"]
 
 
 @pytest.fixture
@@ -313,9 +336,7 @@ def local_zone_tokyo(monkeypatch) -> Iterator[None]:
 def test_apply_time_is_utc_when_the_local_zone_is_not(make_sink, local_zone_tokyo) -> None:
     under_test = make_sink()
     under_test.emit(exposure(at=T0 + 0.123))
-    assert [record["apply_time"] for record in under_test.records()] == [
-        "2026-11-23T14:36:01.123Z"
-    ]
+    assert [record["apply_time"] for record in under_test.records()] == ["2026-11-23T14:36:01.123Z"]
 
 
 # -- the shared suite: deduplication ---------------------------------------------------------
@@ -324,9 +345,7 @@ def test_apply_time_is_utc_when_the_local_zone_is_not(make_sink, local_zone_toky
 def test_same_exposure_within_120_seconds_is_recorded_once(make_sink) -> None:
     under_test = make_sink()
     under_test.emit(exposure(at=T0), exposure(at=T0 + 119))
-    assert [record["apply_time"] for record in under_test.records()] == [
-        "2026-11-23T14:36:01.000Z"
-    ]
+    assert [record["apply_time"] for record in under_test.records()] == ["2026-11-23T14:36:01.000Z"]
 
 
 def test_same_exposure_after_120_seconds_is_recorded_again(make_sink) -> None:
@@ -433,15 +452,21 @@ def _unwritable_jsonl(tmp_path: Path) -> Any:
     return JsonlSink(tmp_path / "no-such-directory" / "exposures.jsonl")
 
 
-@pytest.mark.parametrize("make_failing", [_raising_callback, _unwritable_jsonl],
-                         ids=["callback raises", "jsonl cannot open its file"])
+@pytest.mark.parametrize(
+    "make_failing",
+    [_raising_callback, _unwritable_jsonl],
+    ids=["callback raises", "jsonl cannot open its file"],
+)
 def test_emit_does_not_raise_when_delivery_fails(tmp_path, make_failing) -> None:
     sink = make_failing(tmp_path)
     sink.emit(exposure())  # must not raise
 
 
-@pytest.mark.parametrize("make_failing", [_raising_callback, _unwritable_jsonl],
-                         ids=["callback raises", "jsonl cannot open its file"])
+@pytest.mark.parametrize(
+    "make_failing",
+    [_raising_callback, _unwritable_jsonl],
+    ids=["callback raises", "jsonl cannot open its file"],
+)
 def test_failed_delivery_is_counted_as_failed(tmp_path, make_failing) -> None:
     sink = make_failing(tmp_path)
     sink.emit(exposure(unit="user-1"))
@@ -479,7 +504,8 @@ def test_jsonl_sink_appends_to_an_existing_file(tmp_path) -> None:
     sink.close()
     lines = _lines(path)
     assert (lines[0], [json.loads(line)["flag"] for line in lines[1:]]) == (
-        '{"earlier": true}', ["flags/checkout"]
+        '{"earlier": true}',
+        ["flags/checkout"],
     )
 
 

@@ -23,8 +23,9 @@ USER = {"targeting_key": "user-1"}
 OFF_VALUE = {"enabled": False, "label": "old"}
 
 
-def make_flag(flag_id: str, *, selector: str = "targeting_key",
-              variant_prefix: str = "") -> dict[str, Any]:
+def make_flag(
+    flag_id: str, *, selector: str = "targeting_key", variant_prefix: str = ""
+) -> dict[str, Any]:
     """A flag whose one rule gives everyone ``on``; ``off`` is its other variant."""
     return {
         "name": f"flags/{flag_id}",
@@ -61,8 +62,9 @@ def make_client(*flags: dict[str, Any], **options: Any) -> flagstone.Client:
     return flagstone.Client.from_dict(document, **options)
 
 
-def variant(client: flagstone.Client, context: dict[str, Any] = USER,
-            flag: str = "checkout") -> str | None:
+def variant(
+    client: flagstone.Client, context: dict[str, Any] = USER, flag: str = "checkout"
+) -> str | None:
     return client.evaluate(flag, context).variant
 
 
@@ -159,7 +161,8 @@ def test_override_for_units_applies_to_those_units() -> None:
     client = make_client()
     with override("checkout", "off", units=["user-1", "user-2"]):
         assert [variant(client, {"targeting_key": u}) for u in ("user-1", "user-2")] == [
-            "off", "off",
+            "off",
+            "off",
         ]
 
 
@@ -174,7 +177,8 @@ def test_override_for_a_single_unit_given_as_a_string() -> None:
     client = make_client()
     with override("checkout", "off", units="user-1"):
         assert [variant(client, {"targeting_key": u}) for u in ("user-1", "user-10")] == [
-            "off", "on",
+            "off",
+            "on",
         ]
 
 
@@ -303,7 +307,8 @@ def test_clear_overrides_removes_every_override() -> None:
     with override("checkout", "off"), override("search", "off", units=["user-1"]):
         clear_overrides()
         assert [variant(client, flag="checkout"), variant(client, flag="search")] == [
-            "on", "on",
+            "on",
+            "on",
         ]
 
 
@@ -316,7 +321,7 @@ def test_leaving_a_block_after_clear_overrides_does_not_raise() -> None:
 
 # -- the pytest plugin -----------------------------------------------------------------------
 
-PLUGIN_TESTS = '''
+PLUGIN_TESTS = """
 import flagstone
 from flagstone import Reason
 
@@ -370,7 +375,7 @@ def test_4_fails_with_an_override_set(flag_overrides):
 def test_5_sees_no_override_left_by_the_failed_test():
     r = resolve()
     assert (r.variant, r.reason) == ("on", Reason.MATCH)
-'''
+"""
 
 
 @pytest.fixture
@@ -385,17 +390,21 @@ def test_plugin_run_has_only_the_deliberate_failure(plugin_run) -> None:
 
 
 def test_flag_overrides_fixture_forces_a_variant(plugin_run) -> None:
-    plugin_run.stdout.fnmatch_lines([
-        "*::test_1_forces_a_variant PASSED*",
-        "*::test_3_forces_a_variant_for_some_units PASSED*",
-    ])
+    plugin_run.stdout.fnmatch_lines(
+        [
+            "*::test_1_forces_a_variant PASSED*",
+            "*::test_3_forces_a_variant_for_some_units PASSED*",
+        ]
+    )
 
 
 def test_flag_overrides_fixture_undoes_its_overrides_after_each_test(plugin_run) -> None:
-    plugin_run.stdout.fnmatch_lines([
-        "*::test_2_sees_no_override_left_by_the_previous_test PASSED*",
-        "*::test_5_sees_no_override_left_by_the_failed_test PASSED*",
-    ])
+    plugin_run.stdout.fnmatch_lines(
+        [
+            "*::test_2_sees_no_override_left_by_the_previous_test PASSED*",
+            "*::test_5_sees_no_override_left_by_the_failed_test PASSED*",
+        ]
+    )
 
 
 def test_flag_overrides_fixture_leaves_no_override_in_the_process(plugin_run) -> None:

@@ -91,7 +91,7 @@ def test_case(case: dict[str, Any], suite_state: dict[str, Any]) -> None:
     else:
         resolutions = list(client.evaluate_all(context, apply=apply).values())
         assert [r.flag for r in resolutions] == [i["flag"] for i in expected["resolvedFlags"]]
-        for resolution, item in zip(resolutions, expected["resolvedFlags"]):
+        for resolution, item in zip(resolutions, expected["resolvedFlags"], strict=True):
             _assert_matches(resolution, item)
 
     applied = [r.flag for r in resolutions if r.should_apply] if apply else []

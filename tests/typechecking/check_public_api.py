@@ -1,0 +1,200 @@
+"""Uses flagstone's public API the way an application would, for mypy (strict) to check.
+
+This file is never run; ``mypy`` checks it (``[tool.mypy] files`` in pyproject.toml and
+``tests/test_typechecking.py``). ``assert_type`` pins the exact public types, so that a
+signature that silently loosens to ``Any`` fails the check; each ``# type: ignore[...]`` marks
+a misuse that must stay a type error (strict mode reports an ignore that is no longer needed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from typing_extensions import assert_type
+
+import flagstone
+from flagstone import (
+    Client,
+    ConfigError,
+    ErrorCode,
+    FallthroughAssignment,
+    FlagstoneError,
+    MaterializationRecord,
+    MaterializationStore,
+    MemoryMaterializationStore,
+    Problem,
+    Reason,
+    Resolution,
+    UnknownClientError,
+    ValueDetails,
+)
+from flagstone.sinks import (
+    CallbackSink,
+    Exposure,
+    ExposureSink,
+    JsonlSink,
+    MemorySink,
+)
+
+
+class ListSink:
+    """A sink of the application's own: anything with emit, flush and close will do."""
+
+    def __init__(self) -> None:
+        self.received: list[Exposure] = []
+
+    def emit(self, exposure: Exposure) -> None:
+        self.received.append(exposure)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+def build_clients(document: Mapping[str, Any], directory: Path) -> list[Client]:
+    memory = MemorySink()
+    records: list[dict[str, Any]] = []
+    sinks: list[ExposureSink] = [
+        memory,
+        JsonlSink(directory / "exposures.jsonl"),
+        CallbackSink(records.append),
+        ListSink(),
+    ]
+    store: MaterializationStore = MemoryMaterializationStore()
+    from_dict = Client.from_dict(document)
+    configured = Client.from_dict(
+        document,
+        client_secret="secret",
+        sinks=sinks,
+        materializations=store,
+        strict=False,
+    )
+    from_path = Client.from_file(directory / "flags.json", sinks=[memory])
+    from_str = Client.from_file(str(directory / "flags.json"), strict=True)
+    assert_type(memory.events, list[dict[str, Any]])
+    return [from_dict, configured, from_path, from_str]
+
+
+def read_resolution(client: Client) -> str:
+    resolution = client.evaluate("checkout-flag", {"targeting_key": "user-1", "country": "SE"})
+    assert_type(resolution, Resolution)
+    assert_type(resolution.flag, str)
+    assert_type(resolution.variant, str | None)
+    assert_type(resolution.value, Any)
+    assert_type(resolution.reason, Reason)
+    assert_type(resolution.error, ErrorCode | None)
+    assert_type(resolution.error_message, str | None)
+    assert_type(resolution.should_apply, bool)
+    assert_type(resolution.rule, str | None)
+    assert_type(resolution.segment, str | None)
+    assert_type(resolution.assignment_id, str | None)
+    assert_type(resolution.targeting_key, str | None)
+    assert_type(resolution.abtest, str | None)
+    assert_type(resolution.override, bool)
+    assert_type(resolution.snapshot_version, str | None)
+    assert_type(resolution.fallthrough, tuple[FallthroughAssignment, ...])
+    assert_type(resolution.to_dict(), dict[str, Any])
+    for passed in resolution.fallthrough:
+        assert_type(passed.rule, str)
+        assert_type(passed.targeting_key, str | None)
+
+    if resolution.reason is Reason.MATCH and resolution.error is None:
+        return resolution.variant or "client default"
+    if resolution.error is ErrorCode.FLAG_NOT_FOUND:
+        return "missing"
+    return resolution.reason.value
+
+
+def evaluate_in_other_ways(client: Client) -> None:
+    deferred = client.evaluate("flags/checkout-flag", {"targeting_key": "u"}, apply=False)
+    client.apply(deferred)
+    assert_type(client.evaluate("checkout-flag"), Resolution)
+    assert_type(client.evaluate("checkout-flag", None), Resolution)
+    everything = client.evaluate_all({"targeting_key": "u"})
+    assert_type(everything, dict[str, Resolution])
+    layout = client.get_value("checkout-flag.layout", {"targeting_key": "u"}, default="classic")
+    assert_type(layout, Any)
+    details = client.get_value_details("checkout-flag.layout", {"targeting_key": "u"}, "classic")
+    assert_type(details, ValueDetails)
+    assert_type(details.reason, Reason)
+    assert_type(details.error, ErrorCode | None)
+    assert_type(details.resolution, Resolution)
+    assert_type(client.flags, list[str])
+    assert_type(client.snapshot_version, str)
+    assert_type(client.stats(), dict[str, int])
+    assert_type(client.flush(1.0), bool)
+    client.close()
+    with client as same:
+        assert_type(same, Client)
+
+    client.evaluate("checkout-flag", {"targeting_key": "u"}, True)  # type: ignore[call-arg]
+    client.evaluate_all({"targeting_key": "u"}, False)  # type: ignore[call-arg]
+    client.apply("checkout-flag")  # type: ignore[arg-type]
+
+
+def compare_reasons(resolution: Resolution) -> bool:
+    reasons: Sequence[Reason] = [Reason.MATCH, Reason.NO_SEGMENT_MATCH, Reason.OVERRIDE]
+    codes: Sequence[ErrorCode] = [ErrorCode.TARGETING_KEY_ERROR, ErrorCode.INVALID_CONTEXT]
+    text: str = Reason.MATCH.value
+    assert_type(Reason(text), Reason)
+    return resolution.reason in reasons or resolution.error in codes
+
+
+def handle_errors(document: Mapping[str, Any]) -> list[str]:
+    try:
+        Client.from_dict(document)
+    except UnknownClientError:
+        return ["unknown client"]
+    except ConfigError as error:
+        problems = error.problems
+        assert_type(problems, tuple[Problem, ...])
+        return [f"{problem.path}: {problem.message}" for problem in problems]
+    except FlagstoneError:
+        return ["other"]
+    return []
+
+
+def use_a_store() -> bool:
+    store = MemoryMaterializationStore(
+        {
+            "user-1": {
+                "materializations/m": {
+                    "isUnitInMaterialization": True,
+                    "ruleToVariant": {"flags/f/rules/r": "on"},
+                }
+            }
+        }
+    )
+    store.write("user-2", "materializations/m", "flags/f/rules/r", "off")
+    record = store.read("user-1", "materializations/m")
+    assert_type(record, MaterializationRecord | None)
+    return record is not None and record.is_unit_in_materialization
+
+
+def with_test_overrides(client: Client) -> str | None:
+    with flagstone.testing.override("checkout-flag", "new-checkout"):
+        forced = client.evaluate("checkout-flag", {"targeting_key": "u"})
+    with flagstone.testing.override("checkout-flag", "new-checkout", units=["u1", "u2"]):
+        pass
+    with flagstone.testing.override("checkout-flag", "new-checkout", units="u1"):
+        pass
+    return forced.variant
+
+
+@flagstone.testing.override("checkout-flag", "new-checkout")
+def decorated(client: Client, unit: str) -> Resolution:
+    return client.evaluate("checkout-flag", {"targeting_key": unit})
+
+
+def decorated_keeps_its_signature(client: Client) -> None:
+    assert_type(decorated(client, "u"), Resolution)
+    decorated(client, 1)  # type: ignore[arg-type]
+
+
+def exposures_in_memory(sink: MemorySink) -> list[str | None]:
+    assert_type(sink.exposures, list[Exposure])
+    return [exposure.resolution.variant for exposure in sink.exposures]
