@@ -49,7 +49,8 @@ class ValueDetails:
 class Client:
     """Resolves flags from a snapshot, in process.
 
-    Build one with :meth:`from_file` or :meth:`from_dict`. Options:
+    Build one with :meth:`from_file` or :meth:`from_dict` (or from an already parsed
+    snapshot: ``Client(flagstone.formats.parse_snapshot(raw))``). Options:
 
     ``client_secret``
         Resolve as that client: only the flags listed for it, and rules restricted to
@@ -74,12 +75,8 @@ class Client:
         client_secret: str | None = None,
         sinks: Iterable[ExposureSink] = (),
         materializations: MaterializationStore | None = None,
-        source: str | None = None,
     ) -> None:
-        self._client_secret = client_secret
-        self._store = materializations
         self._sinks: tuple[ExposureSink, ...] = tuple(sinks)
-        self._source = source
         self._plan: Plan = compile_plan(
             snapshot, client_secret=client_secret, store=materializations
         )
@@ -127,11 +124,7 @@ class Client:
             ) from None
         parsed = parse_snapshot(data, strict=strict, source=source)
         return cls(
-            parsed,
-            client_secret=client_secret,
-            sinks=sinks,
-            materializations=materializations,
-            source=source,
+            parsed, client_secret=client_secret, sinks=sinks, materializations=materializations
         )
 
     # -- resolving --------------------------------------------------------------------------

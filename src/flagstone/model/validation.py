@@ -42,6 +42,7 @@ __all__ = [
     "check_snapshot",
     "segment_reference_cycles",
     "short_variant_name",
+    "variant_named",
 ]
 
 _STRICT_HINT = " (strict mode; strict=False resolves it as Confidence does)"
@@ -50,6 +51,17 @@ _STRICT_HINT = " (strict mode; strict=False resolves it as Confidence does)"
 def short_variant_name(name: str) -> str:
     """``"flags/f/variants/on"`` → ``"on"``; a short name stays as it is."""
     return name.rsplit("/", 1)[-1]
+
+
+def variant_named(names: Iterable[str], reference: str) -> str | None:
+    """The name, among a flag's variant ``names``, that ``reference`` means: the same name,
+    else the one with the same short name (``on`` and ``flags/f/variants/on`` are one variant);
+    ``None`` if there is none."""
+    names = list(names)
+    if reference in names:
+        return reference
+    short = short_variant_name(reference)
+    return next((name for name in names if short_variant_name(name) == short), None)
 
 
 def abtest_segment_name(instance: AbTestInstance) -> str:
@@ -524,8 +536,7 @@ def _expect_name(checker: _Checker, path: str, name: str, collection: str) -> No
 
 
 def _variant_exists(flag: Flag, variant: str) -> bool:
-    short = short_variant_name(variant)
-    return any(v.name == variant or short_variant_name(v.name) == short for v in flag.variants)
+    return variant_named((v.name for v in flag.variants), variant) is not None
 
 
 def _check_range(checker: _Checker, path: str, bucket_range: BucketRange, count: int) -> bool:

@@ -22,7 +22,7 @@ from ..gc_pause import paused_gc
 from ..materializations import MaterializationStore
 from ..model import AbTestInstance, Flag, Rule, Snapshot, abtest_segment_name, short_variant_name
 from ..model.clients import ClientEntry
-from ..model.validation import segment_reference_cycles
+from ..model.validation import segment_reference_cycles, variant_named
 from ..reasons import ErrorCode, Reason
 from ..resolution import Outcome, Resolution
 from ..scalars import parse_timestamp_ns
@@ -133,13 +133,8 @@ class FlagPlan:
 
     def variant_value(self, variant: str) -> tuple[str, Any] | None:
         """``(name as defined, frozen value)`` of a variant given by full or short name."""
-        if variant in self.variants:
-            return variant, self.variants[variant]
-        short = short_variant_name(variant)
-        for name, value in self.variants.items():
-            if short_variant_name(name) == short:
-                return name, value
-        return None
+        name = variant_named(self.variants, variant)
+        return (name, self.variants[name]) if name is not None else None
 
 
 class Plan(dict[str, FlagPlan]):
@@ -413,10 +408,7 @@ def _abtest_rule(
 
 
 def _variant(variants: dict[str, Any], reference: str) -> tuple[str, Any]:
-    if reference in variants:
-        return reference, variants[reference]
-    short = short_variant_name(reference)
-    for name, value in variants.items():
-        if short_variant_name(name) == short:
-            return name, value
-    raise KeyError(reference)  # validation guarantees every reference resolves
+    name = variant_named(variants, reference)
+    if name is None:
+        raise KeyError(reference)  # validation guarantees every reference resolves
+    return name, variants[name]
