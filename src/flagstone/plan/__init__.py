@@ -56,7 +56,6 @@ class FlagPlan:
         "resolve",
         "rules",
         "short_name",
-        "state",
         "store",
         "unit",
         "variants",
@@ -74,7 +73,6 @@ class FlagPlan:
     ) -> None:
         self.name = flag.name
         self.short_name = flag.name.split("/", 1)[-1]
-        self.state = flag.state
         self.active = flag.state == ACTIVE
         self.rules = rules
         self.variants = variants
@@ -142,7 +140,7 @@ class Plan(dict[str, FlagPlan]):
     see, by short and by full name, to its ``FlagPlan``. Never modified once built; a client
     replaces the whole plan to serve a new snapshot."""
 
-    __slots__ = ("client", "environments", "version", "visible")
+    __slots__ = ("client", "version", "visible")
 
     def __init__(
         self,
@@ -151,7 +149,6 @@ class Plan(dict[str, FlagPlan]):
         version: str,
         visible: tuple[FlagPlan, ...],
         client: str | None = None,
-        environments: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__(flags)
         self.version = version
@@ -159,11 +156,6 @@ class Plan(dict[str, FlagPlan]):
         """The active flags the client may see, in document order (what ``evaluate_all``
         walks)."""
         self.client = client
-        self.environments = environments
-
-    @property
-    def flags(self) -> dict[str, FlagPlan]:
-        return self
 
     def __repr__(self) -> str:
         return f"Plan(version={self.version!r}, flags={len(self.visible)}, client={self.client!r})"
@@ -242,7 +234,6 @@ def _compile(
         version=version,
         visible=tuple(visible),
         client=client_name,
-        environments=environments,
     )
 
 
