@@ -42,13 +42,23 @@ PUBLIC_NAMES = [
 
 SINK_NAMES = [
     "SCHEMA_VERSION",
+    "BatchWriter",
+    "BatchingSink",
     "CallbackSink",
     "Deduplicator",
     "Exposure",
     "ExposureSink",
+    "FanoutSink",
+    "HttpSink",
     "JsonlSink",
+    "LoggingSink",
     "MemorySink",
+    "PartialDelivery",
+    "RecordBatch",
     "RecordSink",
+    "RetryPolicy",
+    "SinkError",
+    "SinkStats",
     "format_time",
 ]
 

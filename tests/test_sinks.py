@@ -403,12 +403,16 @@ def test_duplicates_are_counted_as_deduplicated(make_sink) -> None:
     assert (stats["delivered"], stats["deduplicated"]) == (1, 2)
 
 
-def test_emit_after_close_is_counted_as_failed_and_not_delivered(make_sink) -> None:
+def test_emit_after_close_is_counted_as_dropped_and_not_delivered(make_sink) -> None:
     under_test = make_sink()
     under_test.sink.close()
     under_test.emit(exposure())
     stats = under_test.sink.stats()
-    assert (stats["delivered"], stats["failed"], under_test.records()) == (0, 1, [])
+    assert (stats["delivered"], stats["dropped_by_reason"], under_test.records()) == (
+        0,
+        {"closed": 1},
+        [],
+    )
 
 
 def test_counters_account_for_every_emitted_exposure(make_sink) -> None:
@@ -422,7 +426,7 @@ def test_counters_account_for_every_emitted_exposure(make_sink) -> None:
     under_test.emit(exposure(at=T0 + 3, unit="user-3"))
     stats = under_test.sink.stats()
     assert stats["emitted"] == 4
-    assert stats["emitted"] == stats["delivered"] + stats["deduplicated"] + stats["failed"]
+    assert stats["emitted"] == stats["delivered"] + stats["deduplicated"] + stats["dropped"]
 
 
 def test_close_keeps_what_was_delivered(make_sink) -> None:
@@ -467,12 +471,16 @@ def test_emit_does_not_raise_when_delivery_fails(tmp_path, make_failing) -> None
     [_raising_callback, _unwritable_jsonl],
     ids=["callback raises", "jsonl cannot open its file"],
 )
-def test_failed_delivery_is_counted_as_failed(tmp_path, make_failing) -> None:
+def test_failed_delivery_is_counted_as_dropped(tmp_path, make_failing) -> None:
     sink = make_failing(tmp_path)
     sink.emit(exposure(unit="user-1"))
     sink.emit(exposure(unit="user-2"))
     stats = sink.stats()
-    assert (stats["emitted"], stats["delivered"], stats["failed"]) == (2, 0, 2)
+    assert (stats["emitted"], stats["delivered"], stats["dropped_by_reason"]) == (
+        2,
+        0,
+        {"delivery_failed": 2},
+    )
 
 
 def test_failing_sink_does_not_break_client_evaluate(tmp_path) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 from . import overrides as _overrides
 from .errors import ConfigError
 from .formats.native import ParsedSnapshot, parse_snapshot
+from .lifecycle import close_at_exit, register_fork_hooks
 from .materializations import MaterializationStore
 from .overrides import REGISTRY as _OVERRIDES
 from .plan import FlagPlan, Plan, compile_plan
@@ -29,6 +30,7 @@ from .reasons import ErrorCode, Reason
 from .resolution import Outcome, Resolution
 from .sinks.base import ExposureSink
 from .sinks.exposure import Exposure
+from .sinks.fanout import flush_all
 
 __all__ = ["Client", "ValueDetails"]
 
@@ -84,6 +86,9 @@ class Client:
         self._lock = threading.Lock()
         self._closed = False
         self._stats = {"sink_errors": 0, "resolve_errors": 0, "dropped_closed": 0}
+        register_fork_hooks(self)
+        if self._sinks:
+            close_at_exit(self)
 
     # -- construction -----------------------------------------------------------------------
 
@@ -243,25 +248,20 @@ class Client:
             return dict(self._stats)
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Flush every sink; ``True`` if all report everything delivered."""
-        delivered = True
-        for sink in self._sinks:
-            try:
-                delivered = sink.flush(timeout) and delivered
-            except Exception:
-                delivered = False
-                self._count("sink_errors")
-                self._log.warning("flush", "sink %r failed to flush", sink, exc_info=True)
-        return delivered
+        """Flush every sink within one shared ``timeout`` (seconds; ``None`` waits as long as
+        it takes); ``True`` if all report everything delivered."""
+        return flush_all(self._sinks, timeout, self._log)
 
-    def close(self) -> None:
-        """Flush and close the sinks. Evaluation still works afterwards; exposures are then
-        counted as dropped. Idempotent."""
+    def close(self, timeout: float | None = 5.0) -> None:
+        """Flush the sinks (within ``timeout`` seconds in all), then close them. Evaluation
+        still works afterwards; exposures are then counted as dropped. Idempotent. A client
+        that is never closed is closed by an ``atexit`` hook, so its exposures are flushed
+        when the interpreter exits."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-        self.flush()
+        flush_all(self._sinks, timeout, self._log)
         for sink in self._sinks:
             try:
                 sink.close()
@@ -294,6 +294,12 @@ class Client:
             except Exception:
                 self._count("sink_errors")
                 self._log.warning("emit", "sink %r raised from emit", sink, exc_info=True)
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()  # the parent's may have been held at the fork
+
+    def _close_at_exit(self) -> None:
+        self.close()
 
     def _count(self, key: str) -> None:
         with self._lock:

@@ -6,7 +6,10 @@ Every exception flagstone raises on purpose derives from ``FlagstoneError``::
      ├── ConfigError            a snapshot (or a change to one) is invalid; lists every
      │    │                     problem with the JSON path where it was found
      │    └── UnknownClientError  a client secret that the snapshot does not know
-     └── LifecycleError         an A/B-test action that its current state does not allow
+     ├── LifecycleError         an A/B-test action that its current state does not allow
+     └── SinkError              an exposure sink could not deliver a batch (raised by a
+          │                     sink's ``write_batch`` to the batching sink that retries it)
+          └── PartialDelivery   only the first ``delivered`` records of the batch got through
 
 Lower-level errors (pydantic's ``ValidationError``, ``json.JSONDecodeError``, ``OSError``
 while reading a snapshot) are translated into these at the boundary where they enter.
@@ -23,7 +26,9 @@ __all__ = [
     "ConfigError",
     "FlagstoneError",
     "LifecycleError",
+    "PartialDelivery",
     "Problem",
+    "SinkError",
     "UnknownClientError",
 ]
 
@@ -85,4 +90,19 @@ class LifecycleError(FlagstoneError):
     ) -> None:
         self.state = state
         self.allowed = tuple(allowed)
+        super().__init__(message)
+
+
+class SinkError(FlagstoneError):
+    """A sink could not deliver a batch of exposure records. ``write_batch`` raises it (or
+    any other exception) so that ``BatchingSink`` retries, spools or counts the batch;
+    ``emit`` never lets it reach a request."""
+
+
+class PartialDelivery(SinkError):
+    """The first ``delivered`` records of a batch were delivered, the rest were not: a retry
+    resends only the rest, so nothing is recorded twice."""
+
+    def __init__(self, message: str, *, delivered: int) -> None:
+        self.delivered = delivered
         super().__init__(message)

@@ -8,6 +8,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from .lifecycle import register_fork_hooks
+
 __all__ = ["RateLimitedLog"]
 
 
@@ -27,6 +29,10 @@ class RateLimitedLog:
         self._lock = threading.Lock()
         self._last: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
+        register_fork_hooks(self)
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()  # the parent's may have been held at the fork
 
     def warning(self, key: str, message: str, *args: object, exc_info: bool = False) -> None:
         now = self._timer()

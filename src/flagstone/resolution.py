@@ -30,6 +30,7 @@ class Outcome:
     """The unit-independent part of a resolution, compiled once per snapshot."""
 
     __slots__ = (
+        "_exposure_template",
         "abtest",
         "assignment_id",
         "error",
@@ -78,6 +79,7 @@ class Outcome:
         self.abtest = abtest
         self.override = override
         self.snapshot_version = snapshot_version
+        self._exposure_template: Any = None  # built by flagstone.sinks when first recorded
 
     def __repr__(self) -> str:
         return f"Outcome({self.flag!r}, {self.reason.name}, variant={self.variant!r})"

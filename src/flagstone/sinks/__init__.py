@@ -1,32 +1,63 @@
 """Exposure sinks: where the record of "this user saw this variant" goes.
 
-A sink is anything with ``emit(exposure)``, ``flush(timeout)`` and ``close()`` (the
-``ExposureSink`` protocol). ``emit`` runs on the request thread and never raises. Every sink
-here drops repeats of the same exposure within 120 s (Confidence's rule) and counts what it
-delivered, dropped as a duplicate, or failed to deliver in ``stats()``.
+Sinks a ``Client`` emits to (``ExposureSink``: ``emit``, ``flush``, ``close``):
 
+``BatchingSink(inner, …)``
+    the one to use in production: ``emit`` only queues; a worker thread builds the records
+    and writes them to ``inner`` in batches, with retries, a spool and counters.
 ``MemorySink``
     keeps records in memory (tests, examples); ``.events`` is the list of record dicts.
+``FanoutSink(sinks)``
+    several sinks as one.
+
+Destinations (``BatchWriter``: ``write_batch``, ``close``), usable on their own too, in which
+case they write on the request thread:
+
 ``JsonlSink(path)``
-    appends one JSON object per line.
+    appends JSON lines to a file, with rotation and an fsync policy.
+``HttpSink(url)``
+    posts JSON batches to a collector.
+``LoggingSink()``
+    one ``logging`` record per exposure.
 ``CallbackSink(fn)``
     calls ``fn(record)``.
+
+Every sink drops repeats of the same exposure within 120 s (Confidence's rule) and reports
+``stats()`` (``SinkStats``): emitted, delivered, deduplicated, dropped by reason, queued,
+retried, spooled, replayed.
 """
 
-from .base import ExposureSink, RecordSink
+from ..errors import PartialDelivery, SinkError
+from .base import BatchWriter, ExposureSink, RecordSink, SinkStats
+from .batching import BatchingSink
 from .callback import CallbackSink
-from .exposure import SCHEMA_VERSION, Deduplicator, Exposure, format_time
+from .exposure import SCHEMA_VERSION, Exposure, format_time
+from .fanout import FanoutSink
+from .httpsink import HttpSink
 from .jsonl import JsonlSink
+from .logsink import LoggingSink
 from .memory import MemorySink
+from .records import Deduplicator, RecordBatch
+from .retry import RetryPolicy
 
 __all__ = [
     "SCHEMA_VERSION",
+    "BatchWriter",
+    "BatchingSink",
     "CallbackSink",
     "Deduplicator",
     "Exposure",
     "ExposureSink",
+    "FanoutSink",
+    "HttpSink",
     "JsonlSink",
+    "LoggingSink",
     "MemorySink",
+    "PartialDelivery",
+    "RecordBatch",
     "RecordSink",
+    "RetryPolicy",
+    "SinkError",
+    "SinkStats",
     "format_time",
 ]

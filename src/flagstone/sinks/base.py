@@ -1,21 +1,33 @@
-"""The sink protocol and the shared machinery of record-writing sinks.
+"""The sink protocols, the counters every sink reports, and the base of record-writing sinks.
 
-A sink has three methods: ``emit(exposure)`` (never raises into the caller), ``flush(timeout)``
-(returns whether everything emitted so far was delivered) and ``close()``. Record-writing
-sinks deduplicate (Confidence's 120 s window), build the record, hand it to ``_deliver`` and
-count what happened; a failure is counted and logged at a limited rate, never raised.
+Two small protocols:
+
+``ExposureSink``
+    what a ``Client`` talks to: ``emit(exposure)`` on the request thread (never raises),
+    ``flush(timeout)`` (whether everything emitted so far was delivered) and ``close()``.
+``BatchWriter``
+    what ``BatchingSink`` delivers to from its worker thread: ``write_batch(batch)`` writes a
+    ``RecordBatch`` or raises (``PartialDelivery`` when only a prefix got through), and
+    ``close()``.
+
+``RecordSink`` is both: its ``emit`` deduplicates, builds the record and calls its own
+``write_batch`` at once, on the calling thread, counting failures instead of raising.
+Wrap it in a ``BatchingSink`` to move that work off the request thread.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, TypedDict, runtime_checkable
 
+from ..errors import PartialDelivery
+from ..lifecycle import register_fork_hooks
 from ..ratelimit import RateLimitedLog
-from .exposure import DEDUP_TTL_SECONDS, Deduplicator, Exposure
+from .exposure import DEDUP_TTL_SECONDS, Exposure
+from .records import Deduplicator, RecordBatch, RecordBuilder
 
-__all__ = ["ExposureSink", "RecordSink"]
+__all__ = ["BatchWriter", "Counters", "ExposureSink", "RecordSink", "SinkStats"]
 
 logger = logging.getLogger("flagstone.sinks")
 
@@ -32,12 +44,101 @@ class ExposureSink(Protocol):
     def close(self) -> None: ...
 
 
-class RecordSink:
-    """Base of sinks that turn each exposure into a record dict and deliver it at once.
+@runtime_checkable
+class BatchWriter(Protocol):
+    """A destination ``BatchingSink`` can deliver batches to (from its worker thread).
 
-    Subclasses implement ``_deliver(record)``. ``stats()`` reports ``emitted``,
-    ``delivered``, ``deduplicated`` and ``failed``; every emitted exposure is in exactly one
-    of the last three.
+    ``write_batch`` delivers every record of the batch or raises; raising
+    ``PartialDelivery(delivered=n)`` says the first ``n`` records got through, so a retry
+    sends only the rest.
+    """
+
+    def write_batch(self, batch: RecordBatch) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SinkStats(TypedDict):
+    """What ``stats()`` of every built-in sink returns.
+
+    ``emitted == delivered + deduplicated + dropped + queued + in_spool`` at all times
+    (``queued`` and ``in_spool`` are 0 for sinks that deliver at once).
+    """
+
+    emitted: int
+    """Exposures handed to ``emit``."""
+    delivered: int
+    """Of those, delivered to the destination (at once, after retries or from the spool)."""
+    deduplicated: int
+    """Dropped on purpose: the same exposure was recorded less than 120 s before."""
+    dropped: int
+    """Lost: counted by reason in ``dropped_by_reason``."""
+    dropped_by_reason: dict[str, int]
+    """``queue_full``, ``block_timeout``, ``closed``, ``delivery_failed``, ``spool_failed``,
+    ``shutdown`` (only reasons that occurred)."""
+    queued: int
+    """In memory, waiting or being delivered."""
+    in_spool: int
+    """Written to the spool, waiting to be replayed."""
+    retried: int
+    """Delivery attempts repeated after a failure."""
+    spooled: int
+    """Exposures ever written to the spool."""
+    replayed: int
+    """Records delivered from the spool, this process's or an earlier one's."""
+
+
+class Counters:
+    """The counters behind ``SinkStats``. Not thread-safe: the owner's lock guards it."""
+
+    __slots__ = (
+        "deduplicated",
+        "delivered",
+        "dropped_by_reason",
+        "emitted",
+        "in_spool",
+        "queued",
+        "replayed",
+        "retried",
+        "spooled",
+    )
+
+    def __init__(self) -> None:
+        self.emitted = 0
+        self.delivered = 0
+        self.deduplicated = 0
+        self.dropped_by_reason: dict[str, int] = {}
+        self.queued = 0
+        self.in_spool = 0
+        self.retried = 0
+        self.spooled = 0
+        self.replayed = 0
+
+    def drop(self, reason: str, count: int = 1) -> None:
+        if count:
+            self.dropped_by_reason[reason] = self.dropped_by_reason.get(reason, 0) + count
+
+    def snapshot(self) -> SinkStats:
+        return {
+            "emitted": self.emitted,
+            "delivered": self.delivered,
+            "deduplicated": self.deduplicated,
+            "dropped": sum(self.dropped_by_reason.values()),
+            "dropped_by_reason": dict(self.dropped_by_reason),
+            "queued": self.queued,
+            "in_spool": self.in_spool,
+            "retried": self.retried,
+            "spooled": self.spooled,
+            "replayed": self.replayed,
+        }
+
+
+class RecordSink:
+    """Base of sinks that write records: ``emit`` delivers at once, on the calling thread;
+    ``write_batch`` is what a ``BatchingSink`` calls from its worker.
+
+    Subclasses implement ``_write(batch)`` (raise on failure) and may override ``_close()``
+    and ``_reset_after_fork()``.
     """
 
     def __init__(
@@ -47,30 +148,36 @@ class RecordSink:
         dedup_ttl: float = DEDUP_TTL_SECONDS,
         dedup_maxsize: int = 100_000,
     ) -> None:
-        self._dedup = Deduplicator(dedup_ttl, dedup_maxsize) if dedup else None
+        self._dedup_settings = (dedup_ttl, dedup_maxsize) if dedup else None
+        self._builder = RecordBuilder(Deduplicator(dedup_ttl, dedup_maxsize) if dedup else None)
         self._lock = threading.Lock()
         self._log = RateLimitedLog(logger)
-        self._emitted = 0
-        self._delivered = 0
-        self._failed = 0
+        self._counters = Counters()
         self._closed = False
+        register_fork_hooks(self)
+
+    # -- ExposureSink -----------------------------------------------------------------------
 
     def emit(self, exposure: Exposure) -> None:
+        """Deduplicate, build the record and write it now. Never raises."""
         try:
             with self._lock:
-                self._emitted += 1
+                counters = self._counters
+                counters.emitted += 1
                 if self._closed:
-                    self._failed += 1
+                    counters.drop("closed")
                     self._log.warning(
                         "closed", "%s is closed; exposure dropped", type(self).__name__
                     )
                     return
-                if self._dedup is not None and not self._dedup.first_seen(exposure):
+                batch = self._builder.build((exposure,))
+                if not batch:
+                    counters.deduplicated += 1
                     return
                 try:
-                    self._deliver(exposure.to_record())
+                    self._write(batch)
                 except Exception:
-                    self._failed += 1
+                    counters.drop("delivery_failed")
                     self._log.warning(
                         "deliver",
                         "%s failed to deliver an exposure",
@@ -78,29 +185,56 @@ class RecordSink:
                         exc_info=True,
                     )
                     return
-                self._delivered += 1
+                counters.delivered += 1
         except Exception:  # pragma: no cover - defensive: emit must never raise
             logger.exception("unexpected error in %s.emit", type(self).__name__)
 
-    def _deliver(self, record: dict[str, Any]) -> None:
-        raise NotImplementedError
-
     def flush(self, timeout: float | None = None) -> bool:
+        """Everything ``emit`` accepted is already written: ``True`` (subclasses with
+        buffers override)."""
         return True
 
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
+    # -- BatchWriter ------------------------------------------------------------------------
 
-    def stats(self) -> dict[str, int]:
-        """Counters: ``emitted == delivered + deduplicated + failed``."""
+    def write_batch(self, batch: RecordBatch) -> None:
+        """Write a batch built elsewhere (by a ``BatchingSink``); raises on failure."""
         with self._lock:
-            return {
-                "emitted": self._emitted,
-                "delivered": self._delivered,
-                "deduplicated": self._dedup.dropped if self._dedup is not None else 0,
-                "failed": self._failed,
-            }
+            if self._closed:
+                raise PartialDelivery(f"{type(self).__name__} is closed", delivered=0)
+            self._write(batch)
+
+    def _write(self, batch: RecordBatch) -> None:
+        raise NotImplementedError
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop accepting exposures and release what the sink holds. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._close()
+
+    def _close(self) -> None:
+        """Release files, connections… (called once, holding the lock)."""
+
+    def stats(self) -> SinkStats:
+        """Counters (see ``SinkStats``)."""
+        with self._lock:
+            return self._counters.snapshot()
+
+    def _after_fork_in_child(self) -> None:
+        # Another thread of the parent may have held the lock at the fork: the child starts
+        # with a new one, fresh counters and none of the parent's open resources.
+        self._lock = threading.Lock()
+        self._counters = Counters()
+        dedup = self._dedup_settings
+        self._builder = RecordBuilder(Deduplicator(*dedup) if dedup is not None else None)
+        self._reset_after_fork()
+
+    def _reset_after_fork(self) -> None:
+        """Forget (without closing cleanly) what belongs to the parent process."""
 
     def __enter__(self) -> RecordSink:
         return self

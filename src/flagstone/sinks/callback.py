@@ -1,31 +1,53 @@
-"""``CallbackSink``: hand each exposure record to a function of yours."""
+"""``CallbackSink``: hand exposure records to a function of yours."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import PartialDelivery
 from .base import RecordSink
 from .exposure import DEDUP_TTL_SECONDS
+from .records import RecordBatch
 
 __all__ = ["CallbackSink"]
 
 
 class CallbackSink(RecordSink):
-    """Calls ``callback(record)`` for each (deduplicated) exposure, on the thread that
-    emitted it. An exception from the callback is counted as ``failed`` and logged at a
-    limited rate; it never reaches the request."""
+    """Calls ``callback(record)`` for each exposure record (or ``callback(records)`` once per
+    batch with ``batch=True``).
+
+    On its own it calls back on the thread that emitted; an exception from the callback is
+    counted as dropped and logged at a limited rate, never raised into the request. Inside a
+    ``BatchingSink`` it runs on the worker, and an exception makes the batch be retried from
+    the first record the callback did not accept.
+    """
 
     def __init__(
         self,
-        callback: Callable[[dict[str, Any]], object],
+        callback: Callable[[Any], object],
         *,
+        batch: bool = False,
         dedup: bool = True,
         dedup_ttl: float = DEDUP_TTL_SECONDS,
         dedup_maxsize: int = 100_000,
     ) -> None:
         super().__init__(dedup=dedup, dedup_ttl=dedup_ttl, dedup_maxsize=dedup_maxsize)
         self._callback = callback
+        self._batch = batch
 
-    def _deliver(self, record: dict[str, Any]) -> None:
-        self._callback(record)
+    def _write(self, batch: RecordBatch) -> None:
+        if self._batch:
+            self._callback(list(batch.records))
+            return
+        callback = self._callback
+        for index, record in enumerate(batch.records):
+            try:
+                callback(record)
+            except Exception as error:
+                if index == 0:
+                    raise
+                raise PartialDelivery(
+                    f"the callback failed on record {index + 1} of {len(batch)}: {error!r}",
+                    delivered=index,
+                ) from error

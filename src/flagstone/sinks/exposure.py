@@ -18,26 +18,25 @@ No context attributes are recorded (they may hold personal data).
 
 from __future__ import annotations
 
-import threading
+import json
 import uuid
-from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from cachetools import TTLCache
-
-from ..resolution import Resolution
+from ..resolution import Outcome, Resolution
 
 __all__ = [
     "DEDUP_TTL_SECONDS",
     "SCHEMA_VERSION",
-    "Deduplicator",
     "Exposure",
     "format_time",
+    "record_template",
 ]
 
 SCHEMA_VERSION = 1
 DEDUP_TTL_SECONDS = 120.0
+
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class Exposure:
@@ -63,38 +62,19 @@ class Exposure:
 
     def dedup_key(self) -> tuple[Any, ...]:
         """What makes two exposures "the same" for deduplication (as Confidence): flag,
-        variant, rule, assignment id, targeting key, override marker, fallthroughs."""
+        variant, rule, assignment id, override marker, targeting key, fallthroughs."""
         r = self.resolution
-        return (
-            r.flag,
-            r.variant,
-            r.rule,
-            r.assignment_id,
-            r.targeting_key,
-            r.override,
-            r.fallthrough,
-        )
+        return (record_template(r._outcome)[0], r._unit, r._fallthrough)
 
     def to_record(self) -> dict[str, Any]:
         """The flat, JSON-ready exposure record (see the module docstring)."""
         r = self.resolution
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "resolve_id": self.resolve_id,
-            "apply_time": format_time(self.applied_at),
-            "flag": r.flag,
-            "variant": r.variant,
-            "reason": r.reason.value,
-            "rule": r.rule,
-            "segment": r.segment,
-            "assignment_id": r.assignment_id,
-            "targeting_key": r.targeting_key,
-            "targeting_key_selector": r.targeting_key_selector,
-            "fallthrough": [item._asdict() for item in r.fallthrough],
-            "abtest": r.abtest,
-            "override": r.override,
-            "snapshot_version": r.snapshot_version,
-        }
+        record = record_template(r._outcome)[1].copy()
+        record["resolve_id"] = self.resolve_id
+        record["apply_time"] = format_time(self.applied_at)
+        record["targeting_key"] = r._unit
+        record["fallthrough"] = [item._asdict() for item in r._fallthrough]
+        return record
 
     def __repr__(self) -> str:
         return f"Exposure({self.resolution!r}, applied_at={self.applied_at!r})"
@@ -106,28 +86,41 @@ def format_time(epoch_seconds: float) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class Deduplicator:
-    """Drops an exposure seen within ``ttl`` seconds before (by the exposures' own apply
-    times), remembering at most ``maxsize`` distinct exposures (a ``cachetools.TTLCache``).
-    Thread-safe; counts what it drops."""
+_HEAD_FIELDS = ("flag", "variant", "reason", "rule", "segment", "assignment_id")
+_TAIL_FIELDS = ("targeting_key_selector", "fallthrough", "abtest", "override", "snapshot_version")
 
-    def __init__(self, ttl: float = DEDUP_TTL_SECONDS, maxsize: int = 100_000) -> None:
-        self._now = 0.0
-        timer: Callable[[], float] = lambda: self._now  # noqa: E731
-        self._seen: TTLCache[tuple[Any, ...], bool] = TTLCache(
-            maxsize=maxsize, ttl=ttl, timer=timer
-        )
-        self._lock = threading.Lock()
-        self.dropped = 0
 
-    def first_seen(self, exposure: Exposure) -> bool:
-        """``True`` the first time an exposure is seen in the window (and remember it)."""
-        key = exposure.dedup_key()
-        with self._lock:
-            if exposure.applied_at > self._now:
-                self._now = exposure.applied_at
-            if key in self._seen:
-                self.dropped += 1
-                return False
-            self._seen[key] = True
-            return True
+def record_template(
+    outcome: Outcome,
+) -> tuple[tuple[Any, ...], dict[str, Any], str, str]:
+    """The unit-independent parts of an outcome's exposure records, built once and kept on
+    the outcome: the outcome's part of the dedup key, the record dict to copy (in field
+    order, per-exposure fields ``None``), and the JSON before and after the targeting key
+    (for records without fallthroughs)."""
+    cached = outcome._exposure_template
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    key = (outcome.flag, outcome.variant, outcome.rule, outcome.assignment_id, outcome.override)
+    base: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "resolve_id": None,
+        "apply_time": None,
+        "flag": outcome.flag,
+        "variant": outcome.variant,
+        "reason": outcome.reason.value,
+        "rule": outcome.rule,
+        "segment": outcome.segment,
+        "assignment_id": outcome.assignment_id,
+        "targeting_key": None,
+        "targeting_key_selector": outcome.targeting_key_selector,
+        "fallthrough": [],
+        "abtest": outcome.abtest,
+        "override": outcome.override,
+        "snapshot_version": outcome.snapshot_version,
+    }
+    head = "".join(f'"{name}":{_encode(base[name])},' for name in _HEAD_FIELDS)
+    tail = "".join(f',"{name}":{_encode(base[name])}' for name in _TAIL_FIELDS) + "}"
+    base["fallthrough"] = None
+    template = (key, base, head, tail)
+    outcome._exposure_template = template
+    return template

@@ -1,62 +1,175 @@
-"""``JsonlSink``: one JSON object per line, appended to a file."""
+"""``JsonlSink``: one JSON object per line, appended to a file, with rotation and an fsync
+policy."""
 
 from __future__ import annotations
 
-import json
 import os
-from typing import IO, Any
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
 
 from .base import RecordSink
 from .exposure import DEDUP_TTL_SECONDS
+from .files import AppendFile
+from .records import RecordBatch
 
 __all__ = ["JsonlSink"]
 
+FsyncPolicy = Literal["never", "always"] | float
+
 
 class JsonlSink(RecordSink):
-    """Appends each (deduplicated) exposure record to ``path`` as one line of JSON.
+    """Appends each exposure record to ``path`` as one line of compact ASCII JSON.
 
-    The file is opened in append mode on the first exposure, written through a buffer,
-    flushed by ``flush()`` and flushed and closed by ``close()``. Writing happens on the
-    thread that emits; wrap it in a batching sink to move I/O off the request path.
+    ``path`` may contain ``{pid}`` (one file per process, e.g. under gunicorn). Options:
+
+    ``max_bytes``
+        rotate before a write would take the file past this size;
+    ``rotate_every``
+        rotate when the file has been open this many seconds;
+    ``keep``
+        how many rotated files to keep (oldest deleted first; default all). A rotated file
+        is named ``<stem>.<UTC time>.<suffix>``, e.g. ``exposures.20261123T143601.123Z.jsonl``;
+    ``fsync``
+        ``"never"`` (the operating system decides; survives a crash of the process, not of
+        the machine), ``"always"`` (after every write) or a number of seconds (at most that
+        long between fsyncs, and on ``flush``/``close``).
+
+    Each write is one ``os.write`` of whole lines on a descriptor opened for appending, so
+    nothing sits in a user-space buffer. On its own, ``emit`` writes on the request thread;
+    wrap the sink in ``BatchingSink`` to write batches from a worker thread instead.
     """
 
     def __init__(
         self,
         path: str | os.PathLike[str],
         *,
+        max_bytes: int | None = None,
+        rotate_every: float | None = None,
+        keep: int | None = None,
+        fsync: FsyncPolicy = "never",
         dedup: bool = True,
         dedup_ttl: float = DEDUP_TTL_SECONDS,
         dedup_maxsize: int = 100_000,
+        clock: Callable[[], float] | None = None,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
+        if max_bytes is not None and max_bytes < 1:
+            raise ValueError("max_bytes must be positive")
+        if rotate_every is not None and rotate_every <= 0:
+            raise ValueError("rotate_every must be positive")
+        if keep is not None and keep < 0:
+            raise ValueError("keep must be >= 0")
+        if not (fsync in ("never", "always") or (isinstance(fsync, (int, float)) and fsync >= 0)):
+            raise ValueError('fsync must be "never", "always" or a number of seconds')
         super().__init__(dedup=dedup, dedup_ttl=dedup_ttl, dedup_maxsize=dedup_maxsize)
-        self.path = os.fspath(path)
-        self._file: IO[str] | None = None
+        self.path_template = os.fspath(path)
+        self.max_bytes = max_bytes
+        self.rotate_every = rotate_every
+        self.keep = keep
+        self.fsync = fsync
+        self._clock = clock
+        self._timer = timer
+        self._file: AppendFile | None = None
+        self._last_fsync = timer()
+        self._unsynced = False
 
-    def _deliver(self, record: dict[str, Any]) -> None:
-        if self._file is None:
-            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
-        self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+    @property
+    def path(self) -> str:
+        """The file being written (``{pid}`` filled in)."""
+        return self.path_template.replace("{pid}", str(os.getpid()))
+
+    def _write(self, batch: RecordBatch) -> None:
+        data = batch.jsonl()
+        if not data:
+            return
+        file = self._file
+        if file is not None and self._should_rotate(file, len(data)):
+            self._rotate(file)
+            file = None
+        if file is None:
+            file = self._file = AppendFile(self.path, timer=self._timer)
+        file.write(data)
+        self._unsynced = True
+        fsync = self.fsync
+        if fsync == "always" or (
+            fsync != "never" and self._timer() - self._last_fsync >= float(fsync)
+        ):
+            self._sync(file)
+
+    def _should_rotate(self, file: AppendFile, incoming: int) -> bool:
+        if file.size == 0:
+            return False
+        if self.max_bytes is not None and file.size + incoming > self.max_bytes:
+            return True
+        return self.rotate_every is not None and self._timer() - file.opened_at >= (
+            self.rotate_every
+        )
+
+    def _rotate(self, file: AppendFile) -> None:
+        if self.fsync != "never" and self._unsynced:
+            self._sync(file)
+        file.close()
+        self._file = None
+        current = Path(file.path)
+        now = (self._clock or time.time)()
+        stamp = datetime.fromtimestamp(now, timezone.utc).strftime("%Y%m%dT%H%M%S.%f")[:-3]
+        target = current.with_name(f"{current.stem}.{stamp}Z{current.suffix}")
+        serial = 0
+        while target.exists():
+            serial += 1
+            target = current.with_name(f"{current.stem}.{stamp}Z-{serial}{current.suffix}")
+        os.replace(current, target)
+        if self.keep is not None:
+            self._prune(current)
+
+    def _prune(self, current: Path) -> None:
+        rotated = sorted(
+            candidate
+            for candidate in current.parent.glob(f"{current.stem}.*Z*{current.suffix}")
+            if candidate != current
+        )
+        excess = len(rotated) - (self.keep or 0)
+        for old in rotated[: max(excess, 0)]:
+            try:
+                old.unlink()
+            except OSError:
+                self._log.warning("prune", "JsonlSink could not delete %s", old, exc_info=True)
+
+    def _sync(self, file: AppendFile) -> None:
+        file.fsync()
+        self._last_fsync = self._timer()
+        self._unsynced = False
 
     def flush(self, timeout: float | None = None) -> bool:
+        """Lines are written as they come; with an fsync policy other than ``"never"``,
+        also fsync now. ``False`` if that fails."""
         with self._lock:
-            if self._file is not None:
-                try:
-                    self._file.flush()
-                except OSError:
-                    self._log.warning(
-                        "flush", "JsonlSink could not flush %s", self.path, exc_info=True
-                    )
-                    return False
+            file = self._file
+            if file is None or self.fsync == "never" or not self._unsynced:
+                return True
+            try:
+                self._sync(file)
+            except OSError:
+                self._log.warning("flush", "JsonlSink could not fsync %s", file.path, exc_info=True)
+                return False
         return True
 
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            if self._file is not None:
-                try:
-                    self._file.close()
-                except OSError:
-                    self._log.warning(
-                        "close", "JsonlSink could not close %s", self.path, exc_info=True
-                    )
-                self._file = None
+    def _close(self) -> None:
+        file, self._file = self._file, None
+        if file is None:
+            return
+        try:
+            if self.fsync != "never" and self._unsynced:
+                self._sync(file)
+        except OSError:
+            self._log.warning("close", "JsonlSink could not fsync %s", file.path, exc_info=True)
+        finally:
+            file.close()
+
+    def _reset_after_fork(self) -> None:
+        file, self._file = self._file, None
+        if file is not None:
+            file.close()  # the child's copy of the descriptor; the parent keeps its own

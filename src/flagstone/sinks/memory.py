@@ -6,7 +6,10 @@ import threading
 from collections import deque
 from typing import Any
 
-from .exposure import DEDUP_TTL_SECONDS, Deduplicator, Exposure
+from ..lifecycle import register_fork_hooks
+from .base import Counters, SinkStats
+from .exposure import DEDUP_TTL_SECONDS, Exposure
+from .records import Deduplicator, RecordBatch, RecordBuilder
 
 __all__ = ["MemorySink"]
 
@@ -16,7 +19,9 @@ class MemorySink:
 
     ``emit`` only appends to a queue, so recording costs the request almost nothing; the
     records (deduplicated within the 120 s window by their own apply times, as every sink
-    does) are built when ``events`` or ``exposures`` is read.
+    does) are built when ``events`` or ``exposures`` is read. As the inner sink of a
+    ``BatchingSink`` it collects the batches' records (``events``; ``exposures`` holds only
+    what was emitted to it directly).
     """
 
     def __init__(
@@ -26,29 +31,48 @@ class MemorySink:
         dedup_ttl: float = DEDUP_TTL_SECONDS,
         dedup_maxsize: int = 100_000,
     ) -> None:
-        self._pending: deque[Exposure] = deque()
         self._dedup_settings = (dedup_ttl, dedup_maxsize) if dedup else None
-        self._dedup = Deduplicator(dedup_ttl, dedup_maxsize) if dedup else None
+        self._pending: deque[Exposure] = deque()
+        self._reset()
+        register_fork_hooks(self)
+
+    def _reset(self) -> None:
+        dedup = self._dedup_settings
+        self._builder = RecordBuilder(Deduplicator(*dedup) if dedup is not None else None)
         self._lock = threading.Lock()
+        self._pending.clear()
         self._exposures: list[Exposure] = []
         self._records: list[dict[str, Any]] = []
+        self._counters = Counters()
         self._closed = False
-        self._dropped_closed = 0
 
     def emit(self, exposure: Exposure) -> None:
         if self._closed:
-            self._dropped_closed += 1
+            with self._lock:
+                self._counters.emitted += 1
+                self._counters.drop("closed")
             return
         self._pending.append(exposure)
+
+    def write_batch(self, batch: RecordBatch) -> None:
+        """Keep the records of a batch built elsewhere (a ``BatchingSink``'s)."""
+        with self._lock:
+            self._records.extend(batch.records)
 
     def _drain(self) -> None:
         with self._lock:
             pending = self._pending
+            counters = self._counters
             while pending:
                 exposure = pending.popleft()
-                if self._dedup is None or self._dedup.first_seen(exposure):
+                counters.emitted += 1
+                batch = self._builder.build((exposure,))
+                if batch:
+                    counters.delivered += 1
                     self._exposures.append(exposure)
-                    self._records.append(exposure.to_record())
+                    self._records.extend(batch.records)
+                else:
+                    counters.deduplicated += 1
 
     @property
     def events(self) -> list[dict[str, Any]]:
@@ -59,19 +83,17 @@ class MemorySink:
 
     @property
     def exposures(self) -> list[Exposure]:
-        """The deduplicated ``Exposure`` objects so far, oldest first (a copy)."""
+        """The deduplicated ``Exposure`` objects emitted so far, oldest first (a copy)."""
         self._drain()
         with self._lock:
             return list(self._exposures)
 
     def clear(self) -> None:
-        """Forget everything recorded (the deduplication window included)."""
+        """Forget everything recorded (the deduplication window and counters included)."""
         with self._lock:
-            self._pending.clear()
-            self._exposures.clear()
-            self._records.clear()
-            if self._dedup_settings is not None:
-                self._dedup = Deduplicator(*self._dedup_settings)
+            closed = self._closed
+            self._reset()
+            self._closed = closed
 
     def flush(self, timeout: float | None = None) -> bool:
         self._drain()
@@ -81,19 +103,14 @@ class MemorySink:
         self._drain()
         self._closed = True
 
-    def stats(self) -> dict[str, int]:
-        """Counters: ``emitted == delivered + deduplicated + failed`` (``failed`` counts
-        exposures emitted after ``close``)."""
+    def stats(self) -> SinkStats:
+        """Counters (see ``SinkStats``)."""
         self._drain()
         with self._lock:
-            delivered = len(self._records)
-            deduplicated = self._dedup.dropped if self._dedup is not None else 0
-        return {
-            "emitted": delivered + deduplicated + self._dropped_closed,
-            "delivered": delivered,
-            "deduplicated": deduplicated,
-            "failed": self._dropped_closed,
-        }
+            return self._counters.snapshot()
+
+    def _after_fork_in_child(self) -> None:
+        self._reset()
 
     def __len__(self) -> int:
         return len(self.events)
