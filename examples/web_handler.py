@@ -3,7 +3,9 @@
     python examples/web_handler.py            # serves http://127.0.0.1:8000/checkout?user=u1&country=SE
 
 The client is built once, at start-up; each request only calls ``evaluate``, which resolves
-locally (no network) and never raises. Exposures go to a ``JsonlSink``.
+locally (no network) and never raises. Exposures go through a ``BatchingSink`` (the request
+only queues them; a worker thread writes batches) to a ``JsonlSink`` rotated at 64 MB, with a
+spool directory for batches the file system refused.
 """
 
 from __future__ import annotations
@@ -57,9 +59,11 @@ def make_app(
 
 
 def main(port: int = 8000) -> None:
-    client = flagstone.Client.from_file(
-        SNAPSHOT, sinks=[flagstone.sinks.JsonlSink("exposures.jsonl")]
+    exposures = flagstone.sinks.BatchingSink(
+        flagstone.sinks.JsonlSink("exposures.jsonl", max_bytes=64 << 20, keep=10),
+        spool_dir="exposure-spool",
     )
+    client = flagstone.Client.from_file(SNAPSHOT, sinks=[exposures])
     with make_server("127.0.0.1", port, make_app(client)) as server:
         print(f"serving http://127.0.0.1:{port}/checkout?user=u1&country=SE (Ctrl-C stops)")
         try:

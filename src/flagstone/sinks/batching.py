@@ -134,6 +134,8 @@ class BatchingSink:
         self._queue: deque[Exposure] = deque()
         self._counters = Counters()
         self._enqueued = 0  # exposures ever queued; the next one's sequence number
+        self._rejected = 0  # exposures emitted that never entered the queue (all dropped)
+        self._accepting = False  # open, with a worker: emit may take its fast path
         self._left = 0  # exposures that left the queue (taken or dropped), in order
         self._inflight_start = 0
         self._inflight = 0
@@ -151,23 +153,34 @@ class BatchingSink:
         """Queue the exposure (O(1)); never raises, never waits unless ``on_full="block"``."""
         try:
             with self._lock:
-                self._counters.emitted += 1
-                if self._closed:
-                    self._counters.drop("closed")
-                    self._log.warning("closed", "BatchingSink is closed; exposure dropped")
-                    return
                 queue = self._queue
-                if len(queue) >= self.queue_size and not self._make_room():
+                if self._accepting and len(queue) < self.queue_size:
+                    queue.append(exposure)
+                    self._enqueued += 1
+                    size = len(queue)
+                    if size == 1 or size == self.max_batch:
+                        self._not_empty.notify()
                     return
-                queue.append(exposure)
-                self._enqueued += 1
-                size = len(queue)
-                if size == 1 or size == self.max_batch:
-                    self._not_empty.notify()
-                if self._thread is None:
-                    self._start_worker()
+                self._emit_slowly(exposure)
         except Exception:  # pragma: no cover - defensive: emit must never raise
             logger.exception("unexpected error in BatchingSink.emit")
+
+    def _emit_slowly(self, exposure: Exposure) -> None:
+        """``emit`` when the sink is closed, the queue full or the worker not started
+        (holding the lock)."""
+        if self._closed:
+            self._reject("closed")
+            return
+        if self._thread is None and not self._start_worker():
+            self._reject("no_worker")
+            return
+        queue = self._queue
+        if len(queue) >= self.queue_size and not self._make_room():
+            return
+        queue.append(exposure)
+        self._enqueued += 1
+        self._not_empty.notify()
+        self._accepting = not self._closed and self._thread is not None
 
     def _make_room(self) -> bool:
         """The queue is full: apply ``on_full``. Holding the lock; ``True`` if there is room."""
@@ -177,19 +190,24 @@ class BatchingSink:
             self._left += 1
             return True
         if self.on_full == "drop_newest":
-            self._lose(self._enqueued, self._enqueued + 1, "queue_full")
+            self._reject("queue_full")
             return False
         deadline = self._timer() + self.block_timeout
         while len(self._queue) >= self.queue_size:
             remaining = deadline - self._timer()
             if self._closed:
-                self._lose(self._enqueued, self._enqueued + 1, "closed")
+                self._reject("closed")
                 return False
             if remaining <= 0:
-                self._lose(self._enqueued, self._enqueued + 1, "block_timeout")
+                self._reject("block_timeout")
                 return False
             self._not_full.wait(remaining)
         return True
+
+    def _reject(self, reason: str) -> None:
+        """Count an exposure that never entered the queue as dropped (holding the lock)."""
+        self._rejected += 1
+        self._lose(self._enqueued, self._enqueued + 1, reason)
 
     def _lose(self, start: int, stop: int, reason: str, count: int = 1) -> None:
         """Count ``count`` exposures among sequence numbers ``start..stop-1`` as dropped.
@@ -251,6 +269,7 @@ class BatchingSink:
         with self._lock:
             already = self._closed
             self._closed = True
+            self._accepting = False
             self._not_empty.notify_all()
             self._not_full.notify_all()
             thread = self._thread
@@ -281,6 +300,7 @@ class BatchingSink:
         """Counters (see ``SinkStats``)."""
         with self._lock:
             snapshot = self._counters.snapshot()
+            snapshot["emitted"] = self._enqueued + self._rejected
             snapshot["queued"] = len(self._queue) + self._inflight
             return snapshot
 
@@ -323,6 +343,7 @@ class BatchingSink:
             self._log.warning("thread", "BatchingSink could not start its worker thread")
             return False
         self._thread = thread
+        self._accepting = not self._closed
         return True
 
     def _run(self) -> None:

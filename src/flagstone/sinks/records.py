@@ -138,25 +138,57 @@ class Deduplicator:
         return self.first_seen_key(exposure.dedup_key(), exposure.applied_at)
 
     def first_seen_key(self, key: tuple[Any, ...], at: float) -> bool:
-        seen = self._seen
-        order = self._order
-        horizon = at - self._ttl
-        while order and order[0][0] <= horizon:
-            old_at, old_key = order.popleft()
-            if seen.get(old_key) == old_at:
-                del seen[old_key]
-        first = seen.get(key)
+        """``True`` the first time ``key`` is seen at time ``at`` within the window."""
+        first = self._seen.get(key)
         if first is not None and at - first < self._ttl:
             self.dropped += 1
             return False
-        seen[key] = at
-        order.append((at, key))
-        if len(seen) > self._maxsize:
-            while len(seen) > self._maxsize:
-                old_at, old_key = order.popleft()
-                if seen.get(old_key) == old_at:
-                    del seen[old_key]
+        self._seen[key] = at
+        self._order.append((at, key))
+        self._forget(at)
         return True
+
+    def keep(self, exposures: Iterable[Exposure]) -> list[Exposure]:
+        """The exposures of a batch that are not repeats, in order: the same decisions as
+        ``first_seen`` one by one, with the old entries forgotten once per batch."""
+        seen = self._seen
+        remember = self._order.append
+        ttl = self._ttl
+        kept: list[Exposure] = []
+        dropped = 0
+        latest = None
+        for exposure in exposures:
+            resolution = exposure.resolution
+            outcome = resolution._outcome
+            template = outcome._exposure_template
+            if template is None:
+                template = record_template(outcome)
+            key = (template[0], resolution._unit, resolution._fallthrough)
+            at = exposure.applied_at
+            first = seen.get(key)
+            if first is not None and at - first < ttl:
+                dropped += 1
+                continue
+            seen[key] = at
+            remember((at, key))
+            kept.append(exposure)
+            if latest is None or at > latest:
+                latest = at
+        self.dropped += dropped
+        if latest is not None:
+            self._forget(latest)
+        return kept
+
+    def _forget(self, now: float) -> None:
+        """Drop entries older than the window and, past ``maxsize``, the oldest ones."""
+        seen = self._seen
+        order = self._order
+        horizon = now - self._ttl
+        maxsize = self._maxsize
+        while order and (order[0][0] <= horizon or len(seen) > maxsize):
+            old_at, old_key = order.popleft()
+            if seen.get(old_key) == old_at:
+                del seen[old_key]
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -187,11 +219,7 @@ class RecordBuilder:
         dedup = self._dedup
         records: list[dict[str, Any]] = []
         lines: list[str] = []
-        kept: list[Exposure] = []
-        for exposure in exposures:
-            if dedup is not None and not dedup.first_seen(exposure):
-                continue
-            kept.append(exposure)
+        kept = dedup.keep(exposures) if dedup is not None else list(exposures)
         ids = os.urandom(_ID_BYTES * len(kept)).hex()
         for index, exposure in enumerate(kept):
             resolution = exposure.resolution

@@ -1,0 +1,139 @@
+"""What does recording exposures cost? Two measurements, printed, never asserted.
+
+    python bench/bench_exposures.py            # full run
+    python bench/bench_exposures.py --quick    # fewer repetitions
+
+1. **Request thread.** ``evaluate`` on a 50/50 A/B test (every call is an exposure) without a
+   sink and with ``BatchingSink(JsonlSink(file))``, in the same run, alternating. Reported as
+   CPU time of the calling thread (``time.thread_time``: what the request thread itself
+   spends, excluding waits for the GIL held by the worker) and as wall time (which also
+   absorbs the worker's share of the one interpreter lock while both run).
+2. **Sustained throughput.** 200 000 exposures of distinct units through ``evaluate`` as
+   fast as one thread can call it, then ``flush``: exposures per second from the first call
+   until the last line is in the JSONL file (checked: one line per exposure, none dropped).
+   Also the delivery side alone: records built and written per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from bench_evaluate import ab_snapshot
+
+import flagstone
+from flagstone.sinks import BatchingSink, Exposure, JsonlSink
+from flagstone.sinks.records import Deduplicator, RecordBuilder
+
+USERS = 4096
+
+
+def per_call(
+    evaluate: Callable[..., Any], contexts: list[dict[str, Any]], clock: Callable[[], float]
+) -> float:
+    """Seconds per ``evaluate("checkout", context)`` over ``contexts``."""
+    gc.disable()
+    try:
+        start = clock()
+        for context in contexts:
+            evaluate("checkout", context)
+        return (clock() - start) / len(contexts)
+    finally:
+        gc.enable()
+
+
+def request_thread_cost(repeats: int, directory: Path) -> None:
+    document = ab_snapshot(targeting=False, proportion=None)
+    bare = flagstone.Client.from_dict(document)
+    sink = BatchingSink(JsonlSink(directory / "request-thread.jsonl"))
+    recording = flagstone.Client.from_dict(document, sinks=[sink])
+    contexts = [{"targeting_key": f"user-{index}"} for index in range(USERS)]
+    assert recording.evaluate("checkout", contexts[0]).should_apply
+    for clock_name, clock in (("CPU", time.thread_time), ("wall", time.perf_counter)):
+        without: list[float] = []
+        with_sink: list[float] = []
+        for _ in range(repeats):
+            without.append(per_call(bare.evaluate, contexts, clock))
+            with_sink.append(per_call(recording.evaluate, contexts, clock))
+            sink.flush(30)  # keep the queue from filling; not timed
+        best_without, best_with = min(without), min(with_sink)
+        print(
+            f"  {clock_name:4s} time: no sink {best_without * 1e9:7.0f} ns, "
+            f"BatchingSink(JsonlSink) {best_with * 1e9:7.0f} ns, "
+            f"added {(best_with - best_without) * 1e9:6.0f} ns per exposure "
+            f"(x{best_with / best_without:.2f})"
+        )
+    recording.close()
+    stats = sink.stats()
+    print(
+        f"  sink: emitted {stats['emitted']}, delivered {stats['delivered']}, "
+        f"deduplicated {stats['deduplicated']}, dropped {stats['dropped']}"
+    )
+
+
+def throughput(count: int, directory: Path) -> None:
+    document = ab_snapshot(targeting=False, proportion=None)
+    path = directory / "throughput.jsonl"
+    sink = BatchingSink(JsonlSink(path))
+    client = flagstone.Client.from_dict(document, sinks=[sink])
+    contexts = [{"targeting_key": f"unit-{index}"} for index in range(count)]
+    evaluate = client.evaluate
+    start = time.perf_counter()
+    for context in contexts:
+        evaluate("checkout", context)
+    emitted_at = time.perf_counter()
+    delivered = sink.flush(120)
+    end = time.perf_counter()
+    client.close()
+    with open(path, "rb") as file:
+        lines = sum(1 for _ in file)
+    stats = sink.stats()
+    print(
+        f"  {count} exposures: evaluate loop {emitted_at - start:.2f} s, all in the file after "
+        f"{end - start:.2f} s => {count / (end - start):,.0f} exposures/s sustained"
+    )
+    print(
+        f"  check: flush {'ok' if delivered else 'FAILED'}, {lines} lines in the file, "
+        f"dropped {stats['dropped']}"
+    )
+    # The delivery side alone: build + write in batches of 500, no request thread competing.
+    resolutions = [client.evaluate("checkout", context, apply=False) for context in contexts]
+    now = time.time()
+    exposures = [Exposure(resolution, now) for resolution in resolutions]
+    writer = JsonlSink(directory / "delivery-only.jsonl")
+    builder = RecordBuilder(Deduplicator())
+    start = time.perf_counter()
+    for offset in range(0, len(exposures), 500):
+        writer.write_batch(builder.build(exposures[offset : offset + 500]))
+    elapsed = time.perf_counter() - start
+    writer.close()
+    print(
+        f"  delivery side alone (dedup, records, JSON, write): "
+        f"{elapsed / count * 1e9:,.0f} ns per record => {count / elapsed:,.0f} records/s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    arguments = parser.parse_args()
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    with tempfile.TemporaryDirectory() as temporary:
+        directory = Path(temporary)
+        print("1. evaluate with and without BatchingSink(JsonlSink), best of runs over 4096 users")
+        request_thread_cost(5 if arguments.quick else 25, directory)
+        print("2. sustained throughput to a JSONL file")
+        throughput(50_000 if arguments.quick else 200_000, directory)
+
+
+if __name__ == "__main__":
+    main()
