@@ -75,7 +75,8 @@ class SinkStats(TypedDict):
     """Lost: counted by reason in ``dropped_by_reason``."""
     dropped_by_reason: dict[str, int]
     """``queue_full``, ``block_timeout``, ``closed``, ``delivery_failed``, ``spool_failed``,
-    ``shutdown`` (only reasons that occurred)."""
+    ``spool_unreadable``, ``shutdown``, ``no_worker``, ``internal_error`` (only reasons that
+    occurred)."""
     queued: int
     """In memory, waiting or being delivered."""
     in_spool: int

@@ -474,6 +474,9 @@ class BatchingSink:
                     reason="spool_failed",
                 )
             return
+        if not self._counters.in_spool:  # the first batch of an outage: replay it soon
+            self._replay_failures = 0
+            self._replay_due = self._timer() + self.retry.backoff(0, self._rng)
         with self._lock:
             self._settle(taken, delivered=delivered, deduplicated=deduplicated, spooled=len(rest))
         self._log.warning(
@@ -493,8 +496,8 @@ class BatchingSink:
 
         try:
             complete = spool.replay(self.inner.write_batch, self.max_batch, progress)
-        except OSError:
-            self._log.warning("replay", "BatchingSink could not read the spool", exc_info=True)
+        except Exception:  # the spool unreadable, or a bug: retry later, never spin
+            self._log.warning("replay", "BatchingSink could not replay the spool", exc_info=True)
             complete = False
         now = self._timer()
         if complete:

@@ -157,6 +157,10 @@ class Spool:
         for path in self.pending_segments():
             if not self._replay_segment(path, deliver, chunk, on_progress):
                 return False
+        for name in [name for name in self._own if not (self.directory / name).exists()]:
+            # Replayed (and deleted) by another process sharing the directory, e.g. a forked
+            # child: delivered, by someone else.
+            on_progress(self._own.pop(name), 0, 0)
         return True
 
     def _replay_segment(
