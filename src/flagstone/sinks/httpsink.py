@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import logging
 import socket
 from collections.abc import Mapping
 from urllib.parse import urlsplit
@@ -14,6 +15,11 @@ from .exposure import DEDUP_TTL_SECONDS
 from .records import RecordBatch
 
 __all__ = ["HttpSink"]
+
+logger = logging.getLogger("flagstone.sinks")
+
+# What a kept-alive connection the server has since closed looks like.
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 
 class HttpSink(RecordSink):
@@ -32,7 +38,8 @@ class HttpSink(RecordSink):
     A 2xx answer is success; anything else, a timeout or a connection error raises
     ``SinkError`` (so the batch is retried). ``batch_id`` (also sent as ``Idempotency-Key``)
     is a hash of the records: a batch sent twice (a lost answer, a replay) carries the same
-    id. The connection is kept alive between batches and reopened after an error or a fork.
+    id. The connection is kept alive between batches and reopened after an error or a fork;
+    a kept-alive connection the server closed while idle is reopened at once.
     """
 
     def __init__(
@@ -84,10 +91,17 @@ class HttpSink(RecordSink):
             body = gzip.compress(body, compresslevel=5)
             headers["Content-Encoding"] = "gzip"
         try:
-            connection = self._connect()
-            connection.request("POST", self._path, body=body, headers=headers)
-            response = connection.getresponse()
-            response.read()
+            try:
+                reused = self._connection is not None
+                response = self._post(body, headers)
+            except _STALE as error:
+                if not reused:
+                    raise
+                # The server closed the kept-alive connection while it was idle; it never
+                # saw this request. Once more on a new connection.
+                self._disconnect()
+                logger.debug("reconnecting to %s after %r", self.url, error)
+                response = self._post(body, headers)
         except (OSError, http.client.HTTPException) as error:
             self._disconnect()
             raise SinkError(f"POST {self.url} failed: {error!r}") from error
@@ -95,6 +109,13 @@ class HttpSink(RecordSink):
             self._disconnect()
         if not 200 <= response.status < 300:
             raise SinkError(f"POST {self.url} answered {response.status} {response.reason}")
+
+    def _post(self, body: bytes, headers: dict[str, str]) -> http.client.HTTPResponse:
+        connection = self._connect()
+        connection.request("POST", self._path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response
 
     def _connect(self) -> http.client.HTTPConnection:
         connection = self._connection

@@ -4,6 +4,7 @@ policy."""
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -12,7 +13,7 @@ from typing import Literal
 
 from .base import RecordSink
 from .exposure import DEDUP_TTL_SECONDS
-from .files import AppendFile
+from .files import AppendFile, fsync_directory
 from .records import RecordBatch
 
 __all__ = ["JsonlSink"]
@@ -35,7 +36,8 @@ class JsonlSink(RecordSink):
     ``fsync``
         ``"never"`` (the operating system decides; survives a crash of the process, not of
         the machine), ``"always"`` (after every write) or a number of seconds (at most that
-        long between fsyncs, and on ``flush``/``close``).
+        long between fsyncs, and on ``flush``/``close``); with either, a new or rotated
+        file's directory entry is fsynced too.
 
     Each write is one ``os.write`` of whole lines on a descriptor opened for appending, so
     nothing sits in a user-space buffer. On its own, ``emit`` writes on the request thread;
@@ -62,7 +64,10 @@ class JsonlSink(RecordSink):
             raise ValueError("rotate_every must be positive")
         if keep is not None and keep < 0:
             raise ValueError("keep must be >= 0")
-        if not (fsync in ("never", "always") or (isinstance(fsync, (int, float)) and fsync >= 0)):
+        if not (
+            fsync in ("never", "always")
+            or (isinstance(fsync, (int, float)) and not isinstance(fsync, bool) and fsync >= 0)
+        ):
             raise ValueError('fsync must be "never", "always" or a number of seconds')
         super().__init__(dedup=dedup, dedup_ttl=dedup_ttl, dedup_maxsize=dedup_maxsize)
         self.path_template = os.fspath(path)
@@ -86,11 +91,11 @@ class JsonlSink(RecordSink):
         if not data:
             return
         file = self._file
-        if file is not None and self._should_rotate(file, len(data)):
-            self._rotate(file)
-            file = None
         if file is None:
-            file = self._file = AppendFile(self.path, timer=self._timer)
+            file = self._open()
+        if self._should_rotate(file, len(data)):
+            self._rotate(file)
+            file = self._open()
         file.write(data)
         self._unsynced = True
         fsync = self.fsync
@@ -98,6 +103,12 @@ class JsonlSink(RecordSink):
             fsync != "never" and self._timer() - self._last_fsync >= float(fsync)
         ):
             self._sync(file)
+
+    def _open(self) -> AppendFile:
+        file = self._file = AppendFile(self.path, timer=self._timer)
+        if self.fsync != "never" and file.size == 0:
+            fsync_directory(os.path.dirname(os.path.abspath(file.path)))
+        return file
 
     def _should_rotate(self, file: AppendFile, incoming: int) -> bool:
         if file.size == 0:
@@ -115,24 +126,36 @@ class JsonlSink(RecordSink):
         self._file = None
         current = Path(file.path)
         now = (self._clock or time.time)()
-        stamp = datetime.fromtimestamp(now, timezone.utc).strftime("%Y%m%dT%H%M%S.%f")[:-3]
-        target = current.with_name(f"{current.stem}.{stamp}Z{current.suffix}")
-        serial = 0
-        while target.exists():
-            serial += 1
-            target = current.with_name(f"{current.stem}.{stamp}Z-{serial}{current.suffix}")
-        os.replace(current, target)
+        stamp = datetime.fromtimestamp(now, timezone.utc).strftime("%Y%m%dT%H%M%S.%f")[:-3] + "Z"
+        taken = [
+            serial for other_stamp, serial, _ in self._rotated(current) if other_stamp == stamp
+        ]
+        serial = max(taken) + 1 if taken else 0
+        suffix = f"-{serial}" if serial else ""
+        os.replace(current, current.with_name(f"{current.stem}.{stamp}{suffix}{current.suffix}"))
+        if self.fsync != "never":
+            fsync_directory(str(current.parent))
         if self.keep is not None:
             self._prune(current)
 
-    def _prune(self, current: Path) -> None:
-        rotated = sorted(
-            candidate
-            for candidate in current.parent.glob(f"{current.stem}.*Z*{current.suffix}")
-            if candidate != current
+    def _rotated(self, current: Path) -> list[tuple[str, int, Path]]:
+        """The rotated files of ``current``, oldest first, as ``(stamp, serial, path)``."""
+        pattern = re.compile(
+            re.escape(current.stem)
+            + r"\.(\d{8}T\d{6}\.\d{3}Z)(?:-(\d+))?"
+            + re.escape(current.suffix)
         )
+        found = []
+        for candidate in current.parent.iterdir():
+            match = pattern.fullmatch(candidate.name)
+            if match:
+                found.append((match.group(1), int(match.group(2) or 0), candidate))
+        return sorted(found)
+
+    def _prune(self, current: Path) -> None:
+        rotated = self._rotated(current)
         excess = len(rotated) - (self.keep or 0)
-        for old in rotated[: max(excess, 0)]:
+        for _, _, old in rotated[: max(excess, 0)]:
             try:
                 old.unlink()
             except OSError:

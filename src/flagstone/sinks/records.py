@@ -112,7 +112,9 @@ class RecordBatch(Sequence[dict[str, Any]]):
 
 
 class Deduplicator:
-    """Drops an exposure seen within ``ttl`` seconds before, measured by the exposures' own
+    """Drops an exposure seen within ``ttl`` seconds of an earlier one (either side, so
+    exposures arriving slightly out of order still count as repeats, while a clock stepped
+    back by more than ``ttl`` does not suppress anything), measured by the exposures' own
     apply times, remembering at most ``maxsize`` distinct exposures (the oldest is forgotten
     first). Counts what it drops in ``dropped``.
 
@@ -140,7 +142,7 @@ class Deduplicator:
     def first_seen_key(self, key: tuple[Any, ...], at: float) -> bool:
         """``True`` the first time ``key`` is seen at time ``at`` within the window."""
         first = self._seen.get(key)
-        if first is not None and at - first < self._ttl:
+        if first is not None and -self._ttl < at - first < self._ttl:
             self.dropped += 1
             return False
         self._seen[key] = at
@@ -149,8 +151,11 @@ class Deduplicator:
         return True
 
     def keep(self, exposures: Iterable[Exposure]) -> list[Exposure]:
-        """The exposures of a batch that are not repeats, in order: the same decisions as
-        ``first_seen`` one by one, with the old entries forgotten once per batch."""
+        """The exposures of a batch that are not repeats, in order. The rule is
+        ``first_seen``'s; old entries (and, past ``maxsize``, the oldest) are forgotten once
+        per batch rather than after each exposure, so within a batch the bound may be
+        exceeded by the batch's size, and an entry is only forgotten once it is older than
+        the window measured from the batch's latest exposure."""
         seen = self._seen
         remember = self._order.append
         ttl = self._ttl
@@ -166,7 +171,7 @@ class Deduplicator:
             key = (template[0], resolution._unit, resolution._fallthrough)
             at = exposure.applied_at
             first = seen.get(key)
-            if first is not None and at - first < ttl:
+            if first is not None and -ttl < at - first < ttl:
                 dropped += 1
                 continue
             seen[key] = at
@@ -228,6 +233,9 @@ class RecordBuilder:
             if resolve_id is None:
                 start = index * 2 * _ID_BYTES
                 resolve_id = exposure._resolve_id = ids[start : start + 2 * _ID_BYTES]
+                quoted_id = f'"{resolve_id}"'
+            else:
+                quoted_id = encode_basestring_ascii(resolve_id)  # given by the caller
             apply_time = self._format_time(exposure.applied_at)
             unit = resolution._unit
             fallthrough = resolution._fallthrough
@@ -241,7 +249,7 @@ class RecordBuilder:
             else:
                 record["fallthrough"] = []
                 lines.append(
-                    f'{{"schema_version":{SCHEMA_VERSION},"resolve_id":"{resolve_id}",'
+                    f'{{"schema_version":{SCHEMA_VERSION},"resolve_id":{quoted_id},'
                     f'"apply_time":"{apply_time}",{json_head}'
                     f'"targeting_key":{"null" if unit is None else encode_basestring_ascii(unit)}'
                     f"{json_tail}"
