@@ -25,6 +25,7 @@ import pytest
 
 import flagstone
 from flagstone.sinks import BatchingSink, Exposure, HttpSink, RecordBatch, RetryPolicy, SinkError
+from flagstone.sinks.records import RecordBuilder
 
 SEGMENT = "segments/everyone"
 SNAPSHOT: dict[str, Any] = {
@@ -320,6 +321,15 @@ def test_a_connection_the_collector_closed_while_idle_is_reopened(collector, clo
         assert sink.flush(WAIT) is True  # one batch each: every batch after the first finds
         # the connection closed by the collector since the last answer
     assert collector.delivered_identities() == identities(sent)
+
+
+def test_a_stale_kept_alive_connection_costs_no_retry(collector, closing) -> None:
+    collector.close_after_answer = True
+    sink = HttpSink(collector.url)
+    closing.append(sink)
+    for item in exposures(3):
+        sink.write_batch(RecordBuilder(None).build([item]))  # would raise on a stale connection
+    assert len(collector.accepted()) == 3
 
 
 def test_a_client_error_answer_is_retried_and_then_dropped(collector, closing) -> None:

@@ -356,6 +356,29 @@ def test_a_late_exposure_within_ttl_of_the_first_is_dropped() -> None:
     assert [dedup.first_seen_key(("k",), at) for at in (100.0, 99.5)] == [True, False]
 
 
+def test_a_clock_stepped_back_by_more_than_ttl_does_not_suppress_repeats() -> None:
+    dedup = Deduplicator(ttl=120)
+    assert [dedup.first_seen_key(("k",), at) for at in (10_000.0, 6_400.0, 6_500.0)] == [
+        True,
+        True,
+        False,
+    ]
+
+
+def test_keep_drops_repeats_within_a_batch_and_across_batches() -> None:
+    dedup = Deduplicator(ttl=120)
+    client = CLIENTS[0]
+
+    def seen(unit: str, at: float) -> Exposure:
+        context = {"user": {"id": unit}}
+        return Exposure(client.evaluate("checkout", context, apply=False), at)
+
+    first = [seen(unit, 1000.0) for unit in ("a", "b", "a")]
+    second = [seen(unit, 1001.0) for unit in ("b", "c")]
+    kept = [e.resolution.targeting_key for e in dedup.keep(first) + dedup.keep(second)]
+    assert (kept, dedup.dropped) == (["a", "b", "c"], 2)
+
+
 def test_first_seen_uses_the_exposure_key_and_apply_time() -> None:
     resolution = CLIENTS[0].evaluate("checkout", {"user": {"id": "user-1"}}, apply=False)
     other = CLIENTS[0].evaluate("checkout", {"user": {"id": "user-2"}}, apply=False)
