@@ -120,6 +120,7 @@ class BatchingSink:
             else None
         )
         self._closed = False
+        self._inner_closed = False
         self._fresh_state()
         register_fork_hooks(self)
         close_at_exit(self)
@@ -146,6 +147,7 @@ class BatchingSink:
         self._builder = RecordBuilder(Deduplicator(*dedup) if dedup is not None else None)
         self._replay_due = 0.0  # when to look at the spool next (monotonic)
         self._replay_failures = 0
+        self._final_replay_done = False
 
     # -- the request side -------------------------------------------------------------------
 
@@ -263,11 +265,12 @@ class BatchingSink:
 
     def close(self, timeout: float | None = None) -> None:
         """Deliver what is queued (within ``timeout``, default ``close_timeout``), stop the
-        worker and close the inner sink. Exposures emitted afterwards are dropped and
-        counted. Idempotent."""
+        worker and close the inner sink. Past the timeout retries stop, and the worker gets up
+        to one more second to spool or drop what is left; if the inner sink is stuck in a
+        write even then, ``close`` returns anyway and a later ``close`` finishes the job.
+        Exposures emitted afterwards are dropped and counted. Idempotent."""
         timeout = self.close_timeout if timeout is None else timeout
         with self._lock:
-            already = self._closed
             self._closed = True
             self._accepting = False
             self._not_empty.notify_all()
@@ -287,8 +290,10 @@ class BatchingSink:
                     len(self._queue) + self._inflight,
                 )
                 return
-        if already:
-            return
+        with self._lock:
+            if self._inner_closed:
+                return
+            self._inner_closed = True
         try:
             self.inner.close()
         except Exception:
@@ -378,6 +383,9 @@ class BatchingSink:
                     break
             else:
                 if self._closed:
+                    if self._spool is not None and not self._final_replay_done:
+                        self._final_replay_done = True
+                        return []  # one last look at the spool (e.g. an earlier process's)
                     return None
                 deadline = None
                 wait = self._spool_wait(now)
@@ -438,6 +446,8 @@ class BatchingSink:
                 return len(batch)
             except PartialDelivery as partial:
                 sent += max(0, min(partial.delivered, len(batch) - sent))
+                if sent == len(batch):
+                    return sent
                 self._log.warning(
                     "deliver", "the inner sink delivered part of a batch: %s", partial
                 )

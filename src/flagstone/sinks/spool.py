@@ -70,7 +70,8 @@ class Spool:
         self.segment_bytes = segment_bytes
         self._active: AppendFile | None = None
         self._own: dict[str, int] = {}  # this process's segments → records still in them
-        self._own_bytes = 0
+        self._own_size: dict[str, int] = {}  # … → bytes they take on disk
+        self._replay_fd = -1  # the segment being replayed (a forked child closes its copy)
         self._serial = 0
         self.skipped_lines = 0
 
@@ -86,7 +87,7 @@ class Spool:
         data = batch.jsonl()
         if not data:
             return
-        if self._own_bytes + len(data) > self.max_bytes:
+        if sum(self._own_size.values()) + len(data) > self.max_bytes:
             raise SpoolFull(f"the spool part of this process would exceed {self.max_bytes} bytes")
         active = self._active
         if active is not None and active.size >= self.segment_bytes:
@@ -108,7 +109,7 @@ class Spool:
             raise
         name = os.path.basename(active.path)
         self._own[name] = self._own.get(name, 0) + len(batch)
-        self._own_bytes += len(data)
+        self._own_size[name] = self._own_size.get(name, 0) + len(data)
 
     def _open_segment(self) -> AppendFile:
         self._serial += 1
@@ -159,7 +160,9 @@ class Spool:
                 return False
         for name in [name for name in self._own if not (self.directory / name).exists()]:
             # Replayed (and deleted) by another process sharing the directory, e.g. a forked
-            # child: delivered, by someone else.
+            # child: delivered, by someone else. (Were it deleted by hand, it could not be
+            # told apart: either way it is no longer this process's to deliver.)
+            self._own_size.pop(name, None)
             on_progress(self._own.pop(name), 0, 0)
         return True
 
@@ -174,6 +177,7 @@ class Spool:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         except FileNotFoundError:
             return True  # replayed and deleted by another process meanwhile
+        self._replay_fd = fd
         try:
             if fcntl is not None:
                 try:
@@ -217,7 +221,7 @@ class Spool:
                 self._commit(offset_path, position)
                 self._count(path.name, own, len(texts), on_progress)
             if own:
-                self._own_bytes = max(0, self._own_bytes - (position - offset))
+                self._own_size.pop(path.name, None)
                 lost = self._own.pop(path.name, 0)
                 if lost:
                     on_progress(0, 0, lost)
@@ -226,6 +230,7 @@ class Spool:
                 os.unlink(offset_path)
             return True
         finally:
+            self._replay_fd = -1
             os.close(fd)
 
     def _count(
@@ -254,8 +259,12 @@ class Spool:
     def reset_after_fork(self) -> None:
         """In a forked child: the parent's segments and lock stay the parent's."""
         self._close_active()  # our copy of the descriptor; the parent's keeps the lock
+        if self._replay_fd >= 0:  # forked while the parent's worker was replaying
+            with contextlib.suppress(OSError):
+                os.close(self._replay_fd)
+            self._replay_fd = -1
         self._own = {}
-        self._own_bytes = 0
+        self._own_size = {}
         self._serial = 0
 
 
