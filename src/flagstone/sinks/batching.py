@@ -129,14 +129,14 @@ class BatchingSink:
 
     def _fresh_state(self) -> None:
         self._lock = threading.Lock()
-        self._not_empty = threading.Condition(self._lock)
+        self._wake = threading.Event()  # set by emit, flush and close for an idle worker
         self._not_full = threading.Condition(self._lock)
         self._settled = threading.Condition(self._lock)
         self._queue: deque[Exposure] = deque()
         self._counters = Counters()
-        self._enqueued = 0  # exposures ever queued; the next one's sequence number
         self._rejected = 0  # exposures emitted that never entered the queue (all dropped)
         self._accepting = False  # open, with a worker: emit may take its fast path
+        self._idle = False  # the worker is waiting: emit wakes it at 1 and at max_batch
         self._left = 0  # exposures that left the queue (taken or dropped), in order
         self._inflight_start = 0
         self._inflight = 0
@@ -152,17 +152,16 @@ class BatchingSink:
     # -- the request side -------------------------------------------------------------------
 
     def emit(self, exposure: Exposure) -> None:
-        """Queue the exposure (O(1)); never raises, never waits unless ``on_full="block"``."""
+        """Queue the exposure (O(1), no lock on the common path); never raises, never waits
+        unless ``on_full="block"``."""
         try:
+            queue = self._queue
+            if self._accepting and len(queue) < self.queue_size:
+                queue.append(exposure)  # atomic; the worker and the counters read it
+                if self._idle and len(queue) in (1, self.max_batch):
+                    self._wake.set()
+                return
             with self._lock:
-                queue = self._queue
-                if self._accepting and len(queue) < self.queue_size:
-                    queue.append(exposure)
-                    self._enqueued += 1
-                    size = len(queue)
-                    if size == 1 or size == self.max_batch:
-                        self._not_empty.notify()
-                    return
                 self._emit_slowly(exposure)
         except Exception:  # pragma: no cover - defensive: emit must never raise
             logger.exception("unexpected error in BatchingSink.emit")
@@ -180,16 +179,18 @@ class BatchingSink:
         if len(queue) >= self.queue_size and not self._make_room():
             return
         queue.append(exposure)
-        self._enqueued += 1
-        self._not_empty.notify()
-        self._accepting = not self._closed and self._thread is not None
+        self._wake.set()
 
     def _make_room(self) -> bool:
-        """The queue is full: apply ``on_full``. Holding the lock; ``True`` if there is room."""
+        """The queue is full: apply ``on_full``. Holding the lock; ``True`` if there is room.
+        (Threads racing through ``emit``'s unlocked check may overfill the queue by one
+        exposure each; the oldest go then.)"""
         if self.on_full == "drop_oldest":
-            self._queue.popleft()
-            self._lose(self._left, self._left + 1, "queue_full")
-            self._left += 1
+            queue = self._queue
+            while len(queue) >= self.queue_size:
+                queue.popleft()
+                self._lose(self._left, self._left + 1, "queue_full")
+                self._left += 1
             return True
         if self.on_full == "drop_newest":
             self._reject("queue_full")
@@ -209,7 +210,8 @@ class BatchingSink:
     def _reject(self, reason: str) -> None:
         """Count an exposure that never entered the queue as dropped (holding the lock)."""
         self._rejected += 1
-        self._lose(self._enqueued, self._enqueued + 1, reason)
+        position = self._left + len(self._queue)
+        self._lose(position, position + 1, reason)
 
     def _lose(self, start: int, stop: int, reason: str, count: int = 1) -> None:
         """Count ``count`` exposures among sequence numbers ``start..stop-1`` as dropped.
@@ -236,12 +238,12 @@ class BatchingSink:
         the spool. ``False`` on timeout (``None``: wait as long as it takes)."""
         deadline = None if timeout is None else self._timer() + timeout
         with self._lock:
-            target = self._enqueued
+            target = self._left + len(self._queue)
             start = self._inflight_start if self._inflight else self._left
             waiter: list[int | bool] = [start, target, True]
             self._flush_waiters.append(waiter)
             try:
-                self._not_empty.notify()
+                self._wake.set()
                 while self._left < target or (self._inflight and self._inflight_start < target):
                     worker_gone = self._thread is None or not self._thread.is_alive()
                     if worker_gone and (self._closed or not self._start_worker()):
@@ -273,7 +275,7 @@ class BatchingSink:
         with self._lock:
             self._closed = True
             self._accepting = False
-            self._not_empty.notify_all()
+            self._wake.set()
             self._not_full.notify_all()
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -291,6 +293,7 @@ class BatchingSink:
                 )
                 return
         with self._lock:
+            self._sweep_after_close()
             if self._inner_closed:
                 return
             self._inner_closed = True
@@ -304,10 +307,25 @@ class BatchingSink:
     def stats(self) -> SinkStats:
         """Counters (see ``SinkStats``)."""
         with self._lock:
+            if self._closed and not self._worker_running():
+                self._sweep_after_close()
+            waiting = len(self._queue)
             snapshot = self._counters.snapshot()
-            snapshot["emitted"] = self._enqueued + self._rejected
-            snapshot["queued"] = len(self._queue) + self._inflight
+            snapshot["emitted"] = self._left + waiting + self._rejected
+            snapshot["queued"] = waiting + self._inflight
             return snapshot
+
+    def _worker_running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _sweep_after_close(self) -> None:
+        """Exposures that raced ``close`` into the queue after the worker's last look: count
+        them as dropped (holding the lock)."""
+        queue = self._queue
+        while queue:
+            queue.popleft()
+            self._lose(self._left, self._left + 1, "closed")
+            self._left += 1
 
     def __enter__(self) -> BatchingSink:
         return self
@@ -353,8 +371,7 @@ class BatchingSink:
 
     def _run(self) -> None:
         while True:
-            with self._lock:
-                items = self._take()
+            items = self._take()
             if items is None:
                 return
             try:
@@ -365,11 +382,14 @@ class BatchingSink:
                     self._settle(len(items), dropped=self._inflight, reason="internal_error")
 
     def _take(self) -> list[Exposure] | None:
-        """The next batch (holding the lock): ``None`` to stop, ``[]`` to look at the spool
-        only."""
+        """The next batch: ``None`` to stop, ``[]`` to look at the spool only. Waits (without
+        the lock) until a batch is full, ``max_latency`` has passed since the worker saw the
+        queue non-empty, or a flush or close asks for what there is."""
         queue = self._queue
         deadline: float | None = None if not queue else 0.0  # a backlog goes out at once
+        wake = self._wake
         while True:
+            wake.clear()
             size = len(queue)
             if size >= self.max_batch or (size and (self._closed or self._flush_waiters)):
                 break
@@ -388,17 +408,23 @@ class BatchingSink:
                         return []  # one last look at the spool (e.g. an earlier process's)
                     return None
                 deadline = None
-                wait = self._spool_wait(now)
-                if wait is not None and wait <= 0:
+                due = self._spool_wait(now)
+                if due is not None and due <= 0:
                     return []
-            self._not_empty.wait(wait)
-        count = min(size, self.max_batch)
-        items = [queue.popleft() for _ in range(count)]
-        self._inflight_start = self._left
-        self._inflight = count
-        self._left += count
-        if self.on_full == "block":
-            self._not_full.notify_all()
+                # emit wakes an idle worker, but an unlocked emit can slip between our look
+                # and the wait: never sleep longer than max_latency on an empty queue.
+                wait = self.max_latency if due is None else min(due, self.max_latency)
+            self._idle = True
+            wake.wait(max(wait, 0.0005))
+            self._idle = False
+        with self._lock:
+            count = min(len(queue), self.max_batch)
+            items = [queue.popleft() for _ in range(count)]
+            self._inflight_start = self._left
+            self._inflight = count
+            self._left += count
+            if self.on_full == "block":
+                self._not_full.notify_all()
         return items
 
     def _spool_wait(self, now: float) -> float | None:

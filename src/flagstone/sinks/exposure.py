@@ -19,8 +19,8 @@ No context attributes are recorded (they may hold personal data).
 from __future__ import annotations
 
 import json
+import time
 import uuid
-from datetime import datetime, timezone
 from typing import Any
 
 from ..resolution import Outcome, Resolution
@@ -31,9 +31,12 @@ __all__ = [
     "Exposure",
     "format_time",
     "record_template",
+    "split_seconds",
 ]
 
 SCHEMA_VERSION = 1
+
+DedupKey = str | tuple[Any, ...]
 DEDUP_TTL_SECONDS = 120.0
 
 _encode = json.JSONEncoder(separators=(",", ":")).encode
@@ -60,18 +63,25 @@ class Exposure:
             self._resolve_id = uuid.uuid4().hex
         return self._resolve_id
 
-    def dedup_key(self) -> tuple[Any, ...]:
+    def dedup_key(self) -> DedupKey:
         """What makes two exposures "the same" for deduplication (as Confidence): flag,
-        variant, rule, assignment id, override marker, targeting key, fallthroughs."""
+        variant, rule, assignment id, override marker, targeting key, fallthroughs. A string
+        in the common case (no fallthroughs): cheap to hash, and no work for the garbage
+        collector."""
         r = self.resolution
-        return (record_template(r._outcome)[0], r._unit, r._fallthrough)
+        prefix = record_template(r._outcome)[0]
+        unit = r._unit
+        if unit is not None and not r._fallthrough:
+            return prefix + unit
+        return (prefix, unit, r._fallthrough)
 
-    def to_record(self) -> dict[str, Any]:
-        """The flat, JSON-ready exposure record (see the module docstring)."""
+    def to_record(self, apply_time: str | None = None) -> dict[str, Any]:
+        """The flat, JSON-ready exposure record (see the module docstring); ``apply_time``
+        is ``format_time(self.applied_at)`` unless given already formatted."""
         r = self.resolution
         record = record_template(r._outcome)[1].copy()
         record["resolve_id"] = self.resolve_id
-        record["apply_time"] = format_time(self.applied_at)
+        record["apply_time"] = format_time(self.applied_at) if apply_time is None else apply_time
         record["targeting_key"] = r._unit
         record["fallthrough"] = [item._asdict() for item in r._fallthrough]
         return record
@@ -81,9 +91,26 @@ class Exposure:
 
 
 def format_time(epoch_seconds: float) -> str:
-    """UTC, RFC 3339 with milliseconds: ``2026-11-23T14:36:01.123Z``."""
-    moment = datetime.fromtimestamp(epoch_seconds, timezone.utc)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """UTC, RFC 3339 with milliseconds: ``2026-11-23T14:36:01.123Z`` (the time rounded to
+    the microsecond, then cut to the millisecond: ``datetime``'s text for it)."""
+    second, micros = split_seconds(epoch_seconds)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)) + MILLISECONDS[micros // 1000]
+
+
+def split_seconds(epoch_seconds: float) -> tuple[int, int]:
+    """Whole seconds and microseconds, as ``datetime.fromtimestamp`` splits them (the
+    fraction, exact in floating point, rounded half to even)."""
+    second = int(epoch_seconds)
+    micros = round((epoch_seconds - second) * 1e6)
+    if micros >= 1_000_000:
+        return second + 1, micros - 1_000_000
+    if micros < 0:
+        return second - 1, micros + 1_000_000
+    return second, micros
+
+
+MILLISECONDS = tuple(f".{millis:03d}Z" for millis in range(1000))
+"""The fraction and zone suffix of every millisecond, ``.000Z`` … ``.999Z``."""
 
 
 _HEAD_FIELDS = ("flag", "variant", "reason", "rule", "segment", "assignment_id")
@@ -92,7 +119,7 @@ _TAIL_FIELDS = ("targeting_key_selector", "fallthrough", "abtest", "override", "
 
 def record_template(
     outcome: Outcome,
-) -> tuple[tuple[Any, ...], dict[str, Any], str, str]:
+) -> tuple[str, dict[str, Any], str, str]:
     """The unit-independent parts of an outcome's exposure records, built once and kept on
     the outcome: the outcome's part of the dedup key, the record dict to copy (in field
     order, per-exposure fields ``None``), and the JSON before and after the targeting key
@@ -100,7 +127,10 @@ def record_template(
     cached = outcome._exposure_template
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    key = (outcome.flag, outcome.variant, outcome.rule, outcome.assignment_id, outcome.override)
+    # A JSON array: no complete one is a prefix of another, so key + unit is unambiguous.
+    key = _encode(
+        [outcome.flag, outcome.variant, outcome.rule, outcome.assignment_id, outcome.override]
+    )
     base: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "resolve_id": None,

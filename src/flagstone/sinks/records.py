@@ -22,10 +22,16 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from json.encoder import encode_basestring_ascii
-from math import modf
 from typing import Any
 
-from .exposure import DEDUP_TTL_SECONDS, SCHEMA_VERSION, Exposure, record_template
+from .exposure import (
+    DEDUP_TTL_SECONDS,
+    MILLISECONDS,
+    SCHEMA_VERSION,
+    DedupKey,
+    Exposure,
+    record_template,
+)
 
 __all__ = ["Deduplicator", "RecordBatch", "RecordBuilder", "dumps_record"]
 
@@ -41,11 +47,12 @@ class RecordBatch(Sequence[dict[str, Any]]):
     """An ordered batch of exposure records, as dicts and as JSON lines.
 
     Construct it from either (``RecordBatch(records=…)`` or ``RecordBatch(lines=…)``, lines
-    without their newline); the other form is derived on first use and cached. Treat the
-    records as read-only: a batch is shared by retries and the spool.
+    without their newline); the other form is derived on first use and cached (a batch built
+    by ``RecordBuilder`` makes its dicts only if a sink asks for them). Treat the records as
+    read-only: a batch is shared by retries and the spool.
     """
 
-    __slots__ = ("_lines", "_records")
+    __slots__ = ("_lines", "_records", "_source")
 
     def __init__(
         self,
@@ -57,13 +64,29 @@ class RecordBatch(Sequence[dict[str, Any]]):
             records = []
         self._records = records
         self._lines = lines
+        self._source: tuple[list[Exposure], list[str]] | None = None
+
+    @classmethod
+    def _of_exposures(
+        cls, lines: list[str], exposures: list[Exposure], apply_times: list[str]
+    ) -> RecordBatch:
+        batch = cls(lines=lines)
+        batch._source = (exposures, apply_times)
+        return batch
 
     @property
     def records(self) -> list[dict[str, Any]]:
         """The records as dicts."""
         if self._records is None:
-            assert self._lines is not None
-            self._records = [json.loads(line) for line in self._lines]
+            if self._source is not None:
+                exposures, apply_times = self._source
+                self._records = [
+                    exposure.to_record(apply_time)
+                    for exposure, apply_time in zip(exposures, apply_times, strict=True)
+                ]
+            else:
+                assert self._lines is not None
+                self._records = [json.loads(line) for line in self._lines]
         return self._records
 
     @property
@@ -89,7 +112,11 @@ class RecordBatch(Sequence[dict[str, Any]]):
         """The records from index ``start`` on (what is left after a partial delivery)."""
         records = self._records[start:] if self._records is not None else None
         lines = self._lines[start:] if self._lines is not None else None
-        return RecordBatch(records, lines=lines)
+        rest = RecordBatch(records, lines=lines)
+        if self._source is not None and records is None:
+            exposures, apply_times = self._source
+            rest._source = (exposures[start:], apply_times[start:])
+        return rest
 
     def batch_id(self) -> str:
         """A content hash: the same records give the same id, across retries, spooling and
@@ -124,29 +151,32 @@ class Deduplicator:
     ``TTLCache``'s cost on the delivery thread.
     """
 
-    __slots__ = ("_maxsize", "_order", "_seen", "_ttl", "dropped")
+    __slots__ = ("_keys", "_maxsize", "_seen", "_times", "_ttl", "dropped")
 
     def __init__(self, ttl: float = DEDUP_TTL_SECONDS, maxsize: int = 100_000) -> None:
         if ttl < 0 or maxsize < 1:
             raise ValueError("ttl must be >= 0 and maxsize >= 1")
         self._ttl = ttl
         self._maxsize = maxsize
-        self._seen: dict[tuple[Any, ...], float] = {}
-        self._order: deque[tuple[float, tuple[Any, ...]]] = deque()
+        self._seen: dict[DedupKey, float] = {}
+        # first sightings in order, as two parallel queues (no tuple per entry)
+        self._times: deque[float] = deque()
+        self._keys: deque[DedupKey] = deque()
         self.dropped = 0
 
     def first_seen(self, exposure: Exposure) -> bool:
         """``True`` the first time an exposure is seen in the window (and remember it)."""
         return self.first_seen_key(exposure.dedup_key(), exposure.applied_at)
 
-    def first_seen_key(self, key: tuple[Any, ...], at: float) -> bool:
+    def first_seen_key(self, key: DedupKey, at: float) -> bool:
         """``True`` the first time ``key`` is seen at time ``at`` within the window."""
         first = self._seen.get(key)
         if first is not None and -self._ttl < at - first < self._ttl:
             self.dropped += 1
             return False
         self._seen[key] = at
-        self._order.append((at, key))
+        self._times.append(at)
+        self._keys.append(key)
         self._forget(at)
         return True
 
@@ -157,25 +187,33 @@ class Deduplicator:
         exceeded by the batch's size, and an entry is only forgotten once it is older than
         the window measured from the batch's latest exposure."""
         seen = self._seen
-        remember = self._order.append
+        remember_time = self._times.append
+        remember_key = self._keys.append
         ttl = self._ttl
         kept: list[Exposure] = []
         dropped = 0
         latest = None
         for exposure in exposures:
+            # exposure.dedup_key(), inline: this loop is the delivery thread's hot spot
             resolution = exposure.resolution
             outcome = resolution._outcome
             template = outcome._exposure_template
             if template is None:
                 template = record_template(outcome)
-            key = (template[0], resolution._unit, resolution._fallthrough)
+            unit = resolution._unit
+            key: DedupKey
+            if unit is not None and not resolution._fallthrough:
+                key = template[0] + unit
+            else:
+                key = (template[0], unit, resolution._fallthrough)
             at = exposure.applied_at
             first = seen.get(key)
             if first is not None and -ttl < at - first < ttl:
                 dropped += 1
                 continue
             seen[key] = at
-            remember((at, key))
+            remember_time(at)
+            remember_key(key)
             kept.append(exposure)
             if latest is None or at > latest:
                 latest = at
@@ -187,11 +225,13 @@ class Deduplicator:
     def _forget(self, now: float) -> None:
         """Drop entries older than the window and, past ``maxsize``, the oldest ones."""
         seen = self._seen
-        order = self._order
+        times = self._times
+        keys = self._keys
         horizon = now - self._ttl
         maxsize = self._maxsize
-        while order and (order[0][0] <= horizon or len(seen) > maxsize):
-            old_at, old_key = order.popleft()
+        while times and (times[0] <= horizon or len(seen) > maxsize):
+            old_at = times.popleft()
+            old_key = keys.popleft()
             if seen.get(old_key) == old_at:
                 del seen[old_key]
 
@@ -220,15 +260,23 @@ class RecordBuilder:
         return self._dedup.dropped if self._dedup is not None else 0
 
     def build(self, exposures: Iterable[Exposure]) -> RecordBatch:
-        """Records and JSON lines of the exposures that are not repeats, in order."""
+        """The JSON lines (and, when asked for, the records) of the exposures that are not
+        repeats, in order."""
         dedup = self._dedup
-        records: list[dict[str, Any]] = []
-        lines: list[str] = []
         kept = dedup.keep(exposures) if dedup is not None else list(exposures)
         ids = os.urandom(_ID_BYTES * len(kept)).hex()
+        lines: list[str] = []
+        apply_times: list[str] = []
+        add_line = lines.append
+        add_time = apply_times.append
+        last_second = self._second
+        second_text = self._second_text
         for index, exposure in enumerate(kept):
             resolution = exposure.resolution
-            _, base, json_head, json_tail = record_template(resolution._outcome)
+            outcome = resolution._outcome
+            template = outcome._exposure_template
+            if template is None:
+                template = record_template(outcome)
             resolve_id = exposure._resolve_id
             if resolve_id is None:
                 start = index * 2 * _ID_BYTES
@@ -236,40 +284,32 @@ class RecordBuilder:
                 quoted_id = f'"{resolve_id}"'
             else:
                 quoted_id = encode_basestring_ascii(resolve_id)  # given by the caller
-            apply_time = self._format_time(exposure.applied_at)
+            # format_time, with the date and time of the last second kept
+            # split_seconds(), inline
+            at = exposure.applied_at
+            second = int(at)
+            micros = round((at - second) * 1e6)
+            if micros >= 1_000_000:
+                second += 1
+                micros -= 1_000_000
+            elif micros < 0:
+                second -= 1
+                micros += 1_000_000
+            if second != last_second:
+                last_second = second
+                second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            apply_time = second_text + MILLISECONDS[micros // 1000]
+            add_time(apply_time)
             unit = resolution._unit
-            fallthrough = resolution._fallthrough
-            record = base.copy()
-            record["resolve_id"] = resolve_id
-            record["apply_time"] = apply_time
-            record["targeting_key"] = unit
-            if fallthrough:
-                record["fallthrough"] = [item._asdict() for item in fallthrough]
-                lines.append(_encode(record))
+            if resolution._fallthrough:
+                add_line(_encode(exposure.to_record(apply_time)))
             else:
-                record["fallthrough"] = []
-                lines.append(
+                add_line(
                     f'{{"schema_version":{SCHEMA_VERSION},"resolve_id":{quoted_id},'
-                    f'"apply_time":"{apply_time}",{json_head}'
+                    f'"apply_time":"{apply_time}",{template[2]}'
                     f'"targeting_key":{"null" if unit is None else encode_basestring_ascii(unit)}'
-                    f"{json_tail}"
+                    f"{template[3]}"
                 )
-            records.append(record)
-        return RecordBatch(records, lines=lines)
-
-    def _format_time(self, epoch_seconds: float) -> str:
-        # The algorithm of datetime.fromtimestamp (round the fraction to microseconds, carry
-        # into the second), so the text equals format_time(); the date part is cached.
-        fraction, whole = modf(epoch_seconds)
-        second = int(whole)
-        micros = round(fraction * 1e6)
-        if micros >= 1_000_000:
-            second += 1
-            micros -= 1_000_000
-        elif micros < 0:
-            second -= 1
-            micros += 1_000_000
-        if second != self._second:
-            self._second = second
-            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._second_text}.{micros // 1000:03d}Z"
+        self._second = last_second
+        self._second_text = second_text
+        return RecordBatch._of_exposures(lines, kept, apply_times)
