@@ -35,37 +35,8 @@ from flagstone.sinks import (
     RecordBatch,
     RetryPolicy,
     SinkError,
-    SinkStats,
 )
-
-SEGMENT = "segments/everyone"
-SNAPSHOT: dict[str, Any] = {
-    "version": "2026-11-23.1",
-    "flags": {
-        "flags/checkout": {
-            "name": "flags/checkout",
-            "variants": [{"name": "new-checkout", "value": {"layout": "grid"}}],
-            "rules": [
-                {
-                    "name": "flags/checkout/rules/everyone",
-                    "segment": SEGMENT,
-                    "targetingKeySelector": "user.id",
-                    "assignmentSpec": {
-                        "bucketCount": 10,
-                        "assignments": [
-                            {
-                                "assignmentId": "treatment",
-                                "variant": {"variant": "new-checkout"},
-                                "bucketRanges": [{"lower": 0, "upper": 10}],
-                            }
-                        ],
-                    },
-                }
-            ],
-        }
-    },
-    "segments": {SEGMENT: {"name": SEGMENT}},
-}
+from tests.sinkdata import SNAPSHOT, assert_accounted
 
 T0 = datetime(2026, 11, 23, 14, 36, 1, tzinfo=timezone.utc).timestamp()
 WORKER_NAME = "flagstone-exposures"
@@ -101,18 +72,6 @@ def exposures(count: int, *, start: int = 0, applied_at: float = T0) -> list[Exp
 
 def units_of(items: list[Exposure]) -> list[str]:
     return [item.resolution._unit for item in items]
-
-
-def assert_accounted(stats: SinkStats) -> None:
-    """Every emitted exposure is delivered, deduplicated, dropped, queued or spooled."""
-    assert stats["emitted"] == (
-        stats["delivered"]
-        + stats["deduplicated"]
-        + stats["dropped"]
-        + stats["queued"]
-        + stats["in_spool"]
-    ), stats
-    assert stats["dropped"] == sum(stats["dropped_by_reason"].values()), stats
 
 
 # -- BatchWriter doubles -----------------------------------------------------------------------
@@ -868,7 +827,6 @@ def test_an_unclosed_sink_delivers_its_queue_when_the_interpreter_exits(tmp_path
 import json, sys
 import flagstone
 from flagstone.sinks import BatchingSink, JsonlSink
-
 SNAPSHOT = json.loads({json.dumps(SNAPSHOT)!r})
 sink = BatchingSink(JsonlSink(sys.argv[1]), max_latency=60)
 client = flagstone.Client.from_dict(SNAPSHOT, sinks=[sink])

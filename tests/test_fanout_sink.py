@@ -25,37 +25,8 @@ from flagstone.sinks import (
     RecordBatch,
     RetryPolicy,
     SinkError,
-    SinkStats,
 )
-
-SEGMENT = "segments/everyone"
-SNAPSHOT: dict[str, Any] = {
-    "version": "2026-11-23.1",
-    "flags": {
-        "flags/checkout": {
-            "name": "flags/checkout",
-            "variants": [{"name": "new-checkout", "value": {"layout": "grid"}}],
-            "rules": [
-                {
-                    "name": "flags/checkout/rules/everyone",
-                    "segment": SEGMENT,
-                    "targetingKeySelector": "user.id",
-                    "assignmentSpec": {
-                        "bucketCount": 10,
-                        "assignments": [
-                            {
-                                "assignmentId": "treatment",
-                                "variant": {"variant": "new-checkout"},
-                                "bucketRanges": [{"lower": 0, "upper": 10}],
-                            }
-                        ],
-                    },
-                }
-            ],
-        }
-    },
-    "segments": {SEGMENT: {"name": SEGMENT}},
-}
+from tests.sinkdata import SNAPSHOT, assert_accounted
 
 T0 = 1_795_444_561.0  # 2026-11-23T14:36:01Z
 WORKER_NAME = "flagstone-exposures"
@@ -80,17 +51,6 @@ def exposures(count: int) -> list[Exposure]:
 
 def units_of(items: list[Exposure]) -> list[str]:
     return [item.resolution._unit for item in items]
-
-
-def assert_accounted(stats: SinkStats) -> None:
-    """Every emitted exposure is delivered, deduplicated, dropped, queued or spooled."""
-    assert stats["emitted"] == (
-        stats["delivered"]
-        + stats["deduplicated"]
-        + stats["dropped"]
-        + stats["queued"]
-        + stats["in_spool"]
-    ), stats
 
 
 # -- doubles -----------------------------------------------------------------------------------

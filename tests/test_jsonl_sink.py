@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -31,35 +30,8 @@ from flagstone.sinks import (
     RetryPolicy,
     SinkError,
 )
+from tests.sinkdata import SNAPSHOT
 
-SEGMENT = "segments/everyone"
-SNAPSHOT: dict[str, Any] = {
-    "version": "2026-11-23.1",
-    "flags": {
-        "flags/checkout": {
-            "name": "flags/checkout",
-            "variants": [{"name": "new-checkout", "value": {"layout": "grid"}}],
-            "rules": [
-                {
-                    "name": "flags/checkout/rules/everyone",
-                    "segment": SEGMENT,
-                    "targetingKeySelector": "user.id",
-                    "assignmentSpec": {
-                        "bucketCount": 10,
-                        "assignments": [
-                            {
-                                "assignmentId": "treatment",
-                                "variant": {"variant": "new-checkout"},
-                                "bucketRanges": [{"lower": 0, "upper": 10}],
-                            }
-                        ],
-                    },
-                }
-            ],
-        }
-    },
-    "segments": {SEGMENT: {"name": SEGMENT}},
-}
 CLIENT = flagstone.Client.from_dict(SNAPSHOT)
 
 T0 = datetime(2026, 11, 23, 14, 36, 1, 123000, tzinfo=timezone.utc).timestamp()

@@ -11,41 +11,13 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 import flagstone
 from flagstone.sinks import BatchingSink, Exposure, LoggingSink, RecordBatch, SinkError
+from tests.sinkdata import SNAPSHOT
 
-SEGMENT = "segments/everyone"
-SNAPSHOT: dict[str, Any] = {
-    "version": "2026-11-23.1",
-    "flags": {
-        "flags/checkout": {
-            "name": "flags/checkout",
-            "variants": [{"name": "new-checkout", "value": {"layout": "grid"}}],
-            "rules": [
-                {
-                    "name": "flags/checkout/rules/everyone",
-                    "segment": SEGMENT,
-                    "targetingKeySelector": "user.id",
-                    "assignmentSpec": {
-                        "bucketCount": 10,
-                        "assignments": [
-                            {
-                                "assignmentId": "treatment",
-                                "variant": {"variant": "new-checkout"},
-                                "bucketRanges": [{"lower": 0, "upper": 10}],
-                            }
-                        ],
-                    },
-                }
-            ],
-        }
-    },
-    "segments": {SEGMENT: {"name": SEGMENT}},
-}
 CLIENT = flagstone.Client.from_dict(SNAPSHOT)
 
 WAIT = 30.0

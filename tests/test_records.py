@@ -27,63 +27,12 @@ from hypothesis import strategies as st
 import flagstone
 from flagstone.sinks import Deduplicator, Exposure, RecordBatch, format_time
 from flagstone.sinks.records import RecordBuilder
+from tests.sinkdata import SNAPSHOT, fallthrough_snapshot
 
 DETERMINISTIC = settings(derandomize=True, database=None, deadline=None)
 
-SEGMENT = "segments/everyone"
-RULE = "flags/checkout/rules/everyone"
 INSTANCE = "workflows/abtest/instances/checkout-test"
 OVERRIDDEN_UNITS = ("vip-1", "vip-2")
-
-SNAPSHOT: dict[str, Any] = {
-    "version": "2026-11-23.1",
-    "flags": {
-        "flags/checkout": {
-            "name": "flags/checkout",
-            "variants": [{"name": "new-checkout", "value": {"layout": "grid"}}],
-            "rules": [
-                {
-                    "name": RULE,
-                    "segment": SEGMENT,
-                    "targetingKeySelector": "user.id",
-                    "assignmentSpec": {
-                        "bucketCount": 10,
-                        "assignments": [
-                            {
-                                "assignmentId": "treatment",
-                                "variant": {"variant": "new-checkout"},
-                                "bucketRanges": [{"lower": 0, "upper": 10}],
-                            }
-                        ],
-                    },
-                }
-            ],
-        }
-    },
-    "segments": {SEGMENT: {"name": SEGMENT}},
-}
-
-
-def fallthrough_snapshot() -> dict[str, Any]:
-    """``SNAPSHOT`` with a first rule whose one assignment falls through for everyone."""
-    flag = dict(SNAPSHOT["flags"]["flags/checkout"])
-    passed = {
-        "name": "flags/checkout/rules/holdout",
-        "segment": SEGMENT,
-        "targetingKeySelector": "user.id",
-        "assignmentSpec": {
-            "bucketCount": 10,
-            "assignments": [
-                {
-                    "assignmentId": "passed",
-                    "fallthrough": {},
-                    "bucketRanges": [{"lower": 0, "upper": 10}],
-                }
-            ],
-        },
-    }
-    flag["rules"] = [passed, *flag["rules"]]
-    return {**SNAPSHOT, "flags": {"flags/checkout": flag}}
 
 
 def abtest_snapshot(overrides: dict[str, str]) -> dict[str, Any]:

@@ -31,38 +31,10 @@ from flagstone.sinks import (
     JsonlSink,
     MemorySink,
 )
+from tests.sinkdata import RULE, SEGMENT, SNAPSHOT, fallthrough_snapshot
 
-SEGMENT = "segments/everyone"
-RULE = "flags/checkout/rules/everyone"
 T0 = datetime(2026, 11, 23, 14, 36, 1, tzinfo=timezone.utc).timestamp()
 
-SNAPSHOT: dict[str, Any] = {
-    "version": "2026-11-23.1",
-    "flags": {
-        "flags/checkout": {
-            "name": "flags/checkout",
-            "variants": [{"name": "new-checkout", "value": {"layout": "grid"}}],
-            "rules": [
-                {
-                    "name": RULE,
-                    "segment": SEGMENT,
-                    "targetingKeySelector": "user.id",
-                    "assignmentSpec": {
-                        "bucketCount": 10,
-                        "assignments": [
-                            {
-                                "assignmentId": "treatment",
-                                "variant": {"variant": "new-checkout"},
-                                "bucketRanges": [{"lower": 0, "upper": 10}],
-                            }
-                        ],
-                    },
-                }
-            ],
-        }
-    },
-    "segments": {SEGMENT: {"name": SEGMENT}},
-}
 
 INSTANCE = "workflows/abtest/instances/checkout-test"
 
@@ -86,28 +58,6 @@ def abtest_snapshot(overrides: dict[str, str]) -> dict[str, Any]:
             }
         ],
     }
-
-
-def fallthrough_snapshot() -> dict[str, Any]:
-    """``SNAPSHOT`` with a first rule whose one assignment falls through for everyone."""
-    flag = dict(SNAPSHOT["flags"]["flags/checkout"])
-    passed = {
-        "name": "flags/checkout/rules/holdout",
-        "segment": SEGMENT,
-        "targetingKeySelector": "user.id",
-        "assignmentSpec": {
-            "bucketCount": 10,
-            "assignments": [
-                {
-                    "assignmentId": "passed",
-                    "fallthrough": {},
-                    "bucketRanges": [{"lower": 0, "upper": 10}],
-                }
-            ],
-        },
-    }
-    flag["rules"] = [passed, *flag["rules"]]
-    return {**SNAPSHOT, "flags": {"flags/checkout": flag}}
 
 
 RECORD_FIELDS = {

@@ -37,43 +37,15 @@ from flagstone.sinks import (
     RecordBatch,
     RetryPolicy,
     SinkError,
-    SinkStats,
 )
 from flagstone.sinks.spool import Spool, SpoolFull
+from tests.sinkdata import SNAPSHOT, assert_accounted
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 WAIT = 30.0  # generous bound for anything awaited; never reached when things work
 ATTEMPTS = 4
 QUICK = RetryPolicy(attempts=ATTEMPTS, initial_backoff=0.001, max_backoff=0.01)
 
-SEGMENT = "segments/everyone"
-SNAPSHOT: dict[str, Any] = {  # every unit gets variant "new-checkout"
-    "version": "2026-11-23.1",
-    "flags": {
-        "flags/checkout": {
-            "name": "flags/checkout",
-            "variants": [{"name": "new-checkout", "value": {"layout": "grid"}}],
-            "rules": [
-                {
-                    "name": "flags/checkout/rules/everyone",
-                    "segment": SEGMENT,
-                    "targetingKeySelector": "user.id",
-                    "assignmentSpec": {
-                        "bucketCount": 10,
-                        "assignments": [
-                            {
-                                "assignmentId": "treatment",
-                                "variant": {"variant": "new-checkout"},
-                                "bucketRanges": [{"lower": 0, "upper": 10}],
-                            }
-                        ],
-                    },
-                }
-            ],
-        }
-    },
-    "segments": {SEGMENT: {"name": SEGMENT}},
-}
 CLIENT = flagstone.Client.from_dict(SNAPSHOT)
 
 
@@ -165,16 +137,6 @@ def segments(directory: Path) -> list[Path]:
 
 def spooled_lines(directory: Path) -> list[str]:
     return [line for path in segments(directory) for line in path.read_text().splitlines()]
-
-
-def assert_accounted(stats: SinkStats) -> None:
-    assert stats["emitted"] == (
-        stats["delivered"]
-        + stats["deduplicated"]
-        + stats["dropped"]
-        + stats["queued"]
-        + stats["in_spool"]
-    ), stats
 
 
 def spool_while_down(make_sink: Callable[..., BatchingSink], keys: list[str], **options: Any):

@@ -8,40 +8,14 @@ import os
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import flagstone
 from flagstone.sinks import Exposure, RecordBatch, RetryPolicy, SinkError
 
-# Every unit (context ``{"user": {"id": unit}}``) gets variant "new-checkout".
-SEGMENT = "segments/everyone"
-SNAPSHOT: dict[str, Any] = {
-    "version": "2026-11-23.1",
-    "flags": {
-        "flags/checkout": {
-            "name": "flags/checkout",
-            "variants": [{"name": "new-checkout", "value": {"layout": "grid"}}],
-            "rules": [
-                {
-                    "name": "flags/checkout/rules/everyone",
-                    "segment": SEGMENT,
-                    "targetingKeySelector": "user.id",
-                    "assignmentSpec": {
-                        "bucketCount": 10,
-                        "assignments": [
-                            {
-                                "assignmentId": "treatment",
-                                "variant": {"variant": "new-checkout"},
-                                "bucketRanges": [{"lower": 0, "upper": 10}],
-                            }
-                        ],
-                    },
-                }
-            ],
-        }
-    },
-    "segments": {SEGMENT: {"name": SEGMENT}},
-}
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
+from tests.sinkdata import SNAPSHOT
 
 # Retries that cost next to no time.
 QUICK_RETRY = RetryPolicy(attempts=2, initial_backoff=0.001, max_backoff=0.01)
