@@ -988,3 +988,54 @@ def test_invalid_batching_options_are_a_value_error(options, threads_before) -> 
         BatchingSink(RecordingWriter(), **options)
 
     assert worker_threads(threads_before) == []
+
+
+# -- many request threads ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("max_latency", [0.0, 0.002, NEVER])
+def test_exposures_from_many_threads_are_each_delivered_once(make_sink, max_latency) -> None:
+    writer = RecordingWriter()
+    sink = make_sink(writer, max_latency=max_latency, max_batch=64)
+    threads = 8
+    per_thread = 1_000
+    start = threading.Barrier(threads)
+
+    def produce(offset: int) -> None:
+        items = exposures(per_thread, start=offset * per_thread)
+        start.wait()
+        for index, item in enumerate(items):
+            sink.emit(item)
+            if index % 250 == 0:
+                sink.flush(0)  # flushes racing the emits and the worker
+
+    workers = [threading.Thread(target=produce, args=(offset,)) for offset in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(PATIENCE)
+
+    assert sink.flush(PATIENCE) is True
+    assert sorted(writer.units) == sorted(unit(index) for index in range(threads * per_thread))
+    stats = sink.stats()
+    assert (stats["emitted"], stats["delivered"], stats["dropped"]) == (8_000, 8_000, 0)
+    assert_accounted(stats)
+    sink.close()
+
+
+def test_an_idle_worker_wakes_for_a_single_exposure_without_waiting_for_a_timeout(
+    make_sink,
+) -> None:
+    writer = RecordingWriter()
+    sink = make_sink(writer, max_latency=0.0)
+    for index in range(200):  # each one alone in the queue of an idle worker
+        sink.emit(exposures(1, start=index)[0])
+        assert sink.flush(PATIENCE) is True
+    assert writer.units == [unit(index) for index in range(200)]
+    sink.close()
+
+
+def test_close_wakes_an_idle_worker_at_once(make_sink) -> None:
+    sink = make_sink(RecordingWriter(), max_latency=NEVER)
+    sink.close(timeout=PATIENCE)
+    assert sink._thread is not None and not sink._thread.is_alive()

@@ -136,7 +136,8 @@ class BatchingSink:
         self._counters = Counters()
         self._rejected = 0  # exposures emitted that never entered the queue (all dropped)
         self._accepting = False  # open, with a worker: emit may take its fast path
-        self._idle = False  # the worker is waiting: emit wakes it at 1 and at max_batch
+        self._idle = False  # the worker waits on an empty queue: wake it on an exposure
+        self._filling = False  # the worker waits for a batch to fill: wake it when full
         self._left = 0  # exposures that left the queue (taken or dropped), in order
         self._inflight_start = 0
         self._inflight = 0
@@ -158,7 +159,11 @@ class BatchingSink:
             queue = self._queue
             if self._accepting and len(queue) < self.queue_size:
                 queue.append(exposure)  # atomic; the worker and the counters read it
-                if self._idle and len(queue) in (1, self.max_batch):
+                if self._idle:  # the worker waits on an empty queue
+                    self._idle = False
+                    self._wake.set()
+                elif self._filling and len(queue) >= self.max_batch:  # a batch is full
+                    self._filling = False
                     self._wake.set()
                 return
             with self._lock:
@@ -389,7 +394,6 @@ class BatchingSink:
         deadline: float | None = None if not queue else 0.0  # a backlog goes out at once
         wake = self._wake
         while True:
-            wake.clear()
             size = len(queue)
             if size >= self.max_batch or (size and (self._closed or self._flush_waiters)):
                 break
@@ -408,15 +412,19 @@ class BatchingSink:
                         return []  # one last look at the spool (e.g. an earlier process's)
                     return None
                 deadline = None
-                due = self._spool_wait(now)
-                if due is not None and due <= 0:
+                wait = self._spool_wait(now)
+                if wait is not None and wait <= 0:
                     return []
-                # emit wakes an idle worker, but an unlocked emit can slip between our look
-                # and the wait: never sleep longer than max_latency on an empty queue.
-                wait = self.max_latency if due is None else min(due, self.max_latency)
-            self._idle = True
-            wake.wait(max(wait, 0.0005))
-            self._idle = False
+            # Say what would wake us, then look once more: whatever an emit, flush or close
+            # did before its wake-up call that this clear() may erase, the second look sees.
+            if size:
+                self._filling = True
+            else:
+                self._idle = True
+            wake.clear()
+            if len(queue) == size and not self._closed and not (size and self._flush_waiters):
+                wake.wait(wait)
+            self._idle = self._filling = False
         with self._lock:
             count = min(len(queue), self.max_batch)
             items = [queue.popleft() for _ in range(count)]
