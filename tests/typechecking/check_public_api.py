@@ -31,11 +31,19 @@ from flagstone import (
     ValueDetails,
 )
 from flagstone.sinks import (
+    BatchingSink,
     CallbackSink,
     Exposure,
     ExposureSink,
+    FanoutSink,
+    HttpSink,
     JsonlSink,
+    LoggingSink,
     MemorySink,
+    PartialDelivery,
+    RecordBatch,
+    RetryPolicy,
+    SinkError,
 )
 
 
@@ -198,3 +206,46 @@ def decorated_keeps_its_signature(client: Client) -> None:
 def exposures_in_memory(sink: MemorySink) -> list[str | None]:
     assert_type(sink.exposures, list[Exposure])
     return [exposure.resolution.variant for exposure in sink.exposures]
+
+
+class ListWriter:
+    """A user's own destination: anything with write_batch and close is a BatchWriter."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    def write_batch(self, batch: RecordBatch) -> None:
+        if not batch:
+            raise SinkError("nothing to write")
+        self.records.extend(batch.records)
+
+    def close(self) -> None:
+        pass
+
+
+def delivery(path: str) -> bool:
+    exposures = BatchingSink(
+        JsonlSink(path, max_bytes=1 << 20, rotate_every=3600.0, keep=3, fsync=1.5),
+        max_batch=100,
+        on_full="block",
+        retry=RetryPolicy(attempts=3, initial_backoff=0.01),
+        spool_dir=path + ".spool",
+    )
+    BatchingSink(ListWriter(), on_full="drop_newest")
+    BatchingSink(HttpSink("https://collector.example/x", headers={"A": "b"}, timeout=(1, 2)))
+    BatchingSink(CallbackSink(print, batch=True))
+    BatchingSink(MemorySink())
+    BatchingSink(LoggingSink("app.exposures"))
+    BatchingSink(FanoutSink([MemorySink()]))  # type: ignore[arg-type]  # not a BatchWriter
+    JsonlSink(path, fsync="sometimes")  # type: ignore[arg-type]
+    stats = exposures.stats()
+    assert_type(stats["dropped_by_reason"], dict[str, int])
+    assert_type(stats["in_spool"], int)
+    client = Client.from_file(path, sinks=[exposures, FanoutSink([MemorySink()])])
+    client.close(timeout=1.0)
+    assert_type(RetryPolicy().backoff(2), float)
+    try:
+        raise PartialDelivery("half", delivered=3)
+    except SinkError as error:
+        assert isinstance(error, FlagstoneError)
+    return exposures.flush(1.0)
