@@ -149,7 +149,6 @@ class RecordSink:
         dedup_ttl: float = DEDUP_TTL_SECONDS,
         dedup_maxsize: int = 100_000,
     ) -> None:
-        self._dedup_settings = (dedup_ttl, dedup_maxsize) if dedup else None
         self._builder = RecordBuilder(Deduplicator(dedup_ttl, dedup_maxsize) if dedup else None)
         self._lock = threading.Lock()
         self._log = RateLimitedLog(logger)
@@ -230,8 +229,7 @@ class RecordSink:
         # with a new one, fresh counters and none of the parent's open resources.
         self._lock = threading.Lock()
         self._counters = Counters()
-        dedup = self._dedup_settings
-        self._builder = RecordBuilder(Deduplicator(*dedup) if dedup is not None else None)
+        self._builder = self._builder.fresh()
         self._reset_after_fork()
 
     def _reset_after_fork(self) -> None:

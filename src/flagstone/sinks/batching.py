@@ -110,7 +110,7 @@ class BatchingSink:
         self.retry = retry if retry is not None else RetryPolicy()
         self.close_timeout = close_timeout
         self.replay_interval = replay_interval
-        self._dedup_settings = (dedup_ttl, dedup_maxsize) if dedup else None
+        self._builder = RecordBuilder(Deduplicator(dedup_ttl, dedup_maxsize) if dedup else None)
         self._rng = rng or random.Random()
         self._timer = timer
         self._log = RateLimitedLog(logger)
@@ -144,8 +144,7 @@ class BatchingSink:
         self._flush_waiters: list[list[int | bool]] = []
         self._thread: threading.Thread | None = None
         self._abort = threading.Event()
-        dedup = self._dedup_settings
-        self._builder = RecordBuilder(Deduplicator(*dedup) if dedup is not None else None)
+        self._builder = self._builder.fresh()
         self._replay_due = 0.0  # when to look at the spool next (monotonic)
         self._replay_failures = 0
         self._final_replay_done = False

@@ -31,14 +31,13 @@ class MemorySink:
         dedup_ttl: float = DEDUP_TTL_SECONDS,
         dedup_maxsize: int = 100_000,
     ) -> None:
-        self._dedup_settings = (dedup_ttl, dedup_maxsize) if dedup else None
+        self._builder = RecordBuilder(Deduplicator(dedup_ttl, dedup_maxsize) if dedup else None)
         self._pending: deque[Exposure] = deque()
         self._reset()
         register_fork_hooks(self)
 
     def _reset(self) -> None:
-        dedup = self._dedup_settings
-        self._builder = RecordBuilder(Deduplicator(*dedup) if dedup is not None else None)
+        self._builder = self._builder.fresh()
         self._lock = threading.Lock()
         self._pending.clear()
         self._exposures: list[Exposure] = []

@@ -33,14 +33,9 @@ from .exposure import (
     record_template,
 )
 
-__all__ = ["Deduplicator", "RecordBatch", "RecordBuilder", "dumps_record"]
+__all__ = ["Deduplicator", "RecordBatch", "RecordBuilder"]
 
 _encode = json.JSONEncoder(separators=(",", ":")).encode
-
-
-def dumps_record(record: dict[str, Any]) -> str:
-    """A record as one compact, ASCII line of JSON (no newline)."""
-    return _encode(record)
 
 
 class RecordBatch(Sequence[dict[str, Any]]):
@@ -254,6 +249,13 @@ class RecordBuilder:
         self._dedup = dedup
         self._second = -1
         self._second_text = ""
+
+    def fresh(self) -> RecordBuilder:
+        """A builder with the same settings and an empty deduplication window."""
+        dedup = self._dedup
+        return RecordBuilder(
+            Deduplicator(dedup._ttl, dedup._maxsize) if dedup is not None else None
+        )
 
     @property
     def deduplicated(self) -> int:
