@@ -22,15 +22,13 @@ from flagstone.sinks import (
     Exposure,
     FanoutSink,
     MemorySink,
-    RecordBatch,
     RetryPolicy,
-    SinkError,
 )
 from tests.sinkdata import SNAPSHOT, assert_accounted
+from tests.writers import PATIENCE, BlockingWriter, FailingWriter, RecordingWriter
 
 T0 = 1_795_444_561.0  # 2026-11-23T14:36:01Z
 WORKER_NAME = "flagstone-exposures"
-PATIENCE = 30.0  # seconds to wait for something that must happen (only reached on failure)
 FAST_RETRY = RetryPolicy(attempts=3, initial_backoff=0.001, max_backoff=0.01)
 NEVER = 3600.0  # a max_latency that never elapses in a test
 
@@ -95,57 +93,6 @@ class SpySink:
 
     def close(self) -> None:
         self.close_calls += 1
-
-
-class RecordingWriter:
-    """A ``BatchWriter`` that keeps the records it accepts."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.records: list[dict[str, Any]] = []
-        self.close_calls = 0
-
-    def write_batch(self, batch: RecordBatch) -> None:
-        with self.lock:
-            self.records.extend(batch.records)
-
-    def close(self) -> None:
-        self.close_calls += 1
-
-    @property
-    def units(self) -> list[str]:
-        with self.lock:
-            return [record["targeting_key"] for record in self.records]
-
-
-class FailingWriter(RecordingWriter):
-    def write_batch(self, batch: RecordBatch) -> None:
-        raise SinkError("the collector is down")
-
-
-class BlockingWriter(RecordingWriter):
-    """Every ``write_batch`` waits for ``release``; ``entered`` is set when one starts."""
-
-    instances: list[BlockingWriter] = []
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entered = threading.Event()
-        self.release = threading.Event()
-        self.writing = 0
-        BlockingWriter.instances.append(self)
-
-    def write_batch(self, batch: RecordBatch) -> None:
-        with self.lock:
-            self.writing += 1
-        self.entered.set()
-        try:
-            if not self.release.wait(4 * PATIENCE):
-                raise SinkError("never released")
-            super().write_batch(batch)
-        finally:
-            with self.lock:
-                self.writing -= 1
 
 
 def batching(inner: Any, **options: Any) -> BatchingSink:
