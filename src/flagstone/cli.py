@@ -112,6 +112,24 @@ def _parser() -> argparse.ArgumentParser:
         help="resolve as the client holding this secret (default: every flag, no environment)",
     )
     _add_lenient(evaluate)
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve a snapshot over HTTP (development and tests)",
+        description="Serve FILE over HTTP with ETag/Last-Modified and 304s, gzip, and an "
+        "optional HMAC signature; the file is reloaded when it changes, and a version that "
+        "does not parse is not served. Prints the URL, then serves until interrupted.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("file", metavar="FILE", help="the snapshot (JSON)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any)")
+    serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    serve.add_argument(
+        "--signing-key-file",
+        metavar="F",
+        default=None,
+        help="sign every answer (X-Flagstone-Signature, <path>.sig) with the key in F",
+    )
     return parser
 
 
@@ -130,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return _validate(args.file, strict=not args.lenient)
+        if args.command == "serve":
+            return _serve(args.file, args.host, args.port, args.signing_key_file)
         return _evaluate(
             args.file,
             args.flag,
@@ -140,6 +160,36 @@ def main(argv: list[str] | None = None) -> int:
     except _Failure as failure:
         _fail(failure.reason)
         return failure.code
+
+
+def _serve(file: str, host: str, port: int, key_file: str | None) -> int:
+    from .live.integrity import read_key
+    from .serve import SnapshotServer, make_server
+
+    try:
+        key = read_key(key_file) if key_file is not None else None
+    except (OSError, ValueError) as error:
+        raise _Failure(2, f"cannot read the signing key: {error}") from None
+    snapshot = SnapshotServer(file, signing_key=key)
+    served = snapshot.current()
+    if served is None:
+        raise _Failure(1, f"{file} is not a snapshot that can be served (see validate)")
+    try:
+        server = make_server(snapshot, host, port)
+    except OSError as error:
+        raise _Failure(2, f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    bound_port = server.server_address[1]
+    print(
+        f"serving {file} (version {served.version}) at http://{host}:{bound_port}/",
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
 
 
 def _validate(file: str, *, strict: bool) -> int:

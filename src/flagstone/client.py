@@ -13,7 +13,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,14 @@ from . import overrides as _overrides
 from .errors import ConfigError
 from .formats.native import ParsedSnapshot, parse_snapshot
 from .lifecycle import close_at_exit, register_fork_hooks
+from .live.cache import DiskCache
+from .live.fetch import HttpFetcher
+from .live.integrity import Integrity
+from .live.updater import FileSource, HttpSource, SourceStatus, Updater
+from .live.watch import FileWatcher
 from .materializations import MaterializationStore
 from .overrides import REGISTRY as _OVERRIDES
-from .plan import FlagPlan, Plan, compile_plan
+from .plan import FlagPlan, PendingPlan, Plan, compile_plan
 from .ratelimit import RateLimitedLog
 from .reasons import ErrorCode, Reason
 from .resolution import Outcome, Resolution
@@ -72,16 +77,22 @@ class Client:
 
     def __init__(
         self,
-        snapshot: ParsedSnapshot,
+        snapshot: ParsedSnapshot | None,
         *,
         client_secret: str | None = None,
         sinks: Iterable[ExposureSink] = (),
         materializations: MaterializationStore | None = None,
     ) -> None:
         self._sinks: tuple[ExposureSink, ...] = tuple(sinks)
-        self._plan: Plan = compile_plan(
-            snapshot, client_secret=client_secret, store=materializations
+        self._client_secret = client_secret
+        self._materializations = materializations
+        self._plan: Plan = (
+            compile_plan(snapshot, client_secret=client_secret, store=materializations)
+            if snapshot is not None
+            else PendingPlan("(no snapshot yet)")
         )
+        self._updater: Updater | None = None
+        self._listeners: list[Callable[[str], object]] = []
         self._log = RateLimitedLog(logger)
         self._lock = threading.Lock()
         self._closed = False
@@ -113,13 +124,24 @@ class Client:
         cls,
         path: str | os.PathLike[str],
         *,
+        watch: bool = False,
+        poll_interval: float = 1.0,
+        signing_key: bytes | str | None = None,
+        expected_sha256: str | None = None,
         client_secret: str | None = None,
         sinks: Iterable[ExposureSink] = (),
         materializations: MaterializationStore | None = None,
         strict: bool = True,
     ) -> Client:
-        """A client for the snapshot in a JSON file. A file that cannot be read raises
-        ``ConfigError`` too."""
+        """A client for the snapshot in a JSON file (a file that cannot be read raises
+        ``ConfigError`` too).
+
+        With ``watch=True`` the file is checked every ``poll_interval`` seconds (one
+        ``stat``) and a changed, complete, valid version is swapped in; a bad one is
+        refused and the current snapshot kept (see :meth:`status`). ``signing_key`` /
+        ``expected_sha256`` require a signature in ``<path>.sig`` / a digest, as for
+        :meth:`from_url`.
+        """
         source = os.fspath(path)
         try:
             data = Path(source).read_bytes()
@@ -127,10 +149,77 @@ class Client:
             raise ConfigError(
                 f"cannot read the snapshot: {error.strerror or error}", source=source
             ) from None
+        integrity = Integrity(_key(signing_key), expected_sha256)
+        signature = FileWatcher(source).read_signature() if integrity.needs_signature else None
+        integrity.check(data, signature, source)
         parsed = parse_snapshot(data, strict=strict, source=source)
-        return cls(
+        client = cls(
             parsed, client_secret=client_secret, sinks=sinks, materializations=materializations
         )
+        if watch:
+            updater = Updater(
+                client,
+                FileSource(source),
+                interval=poll_interval,
+                integrity=integrity,
+                strict=strict,
+            )
+            updater.mark_loaded(parsed.version, "file", data)
+            client._updater = updater
+            updater.start(first_delay=poll_interval)
+        return client
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        refresh_interval: float = 30.0,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | tuple[float, float] = (3.0, 10.0),
+        max_bytes: int = 50 << 20,
+        signing_key: bytes | str | None = None,
+        expected_sha256: str | None = None,
+        cache_path: str | os.PathLike[str] | None = None,
+        max_backoff: float = 300.0,
+        client_secret: str | None = None,
+        sinks: Iterable[ExposureSink] = (),
+        materializations: MaterializationStore | None = None,
+        strict: bool = True,
+    ) -> Client:
+        """A client whose snapshot comes from ``url`` and is refreshed in the background.
+
+        Returns at once; until the first snapshot is in, ``evaluate`` answers with reason
+        ``RESOLVE_REASON_ERROR`` and error ``NOT_READY`` (``wait_until_ready(timeout)``
+        waits for it). Then every ``refresh_interval`` seconds (±10 % jitter) a
+        conditional GET (``If-None-Match``/``If-Modified-Since``) looks for a new version;
+        failures are retried with exponential backoff up to ``max_backoff`` seconds and the
+        last good snapshot keeps serving. ``headers`` are sent with every request (e.g.
+        ``Authorization``); ``timeout`` is seconds or ``(connect, read)``; bodies over
+        ``max_bytes`` (sent or inflated) are refused.
+
+        ``signing_key`` requires an HMAC-SHA256 signature (header ``X-Flagstone-Signature:
+        sha256=<hex>`` or sidecar ``<url>.sig``); ``expected_sha256`` pins the document's
+        digest. ``cache_path`` keeps the last good snapshot on disk and starts from it,
+        so a process that boots while the URL is unreachable still serves flags.
+        """
+        client = cls(
+            None, client_secret=client_secret, sinks=sinks, materializations=materializations
+        )
+        client._plan = PendingPlan(url)
+        updater = Updater(
+            client,
+            HttpSource(HttpFetcher(url, headers=headers, timeout=timeout, max_bytes=max_bytes)),
+            interval=refresh_interval,
+            integrity=Integrity(_key(signing_key), expected_sha256),
+            strict=strict,
+            cache=DiskCache(cache_path) if cache_path is not None else None,
+            max_backoff=max_backoff,
+        )
+        client._updater = updater
+        updater.load_cache(client)
+        updater.start()
+        return client
 
     # -- resolving --------------------------------------------------------------------------
 
@@ -168,17 +257,33 @@ class Client:
         self, context: Mapping[str, Any] | None = None, *, apply: bool = True
     ) -> dict[str, Resolution]:
         """Every active flag this client may see, resolved for ``context``:
-        ``{full flag name: Resolution}`` in snapshot order. Never raises."""
+        ``{full flag name: Resolution}`` in snapshot order, all from one snapshot even while
+        a new one is being swapped in. Never raises."""
         plan = self._plan
         results: dict[str, Resolution] = {}
+        if context.__class__ is not dict:
+            context = _as_context(context)
+            if context is None:
+                return {flag_plan.name: _invalid_context(flag_plan) for flag_plan in plan.visible}
         for flag_plan in plan.visible:
-            results[flag_plan.name] = self.evaluate(flag_plan.name, context, apply=False)
+            results[flag_plan.name] = self._resolve(plan, flag_plan, context)
         if apply and self._sinks:
             resolve_id = uuid.uuid4().hex
             for resolution in results.values():
                 if resolution.should_apply:
                     self._record(resolution, resolve_id)
         return results
+
+    def _resolve(self, plan: Plan, flag_plan: FlagPlan, context: dict[str, Any]) -> Resolution:
+        """``evaluate``'s work for one flag of a plan already chosen (no exposure)."""
+        try:
+            if _OVERRIDES:
+                forced = _test_override(flag_plan, context)
+                if forced is not None:
+                    return forced
+            return flag_plan.resolve(context)
+        except Exception:
+            return self._failed(flag_plan.name, plan)
 
     def apply(self, resolution: Resolution) -> None:
         """Record the exposure of a resolution obtained with ``apply=False``, now that the
@@ -233,8 +338,55 @@ class Client:
 
     @property
     def snapshot_version(self) -> str:
-        """The version of the snapshot being served."""
+        """The version of the snapshot being served (``""`` before a ``from_url`` client has
+        its first one)."""
         return self._plan.version
+
+    def wait_until_ready(self, timeout: float | None = None) -> bool:
+        """Wait until a snapshot is loaded (at most ``timeout`` seconds); whether it is.
+        Only ``from_url`` clients are ever not ready."""
+        if self._plan.ready:
+            return True
+        updater = self._updater
+        return updater is not None and updater.wait_until_ready(timeout)
+
+    def status(self) -> SourceStatus:
+        """Where the snapshot comes from and how keeping it fresh goes: ready, version, last
+        success, last error, consecutive failures (see ``flagstone.live.SourceStatus``)."""
+        if self._updater is not None:
+            return self._updater.status()
+        return SourceStatus(
+            ready=True, source="static", snapshot_version=self._plan.version, updates=1
+        )
+
+    def on_update(self, callback: Callable[[str], object]) -> Callable[[], None]:
+        """Call ``callback(version)`` (on the updating thread) each time a new snapshot is
+        live; returns a function that removes the callback. A callback that raises is
+        logged, never propagated."""
+        with self._lock:
+            self._listeners.append(callback)
+
+        def remove() -> None:
+            with self._lock:
+                if callback in self._listeners:
+                    self._listeners.remove(callback)
+
+        return remove
+
+    def _install(self, parsed: ParsedSnapshot) -> str:
+        """Compile ``parsed`` and serve it from the next evaluation on (one reference swap,
+        so an evaluation sees the old snapshot or the new one, never a mix). Raises
+        ``ConfigError`` and keeps the current snapshot if it cannot be compiled."""
+        plan = compile_plan(parsed, client_secret=self._client_secret, store=self._materializations)
+        self._plan = plan
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(plan.version)
+            except Exception:
+                self._log.warning("listener", "an on_update callback raised", exc_info=True)
+        return plan.version
 
     @property
     def flags(self) -> list[str]:
@@ -261,6 +413,8 @@ class Client:
             if self._closed:
                 return
             self._closed = True
+        if self._updater is not None:
+            self._updater.stop()
         flush_all(self._sinks, timeout, self._log)
         for sink in self._sinks:
             try:
@@ -305,8 +459,8 @@ class Client:
         with self._lock:
             self._stats[key] += 1
 
-    def _failed(self, flag: Any) -> Resolution:
-        plan = self._plan
+    def _failed(self, flag: Any, plan: Plan | None = None) -> Resolution:
+        plan = self._plan if plan is None else plan
         if not isinstance(flag, str):
             return _not_found(plan, flag)  # e.g. an unhashable flag argument
         self._count("resolve_errors")
@@ -323,6 +477,10 @@ class Client:
 
 
 _MISMATCH = object()
+
+
+def _key(signing_key: bytes | str | None) -> bytes | None:
+    return signing_key.encode() if isinstance(signing_key, str) else signing_key
 
 
 def _typed(value: Any, default: Any) -> Any:
@@ -362,6 +520,15 @@ def _flag_name(flag: Any) -> str:
 
 
 def _not_found(plan: Plan, flag: Any) -> Resolution:
+    if not plan.ready:
+        return Resolution(
+            Outcome(
+                _flag_name(flag),
+                Reason.ERROR,
+                error=ErrorCode.NOT_READY,
+                error_message="no snapshot loaded yet; see client.status()",
+            )
+        )
     if not isinstance(flag, str):
         message = f"a flag name is a string, not {type(flag).__name__}"
     else:

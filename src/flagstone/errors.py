@@ -5,7 +5,8 @@ Every exception flagstone raises on purpose derives from ``FlagstoneError``::
     FlagstoneError
      ├── ConfigError            a snapshot (or a change to one) is invalid; lists every
      │    │                     problem with the JSON path where it was found
-     │    └── UnknownClientError  a client secret that the snapshot does not know
+     │    ├── UnknownClientError  a client secret that the snapshot does not know
+     │    └── IntegrityError     a fetched snapshot failed its signature or digest check
      ├── LifecycleError         an A/B-test action that its current state does not allow
      └── SinkError              an exposure sink could not deliver a batch (raised by a
           │                     sink's ``write_batch`` to the batching sink that retries it)
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 __all__ = [
     "ConfigError",
     "FlagstoneError",
+    "IntegrityError",
     "LifecycleError",
     "PartialDelivery",
     "Problem",
@@ -80,6 +82,11 @@ class ConfigError(FlagstoneError):
 
 class UnknownClientError(ConfigError):
     """A ``client_secret`` that no client credential of the snapshot carries."""
+
+
+class IntegrityError(ConfigError):
+    """A snapshot whose signature or sha256 does not match what the client requires: refused
+    like any invalid snapshot."""
 
 
 class LifecycleError(FlagstoneError):

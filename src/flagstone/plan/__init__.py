@@ -39,7 +39,7 @@ from .rules import (
 )
 from .segments import SegmentCompiler, SegmentSource
 
-__all__ = ["FlagPlan", "Plan", "compile_plan"]
+__all__ = ["FlagPlan", "PendingPlan", "Plan", "compile_plan"]
 
 ACTIVE = "ACTIVE"
 ARCHIVED = "ARCHIVED"
@@ -142,6 +142,9 @@ class Plan(dict[str, FlagPlan]):
 
     __slots__ = ("client", "version", "visible")
 
+    ready = True
+    """A snapshot is loaded (see ``PendingPlan``)."""
+
     def __init__(
         self,
         flags: dict[str, FlagPlan],
@@ -159,6 +162,19 @@ class Plan(dict[str, FlagPlan]):
 
     def __repr__(self) -> str:
         return f"Plan(version={self.version!r}, flags={len(self.visible)}, client={self.client!r})"
+
+
+class PendingPlan(Plan):
+    """What a client serves before its first snapshot arrives (``Client.from_url``): no
+    flags, so every evaluation takes the not-found path, which answers ``NOT_READY``."""
+
+    __slots__ = ("source",)
+
+    ready = False
+
+    def __init__(self, source: str) -> None:
+        super().__init__({}, version="", visible=())
+        self.source = source
 
 
 def compile_plan(
