@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 import flagstone
+import flagstone.live
 import flagstone.sinks
 import flagstone.testing
 
@@ -26,6 +27,7 @@ PUBLIC_NAMES = [
     "ErrorCode",
     "FallthroughAssignment",
     "FlagstoneError",
+    "IntegrityError",
     "LifecycleError",
     "MaterializationRecord",
     "MaterializationStore",
@@ -36,6 +38,7 @@ PUBLIC_NAMES = [
     "UnknownClientError",
     "ValueDetails",
     "__version__",
+    "live",
     "sinks",
     "testing",
 ]
@@ -82,6 +85,10 @@ def test_flagstone_exports_exactly_the_public_names() -> None:
     assert flagstone.__all__ == PUBLIC_NAMES
 
 
+def test_flagstone_live_exports_exactly_the_live_names() -> None:
+    assert flagstone.live.__all__ == ["SIGNATURE_HEADER", "Integrity", "SourceStatus", "sign"]
+
+
 def test_flagstone_sinks_exports_exactly_the_sink_names() -> None:
     assert flagstone.sinks.__all__ == SINK_NAMES
 
@@ -117,7 +124,7 @@ def test_each_public_name_has_a_docstring_of_its_own(module: ModuleType, name: s
     assert doc is not None and doc.strip(), f"{module.__name__}.{name} has no docstring"
 
 
-@pytest.mark.parametrize("module", [flagstone, flagstone.sinks, flagstone.testing])
+@pytest.mark.parametrize("module", [flagstone, flagstone.live, flagstone.sinks, flagstone.testing])
 def test_each_public_module_has_a_docstring(module: ModuleType) -> None:
     assert module.__doc__ and module.__doc__.strip()
 

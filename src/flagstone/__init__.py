@@ -7,9 +7,16 @@ Confidence, in process.
 'new-checkout'
 """
 
-from . import sinks, testing
+from . import live, sinks, testing
 from .client import Client, ValueDetails
-from .errors import ConfigError, FlagstoneError, LifecycleError, Problem, UnknownClientError
+from .errors import (
+    ConfigError,
+    FlagstoneError,
+    IntegrityError,
+    LifecycleError,
+    Problem,
+    UnknownClientError,
+)
 from .materializations import (
     MaterializationRecord,
     MaterializationStore,
@@ -26,6 +33,7 @@ __all__ = [
     "ErrorCode",
     "FallthroughAssignment",
     "FlagstoneError",
+    "IntegrityError",
     "LifecycleError",
     "MaterializationRecord",
     "MaterializationStore",
@@ -36,6 +44,7 @@ __all__ = [
     "UnknownClientError",
     "ValueDetails",
     "__version__",
+    "live",
     "sinks",
     "testing",
 ]
