@@ -10,6 +10,7 @@ comes sooner at first and later as failures repeat (exponential backoff with jit
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import threading
@@ -164,6 +165,7 @@ class Updater:
         self._thread: threading.Thread | None = None
         self._first_delay = 0.0
         self._stopped_in_parent = False
+        self._digest: bytes | None = None  # of the document being served
         register_fork_hooks(self)
 
     # -- what the client asks -----------------------------------------------------------
@@ -179,6 +181,7 @@ class Updater:
         """The client was built from ``body`` already (``from_file``): start from there."""
         if isinstance(self.source, FileSource):
             self.source.accept(Update(body))
+        self._digest = hashlib.sha256(body).digest()
         self._record_update(version, loaded_from)
 
     # -- the thread ---------------------------------------------------------------------
@@ -218,6 +221,9 @@ class Updater:
     def _after_fork_in_child(self) -> None:
         self._status_lock = threading.Lock()
         self._stop = threading.Event()
+        self._ready = threading.Event()
+        if self._status.ready:
+            self._ready.set()
         if self._thread is not None and not self._stopped_in_parent:
             self.start(first_delay=0.0)
 
@@ -233,9 +239,15 @@ class Updater:
             if update is None:
                 self._record_success()
                 return True
+            digest = hashlib.sha256(update.body).digest()
+            if digest == self._digest:  # the same document again (a server without ETags)
+                self.source.accept(update)
+                self._record_success()
+                return True
             parsed = self._verified(update.body, update.signature)
             version = client._install(parsed)
             self.source.accept(update)
+            self._digest = digest
         except Exception as error:
             self._record_failure(error)
             return False
@@ -269,6 +281,7 @@ class Updater:
             self.source.accept(
                 Update(cached.body, cached.signature, cached.etag, cached.last_modified)
             )
+        self._digest = hashlib.sha256(cached.body).digest()
         self._record_update(version, "cache")
         return True
 
