@@ -249,3 +249,31 @@ def delivery(path: str) -> bool:
     except SinkError as error:
         assert isinstance(error, FlagstoneError)
     return exposures.flush(1.0)
+
+
+def live(url: str, path: str) -> str | None:
+    client = Client.from_url(
+        url,
+        refresh_interval=10.0,
+        headers={"Authorization": "Bearer t"},
+        timeout=(1.0, 5.0),
+        signing_key="key",
+        expected_sha256=None,
+        cache_path=path + ".cache",
+    )
+    Client.from_url(url, timeout=3.0, signing_key=b"key")
+    Client.from_file(path, watch=True, poll_interval=0.5, signing_key=b"k")
+    Client.from_url(url, refresh_interval="10")  # type: ignore[arg-type]
+    ready: bool = client.wait_until_ready(2.0)
+    status = client.status()
+    assert_type(status, flagstone.live.SourceStatus)
+    assert_type(status.consecutive_failures, int)
+    assert_type(status.last_error, str | None)
+    remove = client.on_update(lambda version: print(version))
+    remove()
+    assert_type(flagstone.live.sign(b"{}", b"key"), str)
+    try:
+        raise flagstone.IntegrityError("tampered")
+    except ConfigError:
+        pass
+    return status.snapshot_version if ready else None
