@@ -92,6 +92,7 @@ class Client:
             else PendingPlan("(no snapshot yet)")
         )
         self._updater: Updater | None = None
+        self._origin: tuple[str, str | None] = ("static", None)  # for status() without updater
         self._listeners: list[Callable[[str], object]] = []
         self._log = RateLimitedLog(logger)
         self._lock = threading.Lock()
@@ -156,6 +157,7 @@ class Client:
         client = cls(
             parsed, client_secret=client_secret, sinks=sinks, materializations=materializations
         )
+        client._origin = (source, "file")
         if watch:
             updater = Updater(
                 client,
@@ -355,8 +357,13 @@ class Client:
         success, last error, consecutive failures (see ``flagstone.live.SourceStatus``)."""
         if self._updater is not None:
             return self._updater.status()
+        source, loaded_from = self._origin
         return SourceStatus(
-            ready=True, source="static", snapshot_version=self._plan.version, updates=1
+            ready=self._plan.ready,
+            source=source,
+            snapshot_version=self._plan.version or None,
+            loaded_from=loaded_from,
+            updates=1 if self._plan.ready else 0,
         )
 
     def on_update(self, callback: Callable[[str], object]) -> Callable[[], None]:
@@ -373,20 +380,25 @@ class Client:
 
         return remove
 
-    def _install(self, parsed: ParsedSnapshot) -> str:
+    def _install(self, parsed: ParsedSnapshot, *, notify: bool = True) -> str:
         """Compile ``parsed`` and serve it from the next evaluation on (one reference swap,
-        so an evaluation sees the old snapshot or the new one, never a mix). Raises
-        ``ConfigError`` and keeps the current snapshot if it cannot be compiled."""
+        so an evaluation sees the old snapshot or the new one, never a mix), then tell the
+        ``on_update`` callbacks unless ``notify`` is false. Raises ``ConfigError`` and keeps
+        the current snapshot if it cannot be compiled."""
         plan = compile_plan(parsed, client_secret=self._client_secret, store=self._materializations)
         self._plan = plan
+        if notify:
+            self._notify(plan.version)
+        return plan.version
+
+    def _notify(self, version: str) -> None:
         with self._lock:
             listeners = list(self._listeners)
         for listener in listeners:
             try:
-                listener(plan.version)
+                listener(version)
             except Exception:
                 self._log.warning("listener", "an on_update callback raised", exc_info=True)
-        return plan.version
 
     @property
     def flags(self) -> list[str]:

@@ -8,7 +8,8 @@ Two things happen to a long-lived object that a request handler never sees:
   registered with :func:`register_fork_hooks` gets ``_after_fork_in_child()`` (start afresh:
   new locks, empty queues, no worker; the parent still owns and delivers what was pending)
   and, if it defines them, ``_before_fork()`` (take its locks so that no other thread is
-  inside its critical section) and ``_after_fork_in_parent()`` (release them).
+  inside its critical section) and ``_after_fork_in_parent()`` (release them); then, once
+  every object has been reset, ``_resume_after_fork()`` (restart a thread).
 * **interpreter exit**: :func:`close_at_exit` objects get ``_close_at_exit()``, newest first,
   so exposures of a client nobody closed are still flushed.
 
@@ -87,6 +88,13 @@ def _after_fork_in_child() -> None:
             obj._after_fork_in_child()
         except Exception:  # pragma: no cover
             logger.exception("flagstone: after-fork hook of %r failed in the child", obj)
+    for obj in held:  # threads start only once every lock in the child is a new one
+        resume = getattr(obj, "_resume_after_fork", None)
+        try:
+            if resume is not None:
+                resume()
+        except Exception:  # pragma: no cover
+            logger.exception("flagstone: resuming %r after the fork failed", obj)
 
 
 def _at_exit() -> None:

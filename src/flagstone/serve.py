@@ -121,8 +121,12 @@ def make_server(
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            accepts_gzip = "gzip" in self.headers.get("Accept-Encoding", "")
-            extra = {"ETag": served.etag, "Last-Modified": served.last_modified}
+            accepts_gzip = _accepts_gzip(self.headers.get("Accept-Encoding", ""))
+            extra = {
+                "ETag": served.etag,
+                "Last-Modified": served.last_modified,
+                "Vary": "Accept-Encoding",
+            }
             if served.signature is not None:
                 extra[SIGNATURE_HEADER] = served.signature
             if accepts_gzip:
@@ -133,7 +137,8 @@ def make_server(
         def _not_modified(self, served: Served) -> bool:
             tags = self.headers.get("If-None-Match")
             if tags is not None:
-                return served.etag in [tag.strip() for tag in tags.split(",")] or tags == "*"
+                listed = [tag.strip().removeprefix("W/") for tag in tags.split(",")]
+                return served.etag in listed or "*" in listed
             since = self.headers.get("If-Modified-Since")
             if since is None:
                 return False
@@ -167,3 +172,16 @@ def make_server(
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
     return server
+
+
+def _accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an ``Accept-Encoding`` value allows gzip (``gzip;q=0`` refuses it)."""
+    for item in accept_encoding.split(","):
+        name, _, parameters = item.strip().partition(";")
+        if name.strip().lower() in ("gzip", "x-gzip", "*"):
+            quality = parameters.strip().removeprefix("q=").strip()
+            try:
+                return not parameters or float(quality) > 0
+            except ValueError:
+                return True
+    return False

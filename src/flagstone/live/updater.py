@@ -224,6 +224,9 @@ class Updater:
         self._ready = threading.Event()
         if self._status.ready:
             self._ready.set()
+
+    def _resume_after_fork(self) -> None:
+        # After every object's _after_fork_in_child: the locks the thread will take are new.
         if self._thread is not None and not self._stopped_in_parent:
             self.start(first_delay=0.0)
 
@@ -245,13 +248,14 @@ class Updater:
                 self._record_success()
                 return True
             parsed = self._verified(update.body, update.signature)
-            version = client._install(parsed)
+            version = client._install(parsed, notify=False)
             self.source.accept(update)
             self._digest = digest
         except Exception as error:
             self._record_failure(error)
             return False
         self._record_update(version, self.source.kind)
+        client._notify(version)  # after the status, so a callback reading it sees the update
         if self.cache is not None:
             try:
                 self.cache.store(

@@ -15,19 +15,26 @@ __all__ = ["FileWatcher"]
 
 
 class FileWatcher:
-    """Watches ``path``; ``read_if_changed()`` returns new content or ``None``."""
+    """Watches ``path``; ``read_if_changed()`` returns new content or ``None``.
+
+    A read is remembered only once it is accepted (``accept``): a file that was refused
+    (invalid, or its signature sidecar not written yet) is read again at every check, so it
+    keeps showing as failing and a sidecar written after its document is picked up.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._stamp: tuple[int, int, int] | None = None
+        self._stamp: tuple[int, int, int] | None = None  # of the accepted content
+        self._read_stamp: tuple[int, int, int] | None = None  # of the last read
         self._digest: str | None = None
 
     def accept(self, body: bytes) -> None:
         """``body`` is now being served (compare future content to it)."""
         self._digest = hashlib.sha256(body).hexdigest()
+        self._stamp = self._read_stamp
 
     def read_if_changed(self) -> bytes | None:
-        """The file's content if it changed since the last call and is stable; raises
+        """The file's content if it differs from what was accepted and is stable; raises
         ``OSError`` if it cannot be read."""
         stamp = self._stat()
         if stamp == self._stamp:
@@ -36,8 +43,9 @@ class FileWatcher:
             body = file.read()
         if self._stat() != stamp:
             return None  # still being written: look again next time
-        self._stamp = stamp
+        self._read_stamp = stamp
         if hashlib.sha256(body).hexdigest() == self._digest:
+            self._stamp = stamp  # touched, not changed
             return None
         return body
 

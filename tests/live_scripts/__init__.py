@@ -1,0 +1,1 @@
+"""Scripts (and their shared helpers) for the live-snapshot tests; see ``livelib``."""
