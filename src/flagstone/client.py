@@ -144,6 +144,8 @@ class Client:
         :meth:`from_url`.
         """
         source = os.fspath(path)
+        if watch and poll_interval <= 0:
+            raise ValueError("poll_interval must be positive")
         try:
             data = Path(source).read_bytes()
         except OSError as error:
@@ -205,13 +207,16 @@ class Client:
         digest. ``cache_path`` keeps the last good snapshot on disk and starts from it,
         so a process that boots while the URL is unreachable still serves flags.
         """
+        fetcher = HttpFetcher(url, headers=headers, timeout=timeout, max_bytes=max_bytes)
+        if refresh_interval <= 0:
+            raise ValueError("refresh_interval must be positive")
         client = cls(
             None, client_secret=client_secret, sinks=sinks, materializations=materializations
         )
         client._plan = PendingPlan(url)
         updater = Updater(
             client,
-            HttpSource(HttpFetcher(url, headers=headers, timeout=timeout, max_bytes=max_bytes)),
+            HttpSource(fetcher),
             interval=refresh_interval,
             integrity=Integrity(_key(signing_key), expected_sha256),
             strict=strict,

@@ -2,8 +2,9 @@
 
 One short-lived connection per fetch (polls are seconds apart), ``If-None-Match`` and
 ``If-Modified-Since`` from the last good answer, ``Accept-Encoding: gzip``, separate connect
-and read timeouts, redirects followed (five at most), and a size bound applied to the body
-both as sent and as decompressed. Any failure raises ``FetchError``.
+and read timeouts, redirects followed (five at most; credentials are not sent on to another
+host), and a size bound applied to the body both as sent and as decompressed. Any failure
+raises ``FetchError``. (The read timeout bounds each wait for data, not the whole fetch.)
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class HttpFetcher:
             timeout if isinstance(timeout, tuple) else (timeout, timeout)
         )
         self.max_bytes = max_bytes
+        self.final_url = url  # where the last answer came from, after redirects
 
     def fetch(self, etag: str | None = None, last_modified: str | None = None) -> Fetched:
         """The snapshot, or ``Fetched(None, …)`` if unchanged since ``etag``/``last_modified``."""
@@ -85,7 +87,7 @@ class HttpFetcher:
 
     def fetch_signature(self) -> str | None:
         """The sidecar ``<url>.sig``, or ``None`` if there is none (404)."""
-        parts = urlsplit(self.url)
+        parts = urlsplit(self.final_url)
         sidecar = parts._replace(path=parts.path + ".sig").geturl()
         status, _, body = self._get(sidecar, dict(self.headers), limit=4096)
         if status == 404:
@@ -117,8 +119,17 @@ class HttpFetcher:
                 found = {name.lower(): value for name, value in response.getheaders()}
                 if status in (301, 302, 303, 307, 308) and "location" in found:
                     response.read(64 << 10)
-                    url = urljoin(url, found["location"])
+                    target = urljoin(url, found["location"])
+                    if urlsplit(target).netloc != parts.netloc:
+                        # never hand credentials to another host
+                        headers = {
+                            name: value
+                            for name, value in headers.items()
+                            if name.lower() not in ("authorization", "cookie")
+                        }
+                    url = target
                     continue
+                self.final_url = url
                 body = _read_bounded(response, found, limit) if status == 200 else b""
                 if status != 200:
                     response.read(64 << 10)
@@ -137,14 +148,29 @@ def _read_bounded(response: http.client.HTTPResponse, headers: dict[str, str], l
     body = response.read(limit + 1)
     if len(body) > limit:
         raise FetchError(f"the snapshot is more than the {limit} bytes allowed")
+    if length is not None and length.isdigit() and len(body) < int(length):
+        # http.client stops at Content-Length and returns what came if the peer hung up
+        raise FetchError(f"the body is truncated: {len(body)} of {length} bytes")
     if headers.get("content-encoding", "").lower() in ("gzip", "x-gzip"):
+        body = _gunzip(body, limit)
+    return body
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    """Inflate every gzip member of ``data``, refusing more than ``limit`` bytes."""
+    parts: list[bytes] = []
+    size = 0
+    while data:
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         try:
-            body = inflater.decompress(body, limit + 1)
+            part = inflater.decompress(data, limit + 1 - size)
         except zlib.error as error:
             raise FetchError(f"the gzip body is corrupt: {error}") from error
-        if len(body) > limit or inflater.unconsumed_tail:
+        size += len(part)
+        if size > limit or inflater.unconsumed_tail:
             raise FetchError(f"the snapshot inflates to more than the {limit} bytes allowed")
         if not inflater.eof:
             raise FetchError("the gzip body is truncated")
-    return body
+        parts.append(part)
+        data = inflater.unused_data
+    return b"".join(parts)

@@ -56,7 +56,8 @@ class Integrity:
                 source=source,
             )
         expected = sign(body, self.signing_key)
-        if not hmac.compare_digest(expected.encode(), signature.strip().encode()):
+        given = signature.strip().lower().encode("ascii", "replace")
+        if not hmac.compare_digest(expected.encode(), given):
             raise IntegrityError("the snapshot's signature does not match", source=source)
 
 

@@ -239,6 +239,8 @@ class Updater:
         """Look for a new snapshot once; ``True`` unless something failed."""
         try:
             update = self.source.poll(self.integrity)
+            if self._stop.is_set():
+                return True  # closed while fetching: swap nothing in
             if update is None:
                 self._record_success()
                 return True
