@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,3 +51,13 @@ def _no_leftover_test_overrides():
     overrides.clear()
     yield
     overrides.clear()
+
+
+@pytest.fixture
+def clients() -> Iterator[list[Any]]:
+    """Clients a test made (append them); all closed afterwards, which stops their updater
+    threads and flushes their sinks."""
+    made: list[Any] = []
+    yield made
+    for client in made:
+        client.close()

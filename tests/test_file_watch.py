@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -105,15 +105,6 @@ class Watched:
     def serves(self, version: str) -> bool:
         """Whether the client answers exactly as the snapshot ``version`` does."""
         return answers(self.client.evaluate_all(CONTEXT)) == expected_answers(version)
-
-
-@pytest.fixture
-def clients() -> Iterator[list[flagstone.Client]]:
-    """Clients a test made; all closed afterwards (which stops their watcher threads)."""
-    made: list[flagstone.Client] = []
-    yield made
-    for client in made:
-        client.close()
 
 
 @pytest.fixture

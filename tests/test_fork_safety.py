@@ -11,55 +11,25 @@ with the child's first exposure); the parent keeps delivering what it had queued
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.scripted import ScriptRun
+from tests.scripted import run_script as run_scripted
+
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
-SCRIPT_TIMEOUT = 180.0
 
 PARENT_UNITS = 40  # "p-0" … : one delivered before the fork, the rest held or queued
 CHILD_UNITS = 25  # "c-0" …
 FORKS = 20
 
 
-@dataclass
-class ScriptRun:
-    """A finished script: its report, and its output for failure messages."""
-
-    report: dict[str, Any]
-    stdout: str
-    stderr: str
-
-    @property
-    def details(self) -> str:
-        """Everything about the run, for failure messages."""
-        return f"report: {self.report}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
-
-
 def run_script(name: str, *args: object) -> ScriptRun:
     """Run ``tests/scripts/<name>``; its last stdout line is its JSON report."""
-    command = [sys.executable, str(SCRIPTS / name), *map(str, args)]
-    try:
-        completed = subprocess.run(
-            command, capture_output=True, text=True, timeout=SCRIPT_TIMEOUT, check=False
-        )
-    except subprocess.TimeoutExpired as expired:
-        pytest.fail(
-            f"{name} did not finish within {SCRIPT_TIMEOUT} s (a deadlock?)\n"
-            f"stdout:\n{expired.stdout}\nstderr:\n{expired.stderr}"
-        )
-    lines = completed.stdout.splitlines()
-    assert completed.returncode == 0 and lines, (
-        f"{name} exited with status {completed.returncode}\n"
-        f"stdout:\n{completed.stdout}\nstderr:\n{completed.stderr}"
-    )
-    return ScriptRun(json.loads(lines[-1]), completed.stdout, completed.stderr)
+    return run_scripted(SCRIPTS / name, *args)
 
 
 def targeting_keys(path: Path) -> list[str]:

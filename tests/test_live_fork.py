@@ -11,60 +11,23 @@ own updater. ``fork_closed_client.py`` forks a client that was closed first.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.live_scripts.livelib import THREAD_NAME
+from tests.scripted import ScriptRun
+from tests.scripted import run_script as run_scripted
 
 SCRIPTS = Path(__file__).resolve().parent / "live_scripts"
-SCRIPT_TIMEOUT = 180.0
 # what a status says about the snapshot, as opposed to when it was last checked
 SNAPSHOT_FIELDS = ("ready", "source", "snapshot_version", "loaded_from", "updates", "failures")
 
 
-@dataclass
-class ScriptRun:
-    """A finished script: its report, and its output for failure messages."""
-
-    report: dict[str, Any]
-    stdout: str
-    stderr: str
-
-    @property
-    def child(self) -> dict[str, Any]:
-        child = self.report["child"]
-        assert child is not None and "error" not in child, self.details
-        return child
-
-    @property
-    def details(self) -> str:
-        return f"report: {self.report}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
-
-
 def run_script(name: str, *args: object) -> ScriptRun:
     """Run ``tests/live_scripts/<name>``; its last stdout line is its JSON report."""
-    command = [sys.executable, str(SCRIPTS / name), *map(str, args)]
-    try:
-        completed = subprocess.run(
-            command, capture_output=True, text=True, timeout=SCRIPT_TIMEOUT, check=False
-        )
-    except subprocess.TimeoutExpired as expired:
-        pytest.fail(
-            f"{name} did not finish within {SCRIPT_TIMEOUT} s (a deadlock?)\n"
-            f"stdout:\n{expired.stdout}\nstderr:\n{expired.stderr}"
-        )
-    lines = completed.stdout.splitlines()
-    assert completed.returncode == 0 and lines, (
-        f"{name} exited with status {completed.returncode}\n"
-        f"stdout:\n{completed.stdout}\nstderr:\n{completed.stderr}"
-    )
-    return ScriptRun(json.loads(lines[-1]), completed.stdout, completed.stderr)
+    return run_scripted(SCRIPTS / name, *args)
 
 
 def snapshot_part(status: dict[str, Any]) -> dict[str, Any]:

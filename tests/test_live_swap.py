@@ -40,15 +40,6 @@ MAX_FILE_WRITES = 2_000
 VERSIONS = ("A", "B")
 
 
-@pytest.fixture
-def clients() -> Iterator[list[flagstone.Client]]:
-    """Clients a test made; all closed afterwards (which stops their updater threads)."""
-    made: list[flagstone.Client] = []
-    yield made
-    for client in made:
-        client.close()
-
-
 @pytest.fixture(autouse=True)
 def _frequent_thread_switches() -> Iterator[None]:
     """Let the interpreter switch threads far more often than every 5 ms, so that swaps land

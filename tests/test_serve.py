@@ -431,14 +431,6 @@ def test_port_in_use_exits_2(tmp_path):
 # -- a client following a served file -----------------------------------------------------
 
 
-@pytest.fixture
-def clients() -> Iterator[list[flagstone.Client]]:
-    made: list[flagstone.Client] = []
-    yield made
-    for client in made:
-        client.close()
-
-
 def test_client_follows_a_signed_served_file_end_to_end(serve, tmp_path, clients):
     (tmp_path / "key").write_bytes(KEY)
     served = serve("--signing-key-file", str(tmp_path / "key"))

@@ -39,6 +39,7 @@ from flagstone.sinks import (
     SinkError,
 )
 from flagstone.sinks.spool import Spool, SpoolFull
+from tests.scripted import run_script as run_scripted
 from tests.sinkdata import SNAPSHOT, assert_accounted
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
@@ -421,14 +422,8 @@ def first_line(process: subprocess.Popen[str], timeout: float) -> str:
 
 
 def run_script(name: str, *args: object) -> dict[str, Any]:
-    command = [sys.executable, str(SCRIPTS / name), *map(str, args)]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    lines = completed.stdout.splitlines()
-    assert completed.returncode == 0 and lines, (
-        f"{name} exited with status {completed.returncode}\n"
-        f"stdout:\n{completed.stdout}\nstderr:\n{completed.stderr}"
-    )
-    return json.loads(lines[-1])
+    """Run ``tests/scripts/<name>``; its JSON report."""
+    return run_scripted(SCRIPTS / name, *args).report
 
 
 @pytest.mark.parametrize("ready_records", [1, 500, 3000])
