@@ -62,12 +62,18 @@ def main() -> None:
     gate.armed = True  # the next replay attempt stops inside write_batch
     held = gate.entered.wait(30)
     release_child, child_waits = os.pipe()
+    child_ready, child_says = os.pipe()
     pid = os.fork()
     if pid == 0:
+        # Python code runs in the child only after its fork hooks did: say so, then wait.
         os.close(child_waits)
+        os.close(child_ready)
+        os.write(child_says, b"r")
         os.read(release_child, 1)
         os._exit(0)
     os.close(release_child)
+    os.close(child_says)
+    os.read(child_ready, 1)  # the child has let go of what it inherited
     gate.armed = False
     gate.released.set()  # the held replay fails
     sink.close()
