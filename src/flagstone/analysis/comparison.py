@@ -37,14 +37,13 @@ tails), its quantiles :class:`statistics.NormalDist`; the t distribution comes f
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass, fields
 from statistics import NormalDist
 from typing import Any, Literal
 
 from scipy import stats
 
-from flagstone.analysis.groups import GroupStats
+from flagstone.analysis.groups import GroupStats, real_number
 from flagstone.analysis.normal import Alternative, normal_sf
 
 __all__ = [
@@ -121,22 +120,13 @@ class NonInferiority(Comparison):
         return self.significant
 
 
-def _real(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    result = float(value)
-    if not math.isfinite(result):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return result
-
-
 def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
 
 
 def _check_alpha(alpha: object) -> float:
-    value = _real("alpha", alpha)
+    value = real_number("alpha", alpha)
     if not 0 < value < 1:
         raise ValueError(f"alpha must be strictly between 0 and 1, got {alpha!r}")
     return value
@@ -209,7 +199,7 @@ def compare(
     _choice("alternative", alternative, _ALTERNATIVES)
     _choice("relative", relative, _RELATIVE_MODES)
     alpha = _check_alpha(alpha)
-    null = _real("null_difference", null_difference)
+    null = real_number("null_difference", null_difference)
     if control.is_binary != treatment.is_binary:
         raise ValueError("control and treatment must both be 0/1 metrics (sum_sq=None) or both not")
     if method == "t" and min(control.n, treatment.n) < 2:
@@ -291,7 +281,7 @@ def non_inferiority(
     makes it 0). Raises :class:`ValueError` for a margin that is not finite and > 0, an
     unknown ``preferred`` and everything :func:`compare` refuses.
     """
-    size = _real("margin", margin)
+    size = real_number("margin", margin)
     if size <= 0:
         raise ValueError(f"margin must be > 0, got {margin!r}")
     _choice("preferred", preferred, _PREFERRED)

@@ -27,7 +27,7 @@ __all__ = ["GroupStats"]
 _SUM_SQ_SLACK = 1e-9
 
 
-def _real(name: str, value: object) -> float:
+def real_number(name: str, value: object) -> float:
     """``value`` as a finite float (numpy scalars welcome), else a ValueError."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a real number, got {value!r}")
@@ -59,7 +59,7 @@ class GroupStats:
         n = int(self.n)
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")
-        total = _real("sum", self.sum)
+        total = real_number("sum", self.sum)
         # frozen: normalise numpy scalars to plain numbers (no int64 overflow in sum**2)
         object.__setattr__(self, "n", n)
         object.__setattr__(self, "sum", total)
@@ -69,7 +69,7 @@ class GroupStats:
                     f"a 0/1 metric (sum_sq=None) needs 0 <= sum <= n, got sum={total} with n={n}"
                 )
         else:
-            sum_sq = _real("sum_sq", self.sum_sq)
+            sum_sq = real_number("sum_sq", self.sum_sq)
             object.__setattr__(self, "sum_sq", sum_sq)
             floor = total * total / n
             if sum_sq < 0 or sum_sq < floor * (1 - _SUM_SQ_SLACK):
@@ -83,7 +83,7 @@ class GroupStats:
             raise ValueError("the covariate sums x_sum, x_sum_sq and xy_sum go together")
         if all(given):
             for name in names:
-                object.__setattr__(self, name, _real(name, getattr(self, name)))
+                object.__setattr__(self, name, real_number(name, getattr(self, name)))
             x_sum_sq = self.x_sum_sq
             if x_sum_sq is not None and x_sum_sq < 0:
                 raise ValueError(f"x_sum_sq must be >= 0, got {x_sum_sq}")
