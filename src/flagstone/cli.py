@@ -113,6 +113,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_lenient(evaluate)
 
+    commands.add_parser(
+        "analyze-stats",
+        help="analyse an experiment's sufficient statistics (needs the analysis extra)",
+        description="See: python -m flagstone analyze-stats --help",
+        add_help=False,
+    )
+
     serve = commands.add_parser(
         "serve",
         help="serve a snapshot over HTTP (development and tests)",
@@ -144,7 +151,12 @@ def _add_lenient(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
-    args = _parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["analyze-stats"]:
+        from .analysis.command import main as analyze_stats
+
+        return analyze_stats(arguments[1:])
+    args = _parser().parse_args(arguments)
     try:
         if args.command == "validate":
             return _validate(args.file, strict=not args.lenient)
