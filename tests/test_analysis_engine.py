@@ -448,6 +448,10 @@ def test_the_required_sample_size_is_that_of_the_mde_at_the_adjusted_alpha() -> 
         ratio=5_200 / 5_000,
     )
     assert comparison.required_sample_size == expected.total
+    assert comparison.required_per_group == (
+        expected.per_group_control,
+        expected.per_group_treatment,
+    )
     assert comparison.powered is (expected.total <= 10_200)
     effect = powered_effect(5_000, 5_200, p_c * (1 - p_c), p_t * (1 - p_t), alpha=0.025, power=0.9)
     assert comparison.powered_effect_abs == pytest.approx(effect, rel=REL)

@@ -472,6 +472,7 @@ class _Power:
     powered: bool | None
     effect_abs: float
     effect_rel: float | None
+    required_per_group: tuple[int, int] | None = None
 
 
 def _power(spec: AnalysisInput, metric: MetricInput, look: _Look, alpha: float) -> _Power:
@@ -490,7 +491,13 @@ def _power(spec: AnalysisInput, metric: MetricInput, look: _Look, alpha: float) 
         )
     except (OverflowError, ZeroDivisionError):  # an MDE too small for any sample
         return _Power(None, False, effect, relative)
-    return _Power(size.total, n_c + n_t >= size.total, effect, relative)
+    return _Power(
+        size.total,
+        n_c + n_t >= size.total,
+        effect,
+        relative,
+        (size.per_group_control, size.per_group_treatment),
+    )
 
 
 def _status(
@@ -552,6 +559,7 @@ def _result(
         powered=power.powered,
         current_sample_size=current,
         required_sample_size=power.required,
+        required_per_group=power.required_per_group,
         powered_effect_abs=power.effect_abs,
         powered_effect_rel=power.effect_rel,
         variance_reduction_rate=None if look.cuped is None else look.cuped.variance_reduction,

@@ -83,13 +83,14 @@ class MetricComparison:
     significant: bool
     powered: bool | None  # None without a minimum detectable effect
     current_sample_size: int  # baseline + compared units
-    required_sample_size: int | None  # for the MDE at adjusted alpha and power
+    required_sample_size: int | None  # total (both groups) for the MDE at adjusted alpha, power
     powered_effect_abs: float | None
     powered_effect_rel: float | None
     variance_reduction_rate: float | None  # None without covariates
     non_inferiority_p_value: float | None  # guardrails with a margin
     status: str  # one of METRIC_STATUSES
     message: str  # why, in a sentence
+    required_per_group: tuple[int, int] | None = None  # (control, treatment) for the MDE
 
 
 @dataclass(frozen=True)
