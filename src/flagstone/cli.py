@@ -59,8 +59,9 @@ exit codes:
 """
 
 
-class _Failure(Exception):
-    """A failure to report on stderr (one line) with an exit code."""
+class CommandFailure(Exception):
+    """A failure to report on stderr (one line) with an exit code (shared by the
+    subcommands, ``analyze-stats`` included)."""
 
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(reason)
@@ -169,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             client_secret=args.client_secret,
             strict=not args.lenient,
         )
-    except _Failure as failure:
+    except CommandFailure as failure:
         _fail(failure.reason)
         return failure.code
 
@@ -181,15 +182,17 @@ def _serve(file: str, host: str, port: int, key_file: str | None) -> int:
     try:
         key = read_key(key_file) if key_file is not None else None
     except (OSError, ValueError) as error:
-        raise _Failure(2, f"cannot read the signing key: {error}") from None
+        raise CommandFailure(2, f"cannot read the signing key: {error}") from None
     snapshot = SnapshotServer(file, signing_key=key)
     served = snapshot.current()
     if served is None:
-        raise _Failure(1, f"{file} is not a snapshot that can be served (see validate)")
+        raise CommandFailure(1, f"{file} is not a snapshot that can be served (see validate)")
     try:
         server = make_server(snapshot, host, port)
     except OSError as error:
-        raise _Failure(2, f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+        raise CommandFailure(
+            2, f"cannot listen on {host}:{port}: {error.strerror or error}"
+        ) from None
     bound_port = server.server_address[1]
     print(
         f"serving {file} (version {served.version}) at http://{host}:{bound_port}/",
@@ -241,11 +244,11 @@ def _evaluate(
         client = Client.from_file(file, client_secret=client_secret, strict=strict)
     except UnknownClientError:
         # The secret itself is a credential: never echo it.
-        raise _Failure(
+        raise CommandFailure(
             EXIT_USAGE, f"{file}: the client secret matches no client of the snapshot"
         ) from None
     except ConfigError as error:
-        raise _Failure(EXIT_INVALID_SNAPSHOT, _summary(file, error)) from None
+        raise CommandFailure(EXIT_INVALID_SNAPSHOT, _summary(file, error)) from None
     with client:
         resolution = client.evaluate(flag, context, apply=False)
     _print_json(resolution.to_dict())
@@ -259,16 +262,20 @@ def _read(file: str) -> bytes:
     try:
         return Path(file).read_bytes()
     except OSError as error:
-        raise _Failure(EXIT_USAGE, f"{file}: cannot read: {error.strerror or error}") from None
+        raise CommandFailure(
+            EXIT_USAGE, f"{file}: cannot read: {error.strerror or error}"
+        ) from None
 
 
 def _context(text: str) -> dict[str, Any]:
     try:
         context = json.loads(text)
     except ValueError as error:
-        raise _Failure(EXIT_USAGE, f"--context is not valid JSON: {error}") from None
+        raise CommandFailure(EXIT_USAGE, f"--context is not valid JSON: {error}") from None
     if not isinstance(context, dict):
-        raise _Failure(EXIT_USAGE, f"--context must be a JSON object, not {_json_kind(context)}")
+        raise CommandFailure(
+            EXIT_USAGE, f"--context must be a JSON object, not {_json_kind(context)}"
+        )
     return context
 
 
@@ -292,8 +299,8 @@ def _summary(file: str, error: ConfigError, shown: int = 3) -> str:
     return f"{file}: {count} problem{'s' if count != 1 else ''}: {listed}{more}"
 
 
-def _fail(reason: str) -> None:
-    print(f"{PROG}: {' '.join(reason.split())}", file=sys.stderr)
+def _fail(reason: str, prog: str = PROG) -> None:
+    print(f"{prog}: {' '.join(reason.split())}", file=sys.stderr)
 
 
 def _print_json(document: Any) -> None:

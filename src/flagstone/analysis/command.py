@@ -43,6 +43,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flagstone.analysis import outputs
+from flagstone.cli import CommandFailure
+from flagstone.cli import _fail as report_failure
 from flagstone.errors import ConfigError, Problem
 
 if TYPE_CHECKING:
@@ -65,15 +67,6 @@ exit codes:
   2  usage error: bad arguments, an unreadable file, an unknown --treatment or --metric,
      or one missing where the format needs it
 """
-
-
-class _Failure(Exception):
-    """A failure to report on stderr (one line) with an exit code."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -117,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK if code is None else code if isinstance(code, int) else EXIT_USAGE
     try:
         return _run(args.file, args.format, args.treatment, args.metric)
-    except _Failure as failure:
+    except CommandFailure as failure:
         _fail(failure.reason)
         return failure.code
 
@@ -159,7 +152,7 @@ def _run(file: str, output: str, treatment: str | None, metric: str | None) -> i
     try:
         results = outputs.to_computed_results(outcome, chosen)
     except ValueError as error:
-        raise _Failure(EXIT_USAGE, f"--format experiments: {error}") from None
+        raise CommandFailure(EXIT_USAGE, f"--format experiments: {error}") from None
     _print_json(results)
     return EXIT_OK
 
@@ -173,7 +166,7 @@ def _select(
     recommendations = outcome.recommendations
     if treatment is not None:
         if treatment not in treatments:
-            raise _Failure(
+            raise CommandFailure(
                 EXIT_USAGE, f"unknown --treatment {treatment!r} (treatments: {_listed(treatments)})"
             )
         comparisons = tuple(c for c in comparisons if c.compared == treatment)
@@ -182,7 +175,9 @@ def _select(
     if metric is not None:
         metrics = tuple(dict.fromkeys(c.metric for c in outcome.comparisons))
         if metric not in metrics:
-            raise _Failure(EXIT_USAGE, f"unknown --metric {metric!r} (metrics: {_listed(metrics)})")
+            raise CommandFailure(
+                EXIT_USAGE, f"unknown --metric {metric!r} (metrics: {_listed(metrics)})"
+            )
         comparisons = tuple(c for c in comparisons if c.metric == metric)
     return replace(
         outcome, comparisons=comparisons, treatments=treatments, recommendations=recommendations
@@ -192,7 +187,7 @@ def _select(
 def _only(option: str, choices: tuple[str, ...]) -> str:
     """The one choice left (after ``--treatment``/``--metric``), else a usage error."""
     if len(choices) != 1:
-        raise _Failure(
+        raise CommandFailure(
             EXIT_USAGE,
             f"--{option} is required: the input has {len(choices)} {option}s ({_listed(choices)})",
         )
@@ -207,7 +202,9 @@ def _read(file: str) -> bytes:
     try:
         return Path(file).read_bytes()
     except OSError as error:
-        raise _Failure(EXIT_USAGE, f"{file}: cannot read: {error.strerror or error}") from None
+        raise CommandFailure(
+            EXIT_USAGE, f"{file}: cannot read: {error.strerror or error}"
+        ) from None
 
 
 def _invalid(file: str, error: ConfigError, shown: int = 3) -> int:
@@ -228,7 +225,7 @@ def _invalid(file: str, error: ConfigError, shown: int = 3) -> int:
 
 
 def _fail(reason: str) -> None:
-    print(f"flagstone analyze-stats: {' '.join(reason.split())}", file=sys.stderr)
+    report_failure(reason, "flagstone analyze-stats")
 
 
 def _print_json(document: Any) -> None:
