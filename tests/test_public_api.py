@@ -35,6 +35,7 @@ PUBLIC_NAMES = [
     "Problem",
     "Reason",
     "Resolution",
+    "SqliteMaterializationStore",
     "UnknownClientError",
     "ValueDetails",
     "__version__",

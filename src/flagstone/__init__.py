@@ -24,6 +24,7 @@ from .materializations import (
 )
 from .reasons import ErrorCode, Reason
 from .resolution import FallthroughAssignment, Resolution
+from .sqlite_store import SqliteMaterializationStore
 
 __version__ = "0.1.0"
 
@@ -41,6 +42,7 @@ __all__ = [
     "Problem",
     "Reason",
     "Resolution",
+    "SqliteMaterializationStore",
     "UnknownClientError",
     "ValueDetails",
     "__version__",
