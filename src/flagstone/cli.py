@@ -72,7 +72,8 @@ class CommandFailure(Exception):
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Validate flagstone snapshots and resolve flags from them, printing JSON.",
+        description="Validate flagstone snapshots, resolve flags from them, serve them, and "
+        "analyse experiments' statistics.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
