@@ -39,11 +39,10 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flagstone.analysis import outputs
-from flagstone.cli import CommandFailure
+from flagstone.cli import CommandFailure, _read
 from flagstone.cli import _fail as report_failure
 from flagstone.errors import ConfigError, Problem
 
@@ -196,15 +195,6 @@ def _only(option: str, choices: tuple[str, ...]) -> str:
 
 def _listed(names: Sequence[str]) -> str:
     return ", ".join(names) or "none"
-
-
-def _read(file: str) -> bytes:
-    try:
-        return Path(file).read_bytes()
-    except OSError as error:
-        raise CommandFailure(
-            EXIT_USAGE, f"{file}: cannot read: {error.strerror or error}"
-        ) from None
 
 
 def _invalid(file: str, error: ConfigError, shown: int = 3) -> int:

@@ -25,7 +25,7 @@ from ..errors import PartialDelivery
 from ..lifecycle import register_fork_hooks
 from ..ratelimit import RateLimitedLog
 from .exposure import DEDUP_TTL_SECONDS, Exposure
-from .records import Deduplicator, RecordBatch, RecordBuilder
+from .records import RecordBatch, RecordBuilder
 
 __all__ = ["BatchWriter", "Counters", "ExposureSink", "RecordSink", "SinkStats"]
 
@@ -98,7 +98,6 @@ class Counters:
         "dropped_by_reason",
         "emitted",
         "in_spool",
-        "queued",
         "replayed",
         "retried",
         "spooled",
@@ -109,7 +108,6 @@ class Counters:
         self.delivered = 0
         self.deduplicated = 0
         self.dropped_by_reason: dict[str, int] = {}
-        self.queued = 0
         self.in_spool = 0
         self.retried = 0
         self.spooled = 0
@@ -126,7 +124,7 @@ class Counters:
             "deduplicated": self.deduplicated,
             "dropped": sum(self.dropped_by_reason.values()),
             "dropped_by_reason": dict(self.dropped_by_reason),
-            "queued": self.queued,
+            "queued": 0,  # sinks with a queue fill this in
             "in_spool": self.in_spool,
             "retried": self.retried,
             "spooled": self.spooled,
@@ -149,7 +147,7 @@ class RecordSink:
         dedup_ttl: float = DEDUP_TTL_SECONDS,
         dedup_maxsize: int = 100_000,
     ) -> None:
-        self._builder = RecordBuilder(Deduplicator(dedup_ttl, dedup_maxsize) if dedup else None)
+        self._builder = RecordBuilder.with_dedup(dedup, dedup_ttl, dedup_maxsize)
         self._lock = threading.Lock()
         self._log = RateLimitedLog(logger)
         self._counters = Counters()

@@ -30,7 +30,7 @@ from ..lifecycle import close_at_exit, register_fork_hooks
 from ..ratelimit import RateLimitedLog
 from .base import BatchWriter, Counters, SinkStats
 from .exposure import DEDUP_TTL_SECONDS, Exposure
-from .records import Deduplicator, RecordBatch, RecordBuilder
+from .records import RecordBatch, RecordBuilder
 from .retry import RetryPolicy
 from .spool import Spool
 
@@ -110,7 +110,7 @@ class BatchingSink:
         self.retry = retry if retry is not None else RetryPolicy()
         self.close_timeout = close_timeout
         self.replay_interval = replay_interval
-        self._builder = RecordBuilder(Deduplicator(dedup_ttl, dedup_maxsize) if dedup else None)
+        self._builder = RecordBuilder.with_dedup(dedup, dedup_ttl, dedup_maxsize)
         self._rng = rng or random.Random()
         self._timer = timer
         self._log = RateLimitedLog(logger)

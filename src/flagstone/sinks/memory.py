@@ -9,7 +9,7 @@ from typing import Any
 from ..lifecycle import register_fork_hooks
 from .base import Counters, SinkStats
 from .exposure import DEDUP_TTL_SECONDS, Exposure
-from .records import Deduplicator, RecordBatch, RecordBuilder
+from .records import RecordBatch, RecordBuilder
 
 __all__ = ["MemorySink"]
 
@@ -31,7 +31,7 @@ class MemorySink:
         dedup_ttl: float = DEDUP_TTL_SECONDS,
         dedup_maxsize: int = 100_000,
     ) -> None:
-        self._builder = RecordBuilder(Deduplicator(dedup_ttl, dedup_maxsize) if dedup else None)
+        self._builder = RecordBuilder.with_dedup(dedup, dedup_ttl, dedup_maxsize)
         self._pending: deque[Exposure] = deque()
         self._reset()
         register_fork_hooks(self)

@@ -250,6 +250,11 @@ class RecordBuilder:
         self._second = -1
         self._second_text = ""
 
+    @classmethod
+    def with_dedup(cls, dedup: bool, ttl: float, maxsize: int) -> RecordBuilder:
+        """A builder that drops repeats within ``ttl`` (remembering ``maxsize``) if ``dedup``."""
+        return cls(Deduplicator(ttl, maxsize) if dedup else None)
+
     def fresh(self) -> RecordBuilder:
         """A builder with the same settings and an empty deduplication window."""
         dedup = self._dedup
