@@ -22,6 +22,8 @@ import flagstone.sinks
 import flagstone.testing
 
 PUBLIC_NAMES = [
+    "AbTestNotFound",
+    "AbTests",
     "Client",
     "ConfigError",
     "ErrorCode",

@@ -8,8 +8,10 @@ Confidence, in process.
 """
 
 from . import live, sinks, testing
+from .abtests import AbTests
 from .client import Client, ValueDetails
 from .errors import (
+    AbTestNotFound,
     ConfigError,
     FlagstoneError,
     IntegrityError,
@@ -29,6 +31,8 @@ from .sqlite_store import SqliteMaterializationStore
 __version__ = "0.1.0"
 
 __all__ = [
+    "AbTestNotFound",
+    "AbTests",
     "Client",
     "ConfigError",
     "ErrorCode",

@@ -8,6 +8,7 @@ Every exception flagstone raises on purpose derives from ``FlagstoneError``::
      │    ├── UnknownClientError  a client secret that the snapshot does not know
      │    └── IntegrityError     a fetched snapshot failed its signature or digest check
      ├── LifecycleError         an A/B-test action that its current state does not allow
+     ├── AbTestNotFound         no A/B test (or override) by that name (also a LookupError)
      └── SinkError              an exposure sink could not deliver a batch (raised by a
           │                     sink's ``write_batch`` to the batching sink that retries it)
           └── PartialDelivery   only the first ``delivered`` records of the batch got through
@@ -24,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "AbTestNotFound",
     "ConfigError",
     "FlagstoneError",
     "IntegrityError",
@@ -98,6 +100,10 @@ class LifecycleError(FlagstoneError):
         self.state = state
         self.allowed = tuple(allowed)
         super().__init__(message)
+
+
+class AbTestNotFound(FlagstoneError, LookupError):
+    """No A/B test by the name asked for (or no override for the unit asked for)."""
 
 
 class SinkError(FlagstoneError):

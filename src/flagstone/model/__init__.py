@@ -5,7 +5,7 @@ clients) plus flagstone's ``abtests`` (seed 000's A/B-test instances) and ``vers
 parse and validate; they never evaluate.
 """
 
-from .abtests import AbTestInstance, AbTestSegment, Treatment
+from .abtests import AbTestInstance, AbTestOrigin, AbTestSegment, Treatment
 from .bitsets import BloomFilter
 from .clients import Account, ClientCredential, ClientEntry
 from .flags import Assignment, AssignmentSpec, Flag, MaterializationSpec, Rule, Variant
@@ -16,6 +16,7 @@ from .validation import abtest_segment_name, check_snapshot, short_variant_name
 
 __all__ = [
     "AbTestInstance",
+    "AbTestOrigin",
     "AbTestSegment",
     "Account",
     "Allocation",

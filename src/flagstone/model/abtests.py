@@ -18,15 +18,18 @@ from .targeting import Targeting
 
 __all__ = [
     "AbTestInstance",
+    "AbTestOrigin",
     "AbTestSegment",
     "AbTestSpec",
     "AbTestState",
     "FlagsSettings",
+    "Intake",
     "Treatment",
     "Weight",
 ]
 
 AbTestState = Literal["draft", "live", "ended", "archived"]
+Intake = Literal["open", "paused"]
 
 
 def _basis_points(raw: Any) -> int:
@@ -76,6 +79,17 @@ class AbTestSegment:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
+class AbTestOrigin:
+    """Where a test written in another shape came from, so a writer can give it back as it
+    was: the shape (``"experiments-api"`` or ``"alexa"``), the state name that shape used
+    (``"stopped"``, ``"ENABLING"``), and the fields of that shape with no native meaning."""
+
+    format: Literal["experiments-api", "alexa"]
+    state: str | None = None
+    fields: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
 class AbTestInstance(ResourceMetadata):
     """``workflows/abtest/instances/<id>`` with treatments, segment, schedule and overrides."""
 
@@ -92,6 +106,17 @@ class AbTestInstance(ResourceMetadata):
     metrics: dict[str, Any] | None = None
     stats: dict[str, Any] | None = None
     pending_transition: Any = None
+    preview: bool = True
+    """Whether treatment overrides are served while the test is a draft (Alexa's ENABLED);
+    ``false`` is Alexa's CREATED: nobody sees a treatment yet."""
+    materialization: str | None = None
+    """``materializations/<id>``: with a store, the live test records each unit's variant
+    there and serves it from there (sticky), which is what paused intake needs."""
+    intake: Intake = "open"
+    """``paused`` (only while live, only with a ``materialization``): units recorded in the
+    materialization keep their variant, no new unit enters (the Experiments API's
+    ``stopped``)."""
+    origin: AbTestOrigin | None = None
 
     @property
     def instance_id(self) -> str:

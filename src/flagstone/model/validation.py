@@ -45,6 +45,10 @@ __all__ = [
     "variant_named",
 ]
 
+_HOLDING_STATES = ("draft", "live")
+"""A/B tests in these states hold their place in the exclusive space (and their schedule
+must make sense); ended and archived tests give their bucket ranges back."""
+
 _STRICT_HINT = " (strict mode; strict=False resolves it as Confidence does)"
 
 
@@ -430,6 +434,24 @@ class _Checker:
                 if instance.segment.allocation is not None:
                     self.check_allocation(f"{path}.segment.allocation", instance.segment.allocation)
             self.check_schedule(path, instance)
+            self.check_intake(path, instance)
+
+    def check_intake(self, path: str, instance: AbTestInstance) -> None:
+        if instance.materialization is not None:
+            _expect_name(
+                self, f"{path}.materialization", instance.materialization, "materializations"
+            )
+        if instance.intake == "paused":
+            if instance.state != "live":
+                self.add(
+                    f"{path}.intake", f"intake can be paused only while live, not {instance.state}"
+                )
+            if instance.materialization is None:
+                self.add(
+                    f"{path}.intake",
+                    "paused intake needs a materialization that recorded the units assigned "
+                    "while intake was open",
+                )
 
     def check_treatments(self, path: str, instance: AbTestInstance) -> None:
         treatments = instance.abtest.treatments
@@ -486,7 +508,8 @@ class _Checker:
             end = parse_timestamp_ns(instance.end_time)
             if end is None:
                 self.add(f"{path}.endTime", f"{instance.end_time!r} is not an RFC 3339 timestamp")
-        if start is not None and end is not None and end <= start:
+        serving = instance.state in _HOLDING_STATES
+        if serving and start is not None and end is not None and end <= start:
             self.add(f"{path}.endTime", "the end time is not after the start time")
 
     def check_exclusivity(self) -> None:
@@ -497,7 +520,7 @@ class _Checker:
         ] + [
             (f"{path}.segment.allocation", instance.segment.allocation)
             for path, instance in self.snapshot.abtest_entries(self.positions)
-            if instance.segment is not None
+            if instance.segment is not None and instance.state in _HOLDING_STATES
         ]
         for path, allocation in allocations:
             if allocation is None:

@@ -12,6 +12,7 @@ rules are skipped.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from functools import partial
 from typing import Any
@@ -40,6 +41,8 @@ from .rules import (
 from .segments import SegmentCompiler, SegmentSource
 
 __all__ = ["FlagPlan", "PendingPlan", "Plan", "compile_plan"]
+
+_log = logging.getLogger("flagstone.plan")
 
 ACTIVE = "ACTIVE"
 ARCHIVED = "ARCHIVED"
@@ -357,7 +360,16 @@ def _abtest_rule(
     in treatment order; the rule applies while the test is live (and in its schedule);
     treatment overrides apply in draft and live."""
     live = instance.state == "live"
-    honours_overrides = instance.state in ("draft", "live")
+    honours_overrides = live or (instance.state == "draft" and instance.preview)
+    materialization = instance.materialization if store is not None else None
+    if live and instance.intake == "paused" and materialization is None:
+        _log.warning(
+            "A/B test %s has paused intake but the client has no materialization store: it "
+            "serves nobody, as if it had ended (give the client a store to keep serving the "
+            "units assigned before the pause)",
+            instance.name,
+        )
+        live = False
     if not live and not (honours_overrides and instance.treatment_overrides):
         return None
     segment = abtest_segment_name(instance)
@@ -410,6 +422,9 @@ def _abtest_rule(
         overrides=overrides,
         window=(start, end) if start is not None or end is not None else None,
         active=live,
+        read_materialization=materialization or "",
+        write_materialization=(materialization or "") if instance.intake == "open" else "",
+        must_match=instance.intake == "paused",
         needs_store=False,
     )
 
