@@ -96,3 +96,21 @@ def test_the_wsgi_handler_answers_404_elsewhere() -> None:
     web = load_example("web_handler")
     status, _ = call(web.make_app(flagstone.Client.from_file(EXAMPLES / "flags.json")), "/", "")
     assert status.startswith("404")
+
+
+def test_the_lifecycle_example_creates_previews_launches_ramps_and_ends_a_test() -> None:
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "abtest_lifecycle.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("created workflows/abtest/instances/") and lines[0].endswith("draft")
+    assert lines[1] == "preview qa-1: on"
+    in_test = int(lines[2].split(": ")[1].split(" of ")[0])
+    assert 400 < in_test < 600  # half of 1 000 users, well inside binomial bounds
+    assert lines[3].startswith("refused:") and "can only grow" in lines[3]
+    assert lines[4].startswith("ended at ") and lines[4].endswith("live tests now: 1")

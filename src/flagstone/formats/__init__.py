@@ -1,9 +1,14 @@
-"""Readers that turn a JSON document of a known shape into a validated snapshot model.
+"""Readers and writers of the JSON shapes flagstone understands. A reader never guesses a
+shape: the caller says which one a document is in.
 
-Only the native shape (Confidence's resolver state plus ``abtests``) exists so far; a reader
-never guesses a shape.
+* ``native`` — Confidence's resolver state plus ``abtests``: ``parse_snapshot`` validates it
+  into the model every client compiles.
+* ``experiments_api`` — the generic Experiments API (seed 001): ``read`` gives a native
+  document, ``write`` gives the shape back.
+* ``alexa`` — Alexa's A/B-testing API (seed 002): ``read`` and ``write`` likewise.
 """
 
+from . import alexa, experiments_api
 from .native import ParsedSnapshot, parse_snapshot, snapshot_version
 
-__all__ = ["ParsedSnapshot", "parse_snapshot", "snapshot_version"]
+__all__ = ["ParsedSnapshot", "alexa", "experiments_api", "parse_snapshot", "snapshot_version"]
