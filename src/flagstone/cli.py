@@ -9,6 +9,8 @@ Commands::
 
     flagstone validate FILE [--lenient]
     flagstone evaluate FILE FLAG [--context JSON] [--client-secret S] [--lenient]
+    flagstone abtest create|list|get|update|update-segment|launch|end|archive|delete|
+                     override|exposure|enable|pause|resume|state FILE …
 
 Every command prints one JSON document on stdout. ``validate`` prints
 ``{"ok": true, "version": …, "flags": N, "segments": N, "abtests": N}`` for a valid snapshot
@@ -122,6 +124,13 @@ def _parser() -> argparse.ArgumentParser:
         add_help=False,
     )
 
+    commands.add_parser(
+        "abtest",
+        help="create, change and move the A/B tests of a snapshot file through their states",
+        description="See: python -m flagstone abtest --help",
+        add_help=False,
+    )
+
     serve = commands.add_parser(
         "serve",
         help="serve a snapshot over HTTP (development and tests)",
@@ -158,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         from .analysis.command import main as analyze_stats
 
         return analyze_stats(arguments[1:])
+    if arguments[:1] == ["abtest"]:
+        from .abtests.command import main as abtest
+
+        return abtest(arguments[1:])
     args = _parser().parse_args(arguments)
     try:
         if args.command == "validate":

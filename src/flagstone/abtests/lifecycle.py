@@ -20,6 +20,7 @@ import copy
 import json
 import secrets
 import string
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -28,6 +29,7 @@ from ..errors import AbTestNotFound, ConfigError, LifecycleError, Problem
 from ..formats.native import parse_snapshot
 from ..hashing import ACCOUNT_BUCKETS
 from ..model.segments import parse_proportion
+from ..scalars import parse_timestamp_ns
 from .exclusive import Range, merge, place, width
 from .states import ACTIONS, ALEXA_TARGETS, alexa_state, allowed_actions
 
@@ -200,21 +202,29 @@ class AbTests:
         def apply(document: dict[str, Any], instance: dict[str, Any], path: str) -> None:
             current = instance.setdefault("segment", {})
             given_name = segment.get("name")
-            if given_name is not None and current.get("name") not in (None, given_name):
-                raise ConfigError(
-                    [
-                        Problem(
-                            f"{path}.segment.name",
-                            f"{given_name!r} is not this test's segment {current.get('name')!r}",
-                        )
-                    ]
-                )
-            if instance.get("state") == "live" and "targeting" in fields:
+            default_name = "segments/abtest-" + instance["name"].rsplit("/", 1)[-1]
+            own_name = current.get("name") or default_name
+            adopt = current.get("name") is None and instance.get("state") == "draft"
+            if given_name is not None and given_name != own_name:
+                if not adopt:
+                    raise ConfigError(
+                        [
+                            Problem(
+                                f"{path}.segment.name",
+                                f"{given_name!r} is not this test's segment {own_name!r}",
+                            )
+                        ]
+                    )
+                current["name"] = given_name  # a draft without one takes the seed's name
+            live = instance.get("state") == "live"
+            if live and "targeting" in fields:
+                allowed = allowed_actions(instance)
                 raise LifecycleError(
                     f"{instance['name']} is live: its targeting can no longer change (units "
-                    "already in the test would leave it); end it and start a new test",
+                    "already in the test would leave it); end it and start a new test; "
+                    f"allowed: {', '.join(allowed)}",
                     state="live",
-                    allowed=allowed_actions(instance),
+                    allowed=allowed,
                 )
             before = copy.deepcopy(current.get("allocation"))
             for field in fields:
@@ -349,6 +359,9 @@ class AbTests:
         (launch) or ``STOPPED`` (end), each from the states that allow it (see
         ``flagstone.abtests.states.ALEXA_TARGETS``)."""
 
+        if stopped_reason is not None and target_state != "STOPPED":
+            raise ValueError("a stopped_reason goes with the target state STOPPED")
+
         def move(document: dict[str, Any]) -> dict[str, Any]:
             index, instance = self._find(document, name)
             current = alexa_state(instance)
@@ -369,12 +382,25 @@ class AbTests:
                 instance.update(state="live", preview=True, launchTime=now)
             else:
                 instance.update(state="ended", endTime=now)
+                instance.pop("intake", None)
             origin = instance.get("origin")
+            if origin is None and stopped_reason is not None:
+                origin = instance["origin"] = {"format": "alexa"}
             if isinstance(origin, dict) and origin.get("format") == "alexa":
                 origin["state"] = target_state
                 if stopped_reason is not None:
                     history = origin.setdefault("fields", {}).setdefault("history", {})
                     history["stoppedReason"] = stopped_reason
+            elif stopped_reason is not None:
+                raise ConfigError(
+                    [
+                        Problem(
+                            f"$.abtests[{index}].origin",
+                            "a stoppedReason is kept with an Alexa origin; this test has "
+                            f"another: {origin!r}",
+                        )
+                    ]
+                )
             return instance
 
         result: dict[str, Any] = self._change(move)
@@ -418,9 +444,18 @@ class AbTests:
         taken = {instance.get("name") for instance in _instances(self._document)}
         given = body.get("name")
         if abtest_id is not None:
+            if not abtest_id or "/" in abtest_id or abtest_id != abtest_id.strip():
+                raise ConfigError(
+                    [Problem(f"{path}.name", f"{abtest_id!r} is not an id (no '/', no spaces)")]
+                )
             name = INSTANCE_PREFIX + abtest_id
         elif given is not None:
-            if not isinstance(given, str) or not given.startswith(INSTANCE_PREFIX):
+            if (
+                not isinstance(given, str)
+                or not given.startswith(INSTANCE_PREFIX)
+                or not given.removeprefix(INSTANCE_PREFIX)
+                or "/" in given.removeprefix(INSTANCE_PREFIX)
+            ):
                 raise ConfigError(
                     [Problem(f"{path}.name", f"{given!r} is not {INSTANCE_PREFIX}<id>")]
                 )
@@ -536,9 +571,10 @@ def _place_exclusive(
         return  # explicit bucket ranges: validation checks them
     tags = set(allocation["exclusivityTags"])
     target = round(parse_proportion(allocation["proportion"]) * ACCOUNT_BUCKETS)
-    own = _ranges(before) if isinstance(before, Mapping) and before.get("exclusivityTags") else []
-    if not own:
-        own = _ranges(allocation)
+    same_tags = isinstance(before, Mapping) and sorted(
+        before.get("exclusivityTags") or []
+    ) == sorted(allocation["exclusivityTags"])
+    own = _ranges(before) if same_tags else _ranges(allocation)
     placed = place(own, _taken(document, instance, tags), target, path=f"{a_path}.proportion")
     allocation["bucketRanges"] = [{"lower": lower, "upper": upper} for lower, upper in placed]
 
@@ -580,11 +616,13 @@ def _check_growth(instance: Mapping[str, Any], before: Any, after: Any, path: st
         if not all(_covered(r, kept) for r in _ranges(before)):
             problems.append("its bucket ranges must keep every bucket it had")
     if problems:
+        allowed = allowed_actions(instance)
         raise LifecycleError(
             f"{instance.get('name')} is live: {'; '.join(problems)} (units already in the test "
-            "keep their place); end it and start a new test to shrink it",
+            "keep their place); end it and start a new test to shrink it; "
+            f"allowed: {', '.join(allowed)}",
             state="live",
-            allowed=allowed_actions(instance),
+            allowed=allowed,
         )
 
 
@@ -638,7 +676,8 @@ def _check_launchable(document: Mapping[str, Any], instance: Mapping[str, Any], 
                 )
             )
     end = instance.get("endTime")
-    if isinstance(end, str) and end <= _now():
+    end_ns = parse_timestamp_ns(end) if isinstance(end, str) else None
+    if end_ns is not None and end_ns <= time.time_ns():
         problems.append(Problem(f"{path}.endTime", f"the test would end ({end}) before it starts"))
     if problems:
         raise ConfigError(problems)

@@ -130,7 +130,7 @@ def allowed_actions(instance: Mapping[str, Any]) -> tuple[str, ...]:
     if state == "live":
         skip.add("resume" if intake == "open" else "pause")
         if intake == "paused":
-            skip.add("exposure")
+            skip.update(("exposure", "update-segment"))
         if not instance.get("materialization"):
             skip.add("pause")
     return tuple(action for action in actions if action not in skip)

@@ -1,0 +1,249 @@
+"""Safe edits of a snapshot kept in a JSON file: one editor at a time, validated before it is
+written, and never half written.
+
+This module owns reading and replacing the file; what an edit changes is the caller's
+business (the ``abtest`` command passes the A/B-test lifecycle). :func:`edit_document`
+
+1. takes an exclusive lock (``fcntl.flock``) on a sidecar file ``<file>.lock``, waiting up to
+   ``lock_timeout`` seconds for another editor to finish (the document itself cannot carry
+   the lock: it is replaced by a rename, and a lock on the old inode would not exclude an
+   editor that opened the new one). The sidecar is left in place on purpose: removing it
+   would let two editors lock two different inodes;
+2. reads and decodes the document and lets ``change`` edit it in place;
+3. validates the whole new document (``flagstone.formats.parse_snapshot`` by default); a
+   refusal writes nothing;
+4. writes the new text to a temporary file in the same directory, flushes and fsyncs it,
+   gives it the document's permission bits, renames it over the document (``os.replace``,
+   atomic) and fsyncs the directory so the rename itself survives a power cut.
+
+A reader therefore sees the previous document or the new one, whole, and needs no lock:
+:func:`read_document`. An editor killed at any point leaves the previous document (or, after
+the rename, the new one); its temporary file, named ``.<file>.flagstone-<random>.tmp``, is
+never read as the document and is removed by the next editor (only a lock holder writes
+one, so a temporary file found while holding the lock belongs to a dead editor).
+
+Documents are written as ``json.dumps(document, indent=2, ensure_ascii=False)`` plus a
+newline, keys in the order they were read, so an edit's diff is the change and nothing else.
+
+POSIX only (``fcntl``), and only on file systems where ``flock`` locks are honoured between
+processes (local disks; not every network file system). A symbolic link is followed: the
+file it points to is edited and the link stays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import stat
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..errors import ConfigError, Problem
+from ..formats import parse_snapshot
+
+__all__ = [
+    "DEFAULT_LOCK_TIMEOUT",
+    "DocumentLockTimeout",
+    "edit_document",
+    "encode_document",
+    "lock_path",
+    "read_document",
+    "validate_snapshot",
+]
+
+T = TypeVar("T")
+
+DEFAULT_LOCK_TIMEOUT = 30.0
+"""Seconds :func:`edit_document` waits for another editor before giving up."""
+
+_TEMP_INFIX = ".flagstone-"
+_TEMP_SUFFIX = ".tmp"
+
+
+class DocumentLockTimeout(TimeoutError):
+    """Another editor held the document's lock for longer than the timeout."""
+
+    def __init__(self, path: str | os.PathLike[str], lock: Path, timeout: float) -> None:
+        self.path = os.fspath(path)
+        self.lock = lock
+        self.timeout = timeout
+        super().__init__(
+            f"{self.path}: another edit has held the lock {lock} for more than {timeout:g} s"
+        )
+
+
+def lock_path(path: str | os.PathLike[str]) -> Path:
+    """The sidecar file whose ``flock`` lock guards edits of ``path``: ``<file>.lock`` beside
+    the file (after following a symbolic link)."""
+    target = _target(path)
+    return target.with_name(target.name + ".lock")
+
+
+def encode_document(document: Any) -> bytes:
+    """The bytes :func:`edit_document` writes for ``document``: JSON with an indent of 2,
+    non-ASCII characters as they are, keys in their order, and a trailing newline. NaN and
+    infinities are refused (``ValueError``): they are not JSON."""
+    return (json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
+
+
+def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and decode the JSON object in ``path`` (no lock needed: edits replace the file
+    atomically, so a reader sees a whole document).
+
+    Raises ``OSError`` when the file cannot be read and ``ConfigError`` when it is not a JSON
+    object.
+    """
+    return _decode(Path(path).read_bytes(), os.fspath(path))
+
+
+def validate_snapshot(document: dict[str, Any]) -> None:
+    """The default validation of :func:`edit_document`: ``parse_snapshot`` in strict mode
+    (raises ``ConfigError`` naming every problem)."""
+    parse_snapshot(document)
+
+
+def edit_document(
+    path: str | os.PathLike[str],
+    change: Callable[[dict[str, Any]], T],
+    *,
+    validate: Callable[[dict[str, Any]], None] | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+) -> T:
+    """Apply ``change`` to the JSON document in ``path`` under an exclusive lock, validate
+    the result and replace the file atomically; return what ``change`` returned.
+
+    ``change`` receives the decoded document (a fresh ``dict``, no one else holds it) and
+    edits it in place; its return value is passed back. If ``change`` raises, nothing is
+    written and the exception propagates. ``validate`` checks the edited document
+    (default :func:`validate_snapshot`) and refuses it by raising, typically
+    ``ConfigError``; nothing is written then either. A document that ``change`` left as it
+    was is validated but not rewritten.
+
+    Raises ``OSError`` when the file cannot be read or written, ``ConfigError`` when it is
+    not a JSON object or the edit is refused, and :class:`DocumentLockTimeout` when another
+    editor holds the lock for more than ``lock_timeout`` seconds.
+    """
+    target = _target(path)
+    source = os.fspath(path)
+    check = validate_snapshot if validate is None else validate
+    with _exclusive_lock(target, lock_timeout, source):
+        _remove_stale_temporaries(target)
+        original = target.read_bytes()
+        document = _decode(original, source)
+        result = change(document)
+        try:
+            encoded = encode_document(document)
+        except (TypeError, ValueError) as error:
+            raise ConfigError(
+                [Problem("$", f"the edited document is not JSON: {error}")], source=source
+            ) from None
+        check(document)
+        if encoded != original:
+            _replace(target, encoded)
+        return result
+
+
+def _target(path: str | os.PathLike[str]) -> Path:
+    """``path`` with symbolic links followed, so the link survives an edit."""
+    return Path(os.path.realpath(os.fspath(path)))
+
+
+def _decode(raw: bytes, source: str) -> dict[str, Any]:
+    try:
+        document = json.loads(raw)
+    except ValueError as error:  # UnicodeDecodeError included
+        raise ConfigError([Problem("$", f"not valid JSON: {error}")], source=source) from None
+    if not isinstance(document, dict):
+        raise ConfigError(
+            [Problem("$", f"a snapshot is a JSON object, not {type(document).__name__}")],
+            source=source,
+        )
+    return document
+
+
+@contextlib.contextmanager
+def _exclusive_lock(target: Path, timeout: float, source: str) -> Iterator[None]:
+    """Hold ``flock(LOCK_EX)`` on the sidecar lock file; poll (with a growing pause, at most
+    50 ms) until ``timeout`` seconds have passed, then raise :class:`DocumentLockTimeout`."""
+    lock = target.with_name(target.name + ".lock")
+    if not target.exists():  # do not leave a lock file beside a document that is not there
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), source)
+    try:
+        descriptor = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    except PermissionError:  # another user's lock file: flock works on a read-only one too
+        descriptor = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        deadline = time.monotonic() + timeout
+        pause = 0.001
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise DocumentLockTimeout(source, lock, timeout) from None
+                time.sleep(min(pause, remaining))
+                pause = min(pause * 2, 0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+    finally:
+        os.close(descriptor)
+
+
+def _temporary_prefix(target: Path) -> str:
+    return f".{target.name}{_TEMP_INFIX}"
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    """Remove temporary files of editors that died before their rename (called with the
+    lock held: a live editor's temporary file exists only while it holds the lock)."""
+    prefix = _temporary_prefix(target)
+    with contextlib.suppress(OSError), os.scandir(target.parent) as entries:
+        for entry in entries:
+            if entry.name.startswith(prefix) and entry.name.endswith(_TEMP_SUFFIX):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+
+
+def _replace(target: Path, encoded: bytes) -> None:
+    """Write ``encoded`` to a temporary file beside ``target``, make it durable, give it the
+    target's permission bits (and owner, where allowed), rename it over ``target`` and fsync
+    the directory."""
+    status = target.stat()
+    descriptor, temporary = tempfile.mkstemp(
+        prefix=_temporary_prefix(target), suffix=_TEMP_SUFFIX, dir=target.parent
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(encoded)
+            stream.flush()
+            if (status.st_uid, status.st_gid) != (os.geteuid(), os.getegid()):
+                # only root (or a member of the group) may; otherwise the file becomes ours
+                with contextlib.suppress(OSError):
+                    os.fchown(stream.fileno(), status.st_uid, status.st_gid)
+            # after the chown, which may clear the set-id bits
+            os.fchmod(stream.fileno(), stat.S_IMODE(status.st_mode))
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    _fsync_directory(target.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
