@@ -226,15 +226,7 @@ def _validate(file: str, *, strict: bool) -> int:
     try:
         parsed = parse_snapshot(data, strict=strict, source=file)
     except ConfigError as error:
-        _print_json(
-            {
-                "ok": False,
-                "problems": [
-                    {"path": problem.path, "message": problem.message} for problem in error.problems
-                ],
-            }
-        )
-        _fail(_summary(file, error))
+        report_problems(file, error)
         return EXIT_INVALID_SNAPSHOT
     model = parsed.model
     _print_json(
@@ -311,6 +303,32 @@ def _summary(file: str, error: ConfigError, shown: int = 3) -> str:
     listed = "; ".join(str(problem) for problem in error.problems[:shown])
     more = f"; and {count - shown} more" if count > shown else ""
     return f"{file}: {count} problem{'s' if count != 1 else ''}: {listed}{more}"
+
+
+def parse_or_exit_code(
+    parser: argparse.ArgumentParser, arguments: list[str]
+) -> argparse.Namespace | int:
+    """``parser.parse_args(arguments)``, or the exit code argparse chose instead of raising
+    ``SystemExit``: 0 after ``--help``, 2 for bad arguments (its message is on stderr)."""
+    try:
+        return parser.parse_args(arguments)
+    except SystemExit as exit_:
+        code = exit_.code
+        return EXIT_OK if code is None else code if isinstance(code, int) else EXIT_USAGE
+
+
+def report_problems(file: str, error: ConfigError, prog: str = PROG) -> None:
+    """Print ``{"ok": false, "problems": [{"path", "message"}, …]}`` on stdout and a one-line
+    summary on stderr (shared by the subcommands that read a document)."""
+    _print_json(
+        {
+            "ok": False,
+            "problems": [
+                {"path": problem.path, "message": problem.message} for problem in error.problems
+            ],
+        }
+    )
+    _fail(_summary(file, error), prog)
 
 
 def _fail(reason: str, prog: str = PROG) -> None:

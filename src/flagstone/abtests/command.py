@@ -51,7 +51,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..cli import CommandFailure, _fail, _json_kind, _print_json
+from ..cli import (
+    CommandFailure,
+    _fail,
+    _json_kind,
+    _print_json,
+    parse_or_exit_code,
+    report_problems,
+)
 from ..errors import AbTestNotFound, ConfigError, LifecycleError
 from ..formats import parse_snapshot
 from .lifecycle import AbTests
@@ -204,11 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ``sys.argv[1:]``) and return the exit code. ``--help`` returns 0 and bad arguments 2
     (argparse's message on stderr) instead of raising ``SystemExit``."""
     arguments = list(sys.argv[1:] if argv is None else argv)
-    try:
-        args = _parser().parse_args(arguments)
-    except SystemExit as exit_:  # --help (0) or bad arguments (2, reason on stderr)
-        code = exit_.code
-        return EXIT_OK if code is None else code if isinstance(code, int) else EXIT_USAGE
+    args = parse_or_exit_code(_parser(), arguments)
+    if isinstance(args, int):
+        return args
     try:
         return _run(args)
     except CommandFailure as failure:
@@ -382,20 +387,9 @@ def _fields(mask: str) -> set[str]:
     return {field.strip() for field in mask.split(",") if field.strip()}
 
 
-def _invalid(file: str, error: ConfigError, shown: int = 3) -> int:
+def _invalid(file: str, error: ConfigError) -> int:
     """Print the problems (stdout, JSON) and a summary (stderr); the exit code for them."""
-    _print_json(
-        {
-            "ok": False,
-            "problems": [
-                {"path": problem.path, "message": problem.message} for problem in error.problems
-            ],
-        }
-    )
-    count = len(error.problems)
-    listed = "; ".join(str(problem) for problem in error.problems[:shown])
-    more = f"; and {count - shown} more" if count > shown else ""
-    _fail(f"{file}: {count} problem{'s' if count != 1 else ''}: {listed}{more}", PROG)
+    report_problems(file, error, PROG)
     return EXIT_INVALID_SNAPSHOT
 
 

@@ -42,12 +42,14 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from flagstone.analysis import outputs
-from flagstone.cli import CommandFailure, _read
+from flagstone.cli import CommandFailure, _read, parse_or_exit_code, report_problems
 from flagstone.cli import _fail as report_failure
 from flagstone.errors import ConfigError, Problem
 
 if TYPE_CHECKING:
     from flagstone.analysis.results import AnalysisOutcome
+
+_PROG = "flagstone analyze-stats"
 
 __all__ = ["EXIT_INVALID_INPUT", "EXIT_OK", "EXIT_USAGE", "FORMATS", "PROG", "main"]
 
@@ -102,11 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ``sys.argv[1:]``) and return the exit code. ``--help`` returns 0 and bad arguments 2
     (argparse's message is on stderr) instead of raising ``SystemExit``."""
     arguments = list(sys.argv[1:] if argv is None else argv)
-    try:
-        args = _parser().parse_args(arguments)
-    except SystemExit as exit_:  # --help (0) or bad arguments (2, reason on stderr)
-        code = exit_.code
-        return EXIT_OK if code is None else code if isinstance(code, int) else EXIT_USAGE
+    args = parse_or_exit_code(_parser(), arguments)
+    if isinstance(args, int):
+        return args
     try:
         return _run(args.file, args.format, args.treatment, args.metric)
     except CommandFailure as failure:
@@ -197,25 +197,14 @@ def _listed(names: Sequence[str]) -> str:
     return ", ".join(names) or "none"
 
 
-def _invalid(file: str, error: ConfigError, shown: int = 3) -> int:
+def _invalid(file: str, error: ConfigError) -> int:
     """Print the problems (stdout, JSON) and a summary (stderr); the exit code for them."""
-    _print_json(
-        {
-            "ok": False,
-            "problems": [
-                {"path": problem.path, "message": problem.message} for problem in error.problems
-            ],
-        }
-    )
-    count = len(error.problems)
-    listed = "; ".join(str(problem) for problem in error.problems[:shown])
-    more = f"; and {count - shown} more" if count > shown else ""
-    _fail(f"{file}: {count} problem{'s' if count != 1 else ''}: {listed}{more}")
+    report_problems(file, error, _PROG)
     return EXIT_INVALID_INPUT
 
 
 def _fail(reason: str) -> None:
-    report_failure(reason, "flagstone analyze-stats")
+    report_failure(reason, _PROG)
 
 
 def _print_json(document: Any) -> None:
