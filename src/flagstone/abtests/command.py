@@ -1,4 +1,5 @@
-"""``python -m flagstone abtest …``: manage the A/B tests of a snapshot file.
+"""``python -m flagstone abtest …``: manage the A/B tests of a snapshot file, or of a file of
+Experiments-API or Alexa experiments.
 
 This module owns the command: arguments, request bodies, exit codes and printing. The rules
 are :class:`flagstone.abtests.lifecycle.AbTests`'s; the file is edited by
@@ -26,14 +27,55 @@ responses show it (``list``: ``{"abtests": […], "nextPageToken": …}``, ``del
 ``override`` without a variant: the overrides, ``state`` without a target: the Alexa state).
 On failure one line on stderr says why.
 
+The file's shape: ``--format`` (every subcommand; never guessed)
+----------------------------------------------------------------
+
+``--format native`` (the default)
+    FILE is a flagstone snapshot (``flags``, ``segments``, ``abtests``, …).
+``--format experiments-api``
+    FILE is ``{"experiments": [...], "audiences": [...]}`` of seed 001
+    (:mod:`flagstone.formats.experiments_api`).
+``--format alexa``
+    FILE is ``{"experiments": [{"experimentId", "experiment", "treatmentOverrides"?}, ...]}``
+    of seed 002 (:mod:`flagstone.formats.alexa`).
+
+In the two other shapes the file is read into a native document (``shape.read``), the
+lifecycle acts on it exactly as on a snapshot, and the result is written back in the same
+shape (``shape.write``) and checked by reading it again; a result the shape cannot express
+(treatment overrides or an allocation in an Experiments-API file, targeting in an Alexa file,
+…) is refused with exit 1 and the file is left as it was. NAME is the experiment's id (the
+native test's id). What is printed is the shape's object: the Experiments-API experiment, the
+Alexa entry ``{"experimentId", "experiment", "treatmentOverrides"?}``; ``list`` prints
+``{"experiments": […], "nextPageToken": …}`` (``--state`` filters by native state: draft,
+live, ended, archived). ``state`` without a target prints ``{"id"|"experimentId", "state"}``.
+Request bodies are the shape's own where it has one:
+
+* ``create``: the Experiments API's Create body (``name``, ``description``, ``type``,
+  ``audienceId``, ``variants`` [{``name``, ``splitPercentage``, ``flowId``, ``config``}]),
+  which becomes a ``draft`` experiment with ``createdAt``/``updatedAt`` now and variant ids
+  v1, v2, …; Alexa's Create body ``{"experiment": {name, description, type, plannedDuration,
+  exposurePercentage, metricConfigurations}}``, which becomes a ``CREATED`` entry with
+  ``history.creationTime`` now. The id is ``--id`` or 20 random characters;
+* ``update`` (a draft only): the Experiments API's partial experiment (``name``,
+  ``description``, ``type``, ``audienceId``, ``variants``: each field given replaces the one
+  the experiment has); Alexa's Update body ``{"experiment": {description, plannedDuration,
+  exposurePercentage, metricConfigurations}}``.
+
+The other commands take the same arguments in every shape; the natural ones are ``launch``,
+``pause`` (the Experiments API's stop) and ``end`` for the Experiments API, and ``state FILE
+ID ENABLED|RUNNING|STOPPED``, ``override`` (``C`` or ``T1``) and ``exposure --percentage``
+for Alexa. An edit always writes the shape's file form (an Experiments-API response
+``{"data": …}`` or a single Alexa payload becomes ``{"experiments": […]}``).
+
 Exit codes:
 
 0
     Done.
 1
-    The snapshot is invalid: the file is not a valid snapshot, or the change would make it
-    invalid (a ``ConfigError``; nothing is written). ``{"ok": false, "problems": [{"path",
-    "message"}, …]}`` is printed on stdout, as ``python -m flagstone validate`` does.
+    The file is invalid: it is not a valid document of its ``--format``, or the change would
+    make it invalid or is one its shape cannot express (a ``ConfigError``; nothing is
+    written). ``{"ok": false, "problems": [{"path", "message"}, …]}`` is printed on stdout,
+    as ``python -m flagstone validate`` does.
 2
     Usage or input error: bad arguments, a file that cannot be read, written or locked, a
     body that is not a JSON object, an unknown test (or override).
@@ -47,9 +89,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from ..cli import (
     CommandFailure,
@@ -59,9 +102,10 @@ from ..cli import (
     parse_or_exit_code,
     report_problems,
 )
-from ..errors import AbTestNotFound, ConfigError, LifecycleError
+from ..errors import AbTestNotFound, ConfigError, LifecycleError, Problem
 from ..formats import parse_snapshot
-from .lifecycle import AbTests
+from .file_shapes import SHAPES, Shape, entry_of, name_clashes, reshaped, test_id_of, written_in
+from .lifecycle import AbTests, new_abtest_id, now_timestamp
 from .states import ALEXA_TARGETS, alexa_state
 from .storage import (
     DEFAULT_LOCK_TIMEOUT,
@@ -75,6 +119,7 @@ __all__ = [
     "EXIT_NOT_ALLOWED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "FORMATS",
     "PROG",
     "main",
 ]
@@ -86,16 +131,24 @@ EXIT_NOT_ALLOWED = 3
 
 PROG = "flagstone abtest"
 
-T = TypeVar("T")
+FORMATS = ("native", "experiments-api", "alexa")
+"""The shapes ``--format`` names: a flagstone snapshot, seed 001's and seed 002's files."""
 
 _EPILOG = """\
 NAME is workflows/abtest/instances/<id> or just <id>. --body takes JSON, @PATH (a file) or
 - (stdin).
 
+--format says which shape FILE is kept in; it is never guessed:
+  native           a flagstone snapshot (the default)
+  experiments-api  {"experiments": [...], "audiences": [...]} (seed 001)
+  alexa            {"experiments": [{"experimentId", "experiment", ...}]} (seed 002)
+In the other shapes NAME is the experiment id, the test is printed in the shape, create and
+update take the shape's own bodies, and a change the shape cannot express is refused (1).
+
 exit codes:
   0  done
-  1  the file is not a valid snapshot, or the change would make it invalid (nothing is
-     written): the problems are printed as JSON
+  1  the file is not a valid document of its --format, or the change would make it invalid
+     or cannot be expressed in it (nothing is written): the problems are printed as JSON
   2  usage or input error: bad arguments, a file that cannot be read, written or locked, a
      body that is not a JSON object, an unknown test
   3  the test's state does not allow the action (stderr names the state and what it allows)
@@ -106,17 +159,24 @@ _TRANSITIONS = {
     "end": ("live → ended: stop serving it (endTime is now)", AbTests.end),
     "archive": ("any state → archived", AbTests.archive),
     "enable": ("draft: serve its treatment overrides (Alexa ENABLED)", AbTests.enable),
-    "pause": ("live: no new unit enters, assigned units keep their variant", AbTests.pause),
+    "pause": (
+        "live: no new unit enters, assigned units keep their variant (Experiments-API stop)",
+        AbTests.pause,
+    ),
     "resume": ("live: let new units enter again", AbTests.resume),
 }
+
+
+# -- arguments --------------------------------------------------------------------------------
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Create, change and move the A/B tests of a snapshot file through their\n"
-        "states. Edits take an exclusive lock, validate the whole snapshot and replace the\n"
-        "file atomically; every command prints JSON.",
+        description="Create, change and move the A/B tests of a snapshot file (or of a file\n"
+        "of Experiments-API or Alexa experiments: --format) through their states. Edits\n"
+        "take an exclusive lock, validate the whole file and replace it atomically; every\n"
+        "command prints JSON.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -130,9 +190,20 @@ def _parser() -> argparse.ArgumentParser:
             epilog=_EPILOG,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        sub.add_argument("file", metavar="FILE", help="the snapshot (JSON)")
+        sub.add_argument("file", metavar="FILE", help="the snapshot or experiments file (JSON)")
         if test:
-            sub.add_argument("name", metavar="NAME", help="the test (<id> or its full name)")
+            sub.add_argument(
+                "name",
+                metavar="NAME",
+                help="the test (<id> or its full name; the experiment id with --format)",
+            )
+        sub.add_argument(
+            "--format",
+            choices=FORMATS,
+            default="native",
+            help="the shape FILE is kept in (default native; never guessed): a snapshot, "
+            "seed 001's experiments-api file or seed 002's alexa file",
+        )
         sub.add_argument(
             "--lenient",
             action="store_true",
@@ -149,18 +220,29 @@ def _parser() -> argparse.ArgumentParser:
             )
         return sub
 
-    create = command("create", "create a draft test from a seed-000 create body", test=False)
+    create = command(
+        "create",
+        "create a draft test from a create body (seed 000's; with --format, the Experiments "
+        "API's or Alexa's Create body)",
+        test=False,
+    )
     create.add_argument("--body", required=True, metavar="JSON", help="the create body")
     create.add_argument("--id", default=None, help="its id (default: 20 random characters)")
 
     listing = command("list", "list the tests, a page at a time", test=False, edits=False)
-    listing.add_argument("--state", default=None, help="only tests in this state (e.g. live)")
+    listing.add_argument(
+        "--state", default=None, help="only tests in this native state (e.g. live)"
+    )
     listing.add_argument("--page-size", type=int, default=50, metavar="N", help="default 50")
     listing.add_argument("--page-token", default=None, metavar="T", help="from nextPageToken")
 
     command("get", "print one test", edits=False)
 
-    update = command("update", "change fields of a draft test (null removes a field)")
+    update = command(
+        "update",
+        "change fields of a draft test (null removes a field; with --format, the Experiments "
+        "API's partial experiment or Alexa's Update body)",
+    )
     update.add_argument("--body", required=True, metavar="JSON", help="the fields to change")
 
     segment = command(
@@ -241,20 +323,52 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- the commands -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Tests:
+    """The tests of the file, and for another shape the file as its writer gives it back
+    (to print the shape's objects from)."""
+
+    tests: AbTests
+    shape: Shape | None
+    written: dict[str, Any] | None
+
+    def show(self, instance: Mapping[str, Any]) -> Any:
+        """A test as the file's shape shows it."""
+        if self.shape is None:
+            return instance
+        assert self.written is not None
+        return entry_of(self.shape, self.written, test_id_of(instance))
+
+
 def _perform(args: argparse.Namespace) -> Any:
     """Run the command; return what to print."""
     command: str = args.command
     if command == "list":
-        return _read(args).list(
+        read = _read(args)
+        page = read.tests.list(
             state=args.state, page_size=args.page_size, page_token=args.page_token
         )
+        if read.shape is None:
+            return page
+        return {
+            "experiments": [read.show(instance) for instance in page["abtests"]],
+            "nextPageToken": page["nextPageToken"],
+        }
     if command == "get":
-        return _read(args).get(args.name)
+        read = _read(args)
+        return read.show(read.tests.get(args.name))
     if command == "create":
         body = _body(args.body)
+        if args.format in SHAPES:
+            return _create_in_shape(args, SHAPES[args.format], body)
         return _edit(args, lambda tests: tests.create(body, abtest_id=args.id))
     if command == "update":
         changes = _body(args.body)
+        if args.format in SHAPES:
+            return _update_in_shape(args, SHAPES[args.format], changes)
         return _edit(args, lambda tests: tests.update(args.name, changes))
     if command == "update-segment":
         segment, mask = _segment_request(_body(args.body), args.mask)
@@ -280,8 +394,11 @@ def _perform(args: argparse.Namespace) -> Any:
         if args.target is None:
             if args.stopped_reason is not None:
                 raise CommandFailure(EXIT_USAGE, "--stopped-reason goes with TARGET_STATE")
-            instance = _read(args).get(args.name)
-            return {"name": instance["name"], "state": alexa_state(instance)}
+            read = _read(args)
+            instance = read.tests.get(args.name)
+            if read.shape is None:
+                return {"name": instance["name"], "state": alexa_state(instance)}
+            return {read.shape.id_key: test_id_of(instance), "state": alexa_state(instance)}
         target, reason = args.target, args.stopped_reason
         return _edit(
             args, lambda tests: tests.set_alexa_state(args.name, target, stopped_reason=reason)
@@ -295,12 +412,12 @@ def _override(args: argparse.Namespace) -> Any:
     if unit is None:
         if args.remove:
             raise CommandFailure(EXIT_USAGE, "--remove needs the UNIT whose override goes")
-        overrides = _read(args).overrides(args.name)
+        overrides = _read(args).tests.overrides(args.name)
         return {"treatmentOverrides": overrides, "treatmentOverrideCount": len(overrides)}
     if args.remove and variant is not None:
         raise CommandFailure(EXIT_USAGE, "give either VARIANT or --remove, not both")
     if variant is None and not args.remove:
-        overrides = _read(args).overrides(args.name)
+        overrides = _read(args).tests.overrides(args.name)
         return {
             "unit": unit,
             "treatmentId": overrides.get(unit),
@@ -309,28 +426,118 @@ def _override(args: argparse.Namespace) -> Any:
     return _edit(args, lambda tests: tests.set_override(args.name, unit, variant))
 
 
-def _read(args: argparse.Namespace) -> AbTests:
-    """The tests of the file, for a command that only reads (no lock: edits are atomic)."""
-    document = read_document(args.file)
-    return AbTests(document, strict=not args.lenient)
+# -- reading and editing the file -------------------------------------------------------------
 
 
-def _edit(args: argparse.Namespace, action: Callable[[AbTests], T]) -> T:
-    """Apply ``action`` to the file's tests under the lock; write the result if the whole
-    snapshot validates."""
+def _read(args: argparse.Namespace) -> _Tests:
+    """The tests of the file, for a command that only reads (no lock: edits are atomic).
+    The file must be a valid document of its ``--format`` (``ConfigError`` otherwise)."""
     strict = not args.lenient
+    document = read_document(args.file)
+    shape = SHAPES.get(args.format)
+    if shape is None:
+        parse_snapshot(document, strict=strict, source=args.file)
+        return _Tests(AbTests(document, strict=strict), None, None)
+    tests = AbTests(shape.read(document), strict=strict)
+    return _Tests(tests, shape, written_in(shape, tests.document))
 
-    def change(document: dict[str, Any]) -> T:
-        tests = AbTests(document, strict=strict)
+
+def _edit(args: argparse.Namespace, action: Callable[[AbTests], Any]) -> Any:
+    """Apply ``action`` (a lifecycle operation) to the file's tests under the lock; write the
+    result if the whole file validates. Return what to print: the test ``action`` returned
+    as the file's shape shows it (or what ``action`` returned, when not a test)."""
+    strict = not args.lenient
+    shape = SHAPES.get(args.format)
+
+    def change(document: dict[str, Any]) -> Any:
+        if shape is None:
+            parse_snapshot(document, strict=strict, source=args.file)
+            tests = AbTests(document, strict=strict)
+        else:
+            tests = AbTests(shape.read(document), strict=strict)
         result = action(tests)
+        new = tests.document if shape is None else written_in(shape, tests.document)
         document.clear()
-        document.update(tests.document)
+        document.update(new)
+        if shape is not None and isinstance(result, Mapping) and "name" in result:
+            return entry_of(shape, new, test_id_of(result))
         return result
 
-    def validate(document: dict[str, Any]) -> None:
-        parse_snapshot(document, strict=strict, source=args.file)
+    return edit_document(
+        args.file, change, validate=_validator(args, shape), lock_timeout=args.lock_timeout
+    )
 
-    return edit_document(args.file, change, validate=validate, lock_timeout=args.lock_timeout)
+
+def _validator(args: argparse.Namespace, shape: Shape | None) -> Callable[[dict[str, Any]], None]:
+    """The check of the edited file: the snapshot, or the shape read back into one."""
+    strict = not args.lenient
+
+    def validate(document: dict[str, Any]) -> None:
+        native = document if shape is None else shape.read(document)
+        parse_snapshot(native, strict=strict, source=args.file)
+
+    return validate
+
+
+def _create_in_shape(args: argparse.Namespace, shape: Shape, body: dict[str, Any]) -> Any:
+    """``create`` in another shape: the shape's create body becomes a new entry at the end
+    of the file's experiments, checked by reading the file back."""
+
+    def change(document: dict[str, Any]) -> Any:
+        written = written_in(shape, shape.read(document))
+        entries: list[dict[str, Any]] = written["experiments"]
+        path = f"$.experiments[{len(entries)}]"
+        taken = {entry.get(shape.id_key) for entry in entries}
+        test_id: str = args.id if args.id is not None else new_abtest_id()
+        while args.id is None and test_id in taken:  # pragma: no cover - 36**20 ids
+            test_id = new_abtest_id()
+        entry = shape.new_entry(body, test_id, now_timestamp(), path)
+        problems = []
+        if test_id in taken:
+            problems.append(
+                Problem(f"{path}.{shape.id_key}", f"an experiment {test_id!r} exists already")
+            )
+        entries.append(entry)
+        problems += name_clashes(shape, entries, len(entries) - 1)
+        if problems:
+            raise ConfigError(problems)
+        new = reshaped(shape, written)
+        document.clear()
+        document.update(new)
+        return entry_of(shape, new, test_id)
+
+    return edit_document(
+        args.file, change, validate=_validator(args, shape), lock_timeout=args.lock_timeout
+    )
+
+
+def _update_in_shape(args: argparse.Namespace, shape: Shape, body: dict[str, Any]) -> Any:
+    """``update`` in another shape: the lifecycle checks that the test is a draft (and stamps
+    its update time), then the shape's update body changes its entry, checked by reading the
+    file back."""
+    strict = not args.lenient
+
+    def change(document: dict[str, Any]) -> Any:
+        tests = AbTests(shape.read(document), strict=strict)
+        test_id = test_id_of(tests.update(args.name, {}))
+        written = written_in(shape, tests.document)
+        entries: list[dict[str, Any]] = written["experiments"]
+        index = next(i for i, entry in enumerate(entries) if entry.get(shape.id_key) == test_id)
+        shape.update_entry(entries[index], body, f"$.experiments[{index}]")
+        clashes = name_clashes(shape, entries, index)
+        if clashes:
+            raise ConfigError(clashes)
+        new = reshaped(shape, written)
+        document.clear()
+        document.update(new)
+        return entry_of(shape, new, test_id)
+
+    return edit_document(
+        args.file, change, validate=_validator(args, shape), lock_timeout=args.lock_timeout
+    )
+
+
+# -- request bodies ---------------------------------------------------------------------------
 
 
 def _body(text: str) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from ..scalars import parse_timestamp_ns
 from .exclusive import Range, merge, place, width
 from .states import ACTIONS, ALEXA_TARGETS, alexa_state, allowed_actions
 
-__all__ = ["INSTANCE_PREFIX", "AbTests", "new_abtest_id"]
+__all__ = ["INSTANCE_PREFIX", "AbTests", "new_abtest_id", "now_timestamp"]
 
 INSTANCE_PREFIX = "workflows/abtest/instances/"
 _ID_ALPHABET = string.ascii_lowercase + string.digits
@@ -56,7 +56,8 @@ def new_abtest_id() -> str:
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(20))
 
 
-def _now() -> str:
+def now_timestamp() -> str:
+    """The clock's time as the documents write it: UTC, ``Z``, milliseconds when not zero."""
     now = datetime.now(timezone.utc)
     text = now.strftime("%Y-%m-%dT%H:%M:%S")
     millis = now.microsecond // 1000
@@ -148,7 +149,7 @@ class AbTests:
         if problems:
             raise ConfigError(problems)
         name = self._new_name(body, abtest_id, path)
-        now = _now()
+        now = now_timestamp()
         instance: dict[str, Any] = {"name": name}
         instance.update((k, copy.deepcopy(v)) for k, v in body.items() if k != "name")
         instance.update(state="draft", createTime=now, updateTime=now)
@@ -373,7 +374,7 @@ class AbTests:
                     state=current,
                     allowed=allowed,
                 )
-            now = _now()
+            now = now_timestamp()
             instance["updateTime"] = now
             if target_state == "ENABLED":
                 instance["preview"] = True
@@ -417,7 +418,7 @@ class AbTests:
         def run(document: dict[str, Any]) -> dict[str, Any]:
             index, instance = self._find(document, name)
             _require(instance, action)
-            instance["updateTime"] = _now()
+            instance["updateTime"] = now_timestamp()
             apply(document, instance, f"$.abtests[{index}]")
             return instance
 

@@ -746,11 +746,11 @@ def _kept_fields(path: str, raw: Mapping[str, Any], problems: _Problems) -> dict
 def _trigger(instance: AbTestInstance, fields: Mapping[str, Any]) -> dict[str, Any] | None:
     """The kept ``trigger`` with the native ``endTime`` as its ``scheduledEndTime`` while the
     test is a draft or live (where the end time is still a schedule). Once it has ended, the
-    kept trigger stays as it was: a native end stamps ``endTime`` with the moment the test
-    ended, which Alexa does not record."""
+    kept trigger stays as it was, and a test without one gets none: a native end stamps
+    ``endTime`` with the moment the test ended, which Alexa does not record."""
     kept = fields.get("trigger")
-    if kept is not None and instance.state in ("ended", "archived"):
-        return dict(kept)
+    if instance.state in ("ended", "archived"):
+        return None if kept is None else dict(kept)
     trigger = dict(kept or {})
     trigger.pop("scheduledEndTime", None)
     if instance.end_time is not None:
