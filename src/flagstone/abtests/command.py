@@ -481,9 +481,9 @@ def _validator(args: argparse.Namespace, shape: Shape | None) -> Callable[[dict[
 
 def _create_in_shape(args: argparse.Namespace, shape: Shape, body: dict[str, Any]) -> Any:
     """``create`` in another shape: the shape's create body becomes a new entry at the end
-    of the file's experiments, checked by reading the file back."""
+    of the file's experiments."""
 
-    def change(document: dict[str, Any]) -> Any:
+    def add(document: dict[str, Any]) -> tuple[dict[str, Any], str]:
         written = written_in(shape, shape.read(document))
         entries: list[dict[str, Any]] = written["experiments"]
         path = f"$.experiments[{len(entries)}]"
@@ -501,23 +501,17 @@ def _create_in_shape(args: argparse.Namespace, shape: Shape, body: dict[str, Any
         problems += name_clashes(shape, entries, len(entries) - 1)
         if problems:
             raise ConfigError(problems)
-        new = reshaped(shape, written)
-        document.clear()
-        document.update(new)
-        return entry_of(shape, new, test_id)
+        return written, test_id
 
-    return edit_document(
-        args.file, change, validate=_validator(args, shape), lock_timeout=args.lock_timeout
-    )
+    return _edit_entries(args, shape, add)
 
 
 def _update_in_shape(args: argparse.Namespace, shape: Shape, body: dict[str, Any]) -> Any:
     """``update`` in another shape: the lifecycle checks that the test is a draft (and stamps
-    its update time), then the shape's update body changes its entry, checked by reading the
-    file back."""
+    its update time), then the shape's update body changes its entry."""
     strict = not args.lenient
 
-    def change(document: dict[str, Any]) -> Any:
+    def update(document: dict[str, Any]) -> tuple[dict[str, Any], str]:
         tests = AbTests(shape.read(document), strict=strict)
         test_id = test_id_of(tests.update(args.name, {}))
         written = written_in(shape, tests.document)
@@ -527,6 +521,23 @@ def _update_in_shape(args: argparse.Namespace, shape: Shape, body: dict[str, Any
         clashes = name_clashes(shape, entries, index)
         if clashes:
             raise ConfigError(clashes)
+        return written, test_id
+
+    return _edit_entries(args, shape, update)
+
+
+def _edit_entries(
+    args: argparse.Namespace,
+    shape: Shape,
+    edit: Callable[[dict[str, Any]], tuple[dict[str, Any], str]],
+) -> Any:
+    """Under the lock, ``edit`` turns the file into its edited entries (in the shape) and the
+    id of the test it changed; the result is read back into a native document (every problem
+    at its path in the file to be), written in the shape, validated and stored. Return the
+    changed test's entry."""
+
+    def change(document: dict[str, Any]) -> Any:
+        written, test_id = edit(document)
         new = reshaped(shape, written)
         document.clear()
         document.update(new)
