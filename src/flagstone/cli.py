@@ -274,15 +274,19 @@ def _read(file: str) -> bytes:
 
 
 def _context(text: str) -> dict[str, Any]:
+    return json_object_argument(text, "--context")
+
+
+def json_object_argument(text: str, where: str) -> dict[str, Any]:
+    """The JSON object an argument holds; a usage error (exit 2) naming ``where`` when it is
+    not valid JSON or not an object."""
     try:
-        context = json.loads(text)
+        value = json.loads(text)
     except ValueError as error:
-        raise CommandFailure(EXIT_USAGE, f"--context is not valid JSON: {error}") from None
-    if not isinstance(context, dict):
-        raise CommandFailure(
-            EXIT_USAGE, f"--context must be a JSON object, not {_json_kind(context)}"
-        )
-    return context
+        raise CommandFailure(EXIT_USAGE, f"{where} is not valid JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise CommandFailure(EXIT_USAGE, f"{where} must be a JSON object, not {_json_kind(value)}")
+    return value
 
 
 def _json_kind(value: Any) -> str:

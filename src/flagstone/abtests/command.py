@@ -87,7 +87,6 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -97,8 +96,8 @@ from typing import Any
 from ..cli import (
     CommandFailure,
     _fail,
-    _json_kind,
     _print_json,
+    json_object_argument,
     parse_or_exit_code,
     report_problems,
 )
@@ -310,7 +309,7 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         return _invalid(file, error)
     except LifecycleError as error:
-        raise CommandFailure(EXIT_NOT_ALLOWED, _not_allowed(error)) from None
+        raise CommandFailure(EXIT_NOT_ALLOWED, str(error)) from None  # names state, allowed
     except AbTestNotFound as error:
         raise CommandFailure(EXIT_USAGE, f"{file}: {_message(error)}") from None
     except DocumentLockTimeout as error:
@@ -569,13 +568,7 @@ def _body(text: str) -> dict[str, Any]:
     else:
         raw = text
         where = "--body"
-    try:
-        body = json.loads(raw)
-    except ValueError as error:
-        raise CommandFailure(EXIT_USAGE, f"{where} is not valid JSON: {error}") from None
-    if not isinstance(body, dict):
-        raise CommandFailure(EXIT_USAGE, f"{where} must be a JSON object, not {_json_kind(body)}")
-    return body
+    return json_object_argument(raw, where)
 
 
 def _segment_request(body: dict[str, Any], mask: str | None) -> tuple[dict[str, Any], str]:
@@ -609,11 +602,6 @@ def _invalid(file: str, error: ConfigError) -> int:
     """Print the problems (stdout, JSON) and a summary (stderr); the exit code for them."""
     report_problems(file, error, PROG)
     return EXIT_INVALID_SNAPSHOT
-
-
-def _not_allowed(error: LifecycleError) -> str:
-    """The error's message: it names the test's state and the actions it allows."""
-    return str(error)
 
 
 def _message(error: LookupError) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 from ..errors import AbTestNotFound, ConfigError, LifecycleError, Problem
 from ..formats.native import parse_snapshot
 from ..hashing import ACCOUNT_BUCKETS
+from ..model.abtests import INSTANCE_PREFIX, default_segment_name
 from ..model.segments import parse_proportion
 from ..scalars import parse_timestamp_ns
 from .exclusive import Range, merge, place, width
@@ -35,7 +36,6 @@ from .states import ACTIONS, ALEXA_TARGETS, alexa_state, allowed_actions
 
 __all__ = ["INSTANCE_PREFIX", "AbTests", "new_abtest_id", "now_timestamp"]
 
-INSTANCE_PREFIX = "workflows/abtest/instances/"
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 _STATES = tuple(ACTIONS)
 _SET_BY_LIFECYCLE = (
@@ -203,7 +203,7 @@ class AbTests:
         def apply(document: dict[str, Any], instance: dict[str, Any], path: str) -> None:
             current = instance.setdefault("segment", {})
             given_name = segment.get("name")
-            default_name = "segments/abtest-" + instance["name"].rsplit("/", 1)[-1]
+            default_name = default_segment_name(instance["name"].rsplit("/", 1)[-1])
             own_name = current.get("name") or default_name
             adopt = current.get("name") is None and instance.get("state") == "draft"
             if given_name is not None and given_name != own_name:
@@ -219,13 +219,11 @@ class AbTests:
                 current["name"] = given_name  # a draft without one takes the seed's name
             live = instance.get("state") == "live"
             if live and "targeting" in fields:
-                allowed = allowed_actions(instance)
-                raise LifecycleError(
+                raise _not_allowed(
                     f"{instance['name']} is live: its targeting can no longer change (units "
-                    "already in the test would leave it); end it and start a new test; "
-                    f"allowed: {', '.join(allowed)}",
-                    state="live",
-                    allowed=allowed,
+                    "already in the test would leave it); end it and start a new test",
+                    "live",
+                    allowed_actions(instance),
                 )
             before = copy.deepcopy(current.get("allocation"))
             for field in fields:
@@ -368,11 +366,11 @@ class AbTests:
             current = alexa_state(instance)
             allowed = ALEXA_TARGETS[current]
             if target_state not in allowed:
-                raise LifecycleError(
-                    f"{instance['name']} is {current}: it cannot become {target_state!r}; "
-                    f"allowed: {', '.join(allowed) or 'none (delete it)'}",
-                    state=current,
-                    allowed=allowed,
+                raise _not_allowed(
+                    f"{instance['name']} is {current}: it cannot become {target_state!r}",
+                    current,
+                    allowed,
+                    none="none (delete it)",
                 )
             now = now_timestamp()
             instance["updateTime"] = now
@@ -493,11 +491,17 @@ def _require(instance: Mapping[str, Any], action: str) -> None:
     why = ""
     if action == "pause" and state == "live" and not instance.get("materialization"):
         why = " (pausing intake needs a materialization that recorded the units)"
-    raise LifecycleError(
-        f"cannot {action} {instance.get('name')}: it is {detail}{why}; "
-        f"allowed: {', '.join(allowed) or 'nothing'}",
-        state=state,
-        allowed=allowed,
+    message = f"cannot {action} {instance.get('name')}: it is {detail}{why}"
+    raise _not_allowed(message, state, allowed)
+
+
+def _not_allowed(
+    message: str, state: str, allowed: Sequence[str], *, none: str = "nothing"
+) -> LifecycleError:
+    """The error for an action ``state`` does not allow: ``message`` and the allowed actions
+    (``none`` when there are none), which the error also carries."""
+    return LifecycleError(
+        f"{message}; allowed: {', '.join(allowed) or none}", state=state, allowed=allowed
     )
 
 
@@ -617,13 +621,11 @@ def _check_growth(instance: Mapping[str, Any], before: Any, after: Any, path: st
         if not all(_covered(r, kept) for r in _ranges(before)):
             problems.append("its bucket ranges must keep every bucket it had")
     if problems:
-        allowed = allowed_actions(instance)
-        raise LifecycleError(
+        raise _not_allowed(
             f"{instance.get('name')} is live: {'; '.join(problems)} (units already in the test "
-            "keep their place); end it and start a new test to shrink it; "
-            f"allowed: {', '.join(allowed)}",
-            state="live",
-            allowed=allowed,
+            "keep their place); end it and start a new test to shrink it",
+            "live",
+            allowed_actions(instance),
         )
 
 

@@ -81,8 +81,7 @@ class DocumentLockTimeout(TimeoutError):
 def lock_path(path: str | os.PathLike[str]) -> Path:
     """The sidecar file whose ``flock`` lock guards edits of ``path``: ``<file>.lock`` beside
     the file (after following a symbolic link)."""
-    target = _target(path)
-    return target.with_name(target.name + ".lock")
+    return _lock_of(_target(path))
 
 
 def encode_document(document: Any) -> bytes:
@@ -154,6 +153,10 @@ def _target(path: str | os.PathLike[str]) -> Path:
     return Path(os.path.realpath(os.fspath(path)))
 
 
+def _lock_of(target: Path) -> Path:
+    return target.with_name(target.name + ".lock")
+
+
 def _decode(raw: bytes, source: str) -> dict[str, Any]:
     try:
         document = json.loads(raw)
@@ -171,7 +174,7 @@ def _decode(raw: bytes, source: str) -> dict[str, Any]:
 def _exclusive_lock(target: Path, timeout: float, source: str) -> Iterator[None]:
     """Hold ``flock(LOCK_EX)`` on the sidecar lock file; poll (with a growing pause, at most
     50 ms) until ``timeout`` seconds have passed, then raise :class:`DocumentLockTimeout`."""
-    lock = target.with_name(target.name + ".lock")
+    lock = _lock_of(target)
     if not target.exists():  # do not leave a lock file beside a document that is not there
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), source)
     try:

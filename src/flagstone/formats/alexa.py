@@ -64,6 +64,7 @@ from typing import Any, Final
 from ..abtests.states import ALEXA_STATES, alexa_state
 from ..errors import ConfigError, Problem
 from ..model import AbTestInstance, Flag
+from ..model.abtests import INSTANCE_PREFIX
 from ..model.paths import key_path
 from ..model.validation import short_variant_name
 from ..scalars import parse_timestamp_ns
@@ -92,7 +93,6 @@ METRIC_TYPES: Final = ("KEY", "GUARDRAIL")
 EXPECTED_CHANGES: Final = ("INCREASE", "DECREASE")
 """``metricConfigurations[].expectedChange`` values."""
 
-_INSTANCE_PREFIX: Final = "workflows/abtest/instances/"
 _WEIGHT: Final = 5000
 _SELECTOR: Final = "targeting_key"
 _PLANNED_DURATION: Final = re.compile(r"P[1-4]W")
@@ -261,7 +261,7 @@ def _experiment_id(path: str, value: Any, problems: _Problems) -> str | None:
         problems.add(
             path,
             f"{value!r} cannot be an experiment id: it names the native test "
-            f"{_INSTANCE_PREFIX}<id>, so it is not empty and has no '/'",
+            f"{INSTANCE_PREFIX}<id>, so it is not empty and has no '/'",
         )
         return None
     return value
@@ -403,7 +403,7 @@ def _native_test(
     }
     state, preview = ALEXA_STATES[experiment.state]
     instance: dict[str, Any] = {
-        "name": f"{_INSTANCE_PREFIX}{experiment_id}",
+        "name": f"{INSTANCE_PREFIX}{experiment_id}",
         "displayName": experiment.name,
         "description": experiment.description,
         "state": state,
@@ -603,9 +603,9 @@ def _write_test(
             problems.add(key_path(path, key), f"the Alexa shape has no place for {key}")
     if instance.intake != "open":
         problems.add(f"{path}.intake", "the Alexa shape has no paused intake")
-    experiment_id = instance.name.removeprefix(_INSTANCE_PREFIX)
-    if not instance.name.startswith(_INSTANCE_PREFIX) or "/" in experiment_id:
-        problems.add(f"{path}.name", f"the Alexa shape needs a name {_INSTANCE_PREFIX}<id>")
+    experiment_id = instance.name.removeprefix(INSTANCE_PREFIX)
+    if not instance.name.startswith(INSTANCE_PREFIX) or "/" in experiment_id:
+        problems.add(f"{path}.name", f"the Alexa shape needs a name {INSTANCE_PREFIX}<id>")
     if instance.flags.targeting_key_selector != _SELECTOR:
         problems.add(
             f"{path}.flags.targetingKeySelector",

@@ -45,12 +45,13 @@ from typing import Any
 
 from ..abtests.states import EXPERIMENTS_API_STATUSES, experiments_api_status
 from ..errors import ConfigError, Problem
-from ..model.abtests import AbTestInstance
+from ..model.abtests import INSTANCE_PREFIX, AbTestInstance, default_segment_name
 from ..model.flags import Flag
 from ..model.paths import key_path
 from ..model.segments import Segment
 from ..model.snapshot import Snapshot
 from ..model.targeting import Targeting
+from ..model.validation import short_variant_name
 from ..scalars import parse_timestamp_ns
 from .native import parse_snapshot
 
@@ -59,7 +60,6 @@ __all__ = ["FORMAT", "read", "write"]
 FORMAT = "experiments-api"
 """The ``origin.format`` of A/B tests read from this shape."""
 
-_INSTANCE_PREFIX = "workflows/abtest/instances/"
 _SELECTOR = "targeting_key"
 _AUDIENCE_CRITERION = "audience"
 
@@ -380,7 +380,7 @@ class _Reader:
         }
         state, intake = EXPERIMENTS_API_STATUSES[status]
         instance: dict[str, Any] = {
-            "name": f"{_INSTANCE_PREFIX}{experiment_id}",
+            "name": f"{INSTANCE_PREFIX}{experiment_id}",
             "displayName": name,
         }
         if description is not None:
@@ -591,8 +591,8 @@ class _Writer:
     ) -> dict[str, Any] | None:
         before = len(self.problems)
         experiment_id = instance.instance_id
-        if instance.name != f"{_INSTANCE_PREFIX}{experiment_id}":
-            self.add(f"{path}.name", f"expected {_INSTANCE_PREFIX}<id>, the Experiments-API id")
+        if instance.name != f"{INSTANCE_PREFIX}{experiment_id}":
+            self.add(f"{path}.name", f"expected {INSTANCE_PREFIX}<id>, the Experiments-API id")
         flag_name = f"flags/{experiment_id}"
         for index, treatment in enumerate(instance.abtest.treatments):
             if not treatment.variant.startswith(f"{flag_name}/variants/"):
@@ -647,13 +647,13 @@ class _Writer:
             self.add(f"{flag_path}.rules", "an experiment's flag has no rules of its own")
         if flag.clients:
             self.add(f"{flag_path}.clients", "the Experiments-API shape has no clients")
-        treated = {t.variant.rsplit("/", 1)[-1] for t in instance.abtest.treatments}
+        treated = {short_variant_name(t.variant) for t in instance.abtest.treatments}
         values: dict[str, Mapping[str, Any]] = {}
         for index, (variant, raw) in enumerate(
             zip(flag.variants, raw_flag.get("variants") or [], strict=True)
         ):
             v_path = f"{flag_path}.variants[{index}]"
-            short = variant.name.rsplit("/", 1)[-1]
+            short = short_variant_name(variant.name)
             if short not in treated:
                 self.add(v_path, f"variant {short!r} is no treatment; an experiment has no other")
             value = raw.get("value") or {}
@@ -676,7 +676,7 @@ class _Writer:
         segment = instance.segment
         if segment is None:
             return
-        if segment.name not in (None, f"segments/abtest-{experiment_id}"):
+        if segment.name not in (None, default_segment_name(experiment_id)):
             self.add(
                 f"{path}.segment.name",
                 "the Experiments-API shape buckets on segments/abtest-<id>; another segment "
@@ -779,7 +779,7 @@ class _Writer:
         extras = fields.get("variants") or {}
         variants = []
         for treatment in instance.abtest.treatments:
-            variant_id = treatment.variant.rsplit("/", 1)[-1]
+            variant_id = short_variant_name(treatment.variant)
             value = values[variant_id]
             variant: dict[str, Any] = {
                 "id": variant_id,

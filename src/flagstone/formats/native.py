@@ -24,6 +24,7 @@ from pydantic import TypeAdapter, ValidationError
 from ..errors import ConfigError, Problem
 from ..gc_pause import paused_gc
 from ..model import AbTestInstance, ClientEntry, Flag, Segment, Snapshot, check_snapshot
+from ..model.abtests import default_segment_name
 from ..model.bitsets import BitsetSpec, BloomFilter
 from ..model.clients import Account
 from ..model.paths import join_path
@@ -218,7 +219,7 @@ def _abtest_segment_names(item: Any) -> set[str]:
         return {segment["name"]}
     name = item.get("name")
     if isinstance(name, str) and name:
-        return {f"segments/abtest-{name.rsplit('/', 1)[-1]}"}
+        return {default_segment_name(name.rsplit("/", 1)[-1])}
     return set()
 
 

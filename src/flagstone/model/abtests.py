@@ -17,6 +17,7 @@ from .segments import Allocation
 from .targeting import Targeting
 
 __all__ = [
+    "INSTANCE_PREFIX",
     "AbTestInstance",
     "AbTestOrigin",
     "AbTestSegment",
@@ -26,7 +27,17 @@ __all__ = [
     "Intake",
     "Treatment",
     "Weight",
+    "default_segment_name",
 ]
+
+INSTANCE_PREFIX = "workflows/abtest/instances/"
+"""What an A/B-test instance's name starts with; the rest is its id."""
+
+
+def default_segment_name(instance_id: str) -> str:
+    """The segment an instance without a ``segment.name`` buckets in: ``segments/abtest-<id>``."""
+    return f"segments/abtest-{instance_id}"
+
 
 AbTestState = Literal["draft", "live", "ended", "archived"]
 Intake = Literal["open", "paused"]

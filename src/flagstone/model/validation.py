@@ -23,7 +23,7 @@ from ..errors import Problem
 from ..hashing import ACCOUNT_BUCKETS
 from ..membership import bloom_filter_predicate, decode_bitset
 from ..scalars import parse_semver, parse_timestamp_ns
-from .abtests import AbTestInstance
+from .abtests import AbTestInstance, default_segment_name
 from .flags import Flag
 from .paths import join_path, key_path
 from .segments import Allocation, BucketRange
@@ -73,7 +73,7 @@ def abtest_segment_name(instance: AbTestInstance) -> str:
     ``segments/abtest-<instance id>``."""
     if instance.segment is not None and instance.segment.name:
         return instance.segment.name
-    return f"segments/abtest-{instance.instance_id}"
+    return default_segment_name(instance.instance_id)
 
 
 class _Checker:
