@@ -25,7 +25,7 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from flagstone.live import SIGNATURE_HEADER, sign
+from flagstone.sources import SIGNATURE_HEADER, sign
 
 __all__ = ["WAIT", "Answer", "Seen", "SnapshotTestServer", "eventually"]
 

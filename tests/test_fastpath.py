@@ -1,5 +1,5 @@
 """The unrolled single-rule resolver (``flagstone.plan.fastpath``) resolves exactly as the
-general rule loop (``flagstone.resolve.resolve_flag``) does.
+general rule loop (``flagstone.plan.resolver.resolve_flag``) does.
 
 A white-box test: for flags whose only rule is plain, the plan picks the unrolled resolver;
 here both resolvers run on the same compiled flag for many contexts and must agree on every
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import flagstone
 from flagstone.plan import FlagPlan
 from flagstone.plan.fastpath import is_plain
-from flagstone.resolve import resolve_flag
+from flagstone.plan.resolver import resolve_flag
 
 TARGETINGS: dict[str, Any] = {
     "none": None,

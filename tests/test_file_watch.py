@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 import flagstone
-from flagstone.live import SourceStatus, sign
+from flagstone.sources import SourceStatus, sign
 from tests.live_scripts.livelib import (
     CONTEXT,
     PATIENCE,

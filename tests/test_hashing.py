@@ -1,4 +1,5 @@
-"""``flagstone.hashing.bucket``: Confidence's bucketing hash (DESIGN.md, "Resolution semantics").
+"""``flagstone.semantics.hashing.bucket``: Confidence's bucketing hash (DESIGN.md,
+"Resolution semantics").
 
 The expected buckets below are either the vectors DESIGN.md publishes or computed here, in the
 test, straight from ``mmh3`` (through a different mmh3 entry point than the library uses, so
@@ -13,7 +14,7 @@ import string
 import mmh3
 import pytest
 
-from flagstone.hashing import ACCOUNT_BUCKETS, bucket, hash_key
+from flagstone.semantics.hashing import ACCOUNT_BUCKETS, bucket, hash_key
 
 LOW_64 = 2**64 - 1
 

@@ -4,7 +4,7 @@ its snapshot fresh with an updater thread of its own.
 Each scenario runs as a script under ``tests/live_scripts/`` in its own interpreter (pytest's
 own threads must not be in the forking process) and prints a JSON report; the tests assert
 on it. ``fork_follows_updates.py`` forks a client that follows a URL (an in-process
-``flagstone.serve`` server) or watches a file, and changes the snapshot from A to B only
+``flagstone.sources.server`` server) or watches a file, and changes the snapshot from A to B only
 after the child has looked at its state, so B can reach the child only through the child's
 own updater. ``fork_closed_client.py`` forks a client that was closed first.
 """

@@ -5,8 +5,8 @@ and misbehaves on demand: 500s, hung requests, truncated, oversized or inflating
 invalid documents, wrong or missing signatures, redirects. Clients poll every 50 ms. Nothing
 measures time: tests wait for ``on_update`` events, ``wait_until_ready`` or
 ``eventually(predicate)`` and then assert what the client serves, what ``status()`` reports
-and what the server received. The last part unit-tests ``flagstone.live.integrity`` and the
-URL validation of ``flagstone.live.fetch.HttpFetcher`` directly.
+and what the server received. The last part unit-tests ``flagstone.sources.integrity`` and the
+URL validation of ``flagstone.sources.fetch.HttpFetcher`` directly.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ import pytest
 
 import flagstone
 from flagstone import Client, ConfigError, ErrorCode, IntegrityError, Reason
-from flagstone.live import Integrity, sign
-from flagstone.live import updater as updater_module
-from flagstone.live.fetch import HttpFetcher, _gunzip
+from flagstone.sources import Integrity, sign
+from flagstone.sources import updater as updater_module
+from flagstone.sources.fetch import HttpFetcher, _gunzip
 from tests.sinkdata import SNAPSHOT
 from tests.snapshot_server import WAIT, Answer, SnapshotTestServer, eventually
 

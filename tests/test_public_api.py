@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 import flagstone
-import flagstone.live
 import flagstone.sinks
+import flagstone.sources
 import flagstone.testing
 
 PUBLIC_NAMES = [
@@ -43,6 +43,7 @@ PUBLIC_NAMES = [
     "__version__",
     "live",
     "sinks",
+    "sources",
     "testing",
 ]
 
@@ -88,8 +89,14 @@ def test_flagstone_exports_exactly_the_public_names() -> None:
     assert flagstone.__all__ == PUBLIC_NAMES
 
 
-def test_flagstone_live_exports_exactly_the_live_names() -> None:
-    assert flagstone.live.__all__ == ["SIGNATURE_HEADER", "Integrity", "SourceStatus", "sign"]
+def test_flagstone_sources_exports_exactly_the_source_names() -> None:
+    assert flagstone.sources.__all__ == ["SIGNATURE_HEADER", "Integrity", "SourceStatus", "sign"]
+
+
+def test_flagstone_live_is_an_alias_of_flagstone_sources() -> None:
+    assert flagstone.live.__all__ == flagstone.sources.__all__
+    for name in flagstone.sources.__all__:
+        assert getattr(flagstone.live, name) is getattr(flagstone.sources, name)
 
 
 def test_flagstone_sinks_exports_exactly_the_sink_names() -> None:
@@ -127,7 +134,9 @@ def test_each_public_name_has_a_docstring_of_its_own(module: ModuleType, name: s
     assert doc is not None and doc.strip(), f"{module.__name__}.{name} has no docstring"
 
 
-@pytest.mark.parametrize("module", [flagstone, flagstone.live, flagstone.sinks, flagstone.testing])
+@pytest.mark.parametrize(
+    "module", [flagstone, flagstone.sources, flagstone.sinks, flagstone.testing]
+)
 def test_each_public_module_has_a_docstring(module: ModuleType) -> None:
     assert module.__doc__ and module.__doc__.strip()
 

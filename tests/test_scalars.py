@@ -1,4 +1,4 @@
-"""``flagstone.scalars``: reading timestamps, semantic versions and numbers for targeting.
+"""``flagstone.semantics.scalars``: reading timestamps, semantic versions and numbers for targeting.
 
 Expected epoch values are computed here with ``datetime`` arithmetic, independently of the
 module under test; version precedence follows semver.org 2.0.0, section 11, whose examples
@@ -16,7 +16,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flagstone.scalars import number_from, parse_semver, parse_timestamp_ns, timestamp_ns_from
+from flagstone.semantics.scalars import (
+    number_from,
+    parse_semver,
+    parse_timestamp_ns,
+    timestamp_ns_from,
+)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 NS = 1_000_000_000

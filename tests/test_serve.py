@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import pytest
 
 import flagstone
-from flagstone.live import sign
+from flagstone.sources import sign
 from tests.live_scripts.livelib import (
     CONTEXT,
     PATIENCE,

@@ -7,7 +7,8 @@ Confidence, in process.
 'new-checkout'
 """
 
-from . import live, sinks, testing
+from . import live, sinks, sources, testing
+from ._version import __version__
 from .abtests import AbTests
 from .client import Client, ValueDetails
 from .errors import (
@@ -19,16 +20,14 @@ from .errors import (
     Problem,
     UnknownClientError,
 )
-from .materializations import (
+from .reasons import ErrorCode, Reason
+from .resolution import FallthroughAssignment, Resolution
+from .stores.materializations import (
     MaterializationRecord,
     MaterializationStore,
     MemoryMaterializationStore,
 )
-from .reasons import ErrorCode, Reason
-from .resolution import FallthroughAssignment, Resolution
-from .sqlite_store import SqliteMaterializationStore
-
-__version__ = "0.1.0"
+from .stores.sqlite import SqliteMaterializationStore
 
 __all__ = [
     "AbTestNotFound",
@@ -52,5 +51,6 @@ __all__ = [
     "__version__",
     "live",
     "sinks",
+    "sources",
     "testing",
 ]

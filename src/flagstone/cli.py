@@ -190,8 +190,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(file: str, host: str, port: int, key_file: str | None) -> int:
-    from .live.integrity import read_key
-    from .serve import SnapshotServer, make_server
+    from .sources.integrity import read_key
+    from .sources.server import SnapshotServer, make_server
 
     try:
         key = read_key(key_file) if key_file is not None else None

@@ -21,21 +21,21 @@ from typing import Any
 from . import overrides as _overrides
 from .errors import ConfigError
 from .formats.native import ParsedSnapshot, parse_snapshot
-from .lifecycle import close_at_exit, register_fork_hooks
-from .live.cache import DiskCache
-from .live.fetch import HttpFetcher
-from .live.integrity import Integrity
-from .live.updater import FileSource, HttpSource, SourceStatus, Updater
-from .live.watch import FileWatcher
-from .materializations import MaterializationStore
 from .overrides import REGISTRY as _OVERRIDES
 from .plan import FlagPlan, PendingPlan, Plan, compile_plan
-from .ratelimit import RateLimitedLog
+from .process.hooks import close_at_exit, register_fork_hooks
+from .process.ratelimit import RateLimitedLog
 from .reasons import ErrorCode, Reason
 from .resolution import Outcome, Resolution
 from .sinks.base import ExposureSink
 from .sinks.exposure import Exposure
 from .sinks.fanout import flush_all
+from .sources.cache import DiskCache
+from .sources.fetch import HttpFetcher
+from .sources.integrity import Integrity
+from .sources.updater import FileSource, HttpSource, SourceStatus, Updater
+from .sources.watch import FileWatcher
+from .stores.materializations import MaterializationStore
 
 __all__ = ["Client", "ValueDetails"]
 
@@ -359,7 +359,7 @@ class Client:
 
     def status(self) -> SourceStatus:
         """Where the snapshot comes from and how keeping it fresh goes: ready, version, last
-        success, last error, consecutive failures (see ``flagstone.live.SourceStatus``)."""
+        success, last error, consecutive failures (see ``flagstone.sources.SourceStatus``)."""
         if self._updater is not None:
             return self._updater.status()
         source, loaded_from = self._origin

@@ -9,9 +9,16 @@ Every exception flagstone raises on purpose derives from ``FlagstoneError``::
      │    └── IntegrityError     a fetched snapshot failed its signature or digest check
      ├── LifecycleError         an A/B-test action that its current state does not allow
      ├── AbTestNotFound         no A/B test (or override) by that name (also a LookupError)
-     └── SinkError              an exposure sink could not deliver a batch (raised by a
-          │                     sink's ``write_batch`` to the batching sink that retries it)
-          └── PartialDelivery   only the first ``delivered`` records of the batch got through
+     ├── DocumentLockTimeout    another editor held a snapshot file's lock too long (also a
+     │                          TimeoutError)
+     ├── FetchError             a snapshot could not be fetched: network, HTTP status, size,
+     │                          encoding (the source's status shows it; never raised to callers
+     │                          of ``evaluate``)
+     ├── SinkError              an exposure sink could not deliver a batch (raised by a
+     │    │                     sink's ``write_batch`` to the batching sink that retries it)
+     │    └── PartialDelivery   only the first ``delivered`` records of the batch got through
+     └── SpoolFull              appending to an exposure spool would pass its bound (also an
+                                OSError)
 
 Lower-level errors (pydantic's ``ValidationError``, ``json.JSONDecodeError``, ``OSError``
 while reading a snapshot) are translated into these at the boundary where they enter.
@@ -21,18 +28,22 @@ while reading a snapshot) are translated into these at the boundary where they e
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
     "AbTestNotFound",
     "ConfigError",
+    "DocumentLockTimeout",
+    "FetchError",
     "FlagstoneError",
     "IntegrityError",
     "LifecycleError",
     "PartialDelivery",
     "Problem",
     "SinkError",
+    "SpoolFull",
     "UnknownClientError",
 ]
 
@@ -119,3 +130,25 @@ class PartialDelivery(SinkError):
     def __init__(self, message: str, *, delivered: int) -> None:
         self.delivered = delivered
         super().__init__(message)
+
+
+class SpoolFull(FlagstoneError, OSError):
+    """Appending to an exposure spool would take this process's part of it past its bound."""
+
+
+class FetchError(FlagstoneError):
+    """A snapshot could not be fetched (network, HTTP status, size, encoding)."""
+
+
+class DocumentLockTimeout(FlagstoneError, TimeoutError):
+    """Another editor held the lock of a snapshot file for longer than the timeout."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], lock: str | os.PathLike[str], timeout: float
+    ) -> None:
+        self.path = os.fspath(path)
+        self.lock = lock
+        self.timeout = timeout
+        super().__init__(
+            f"{self.path}: another edit has held the lock {lock} for more than {timeout:g} s"
+        )

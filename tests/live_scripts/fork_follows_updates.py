@@ -2,7 +2,8 @@
 
 Usage: ``fork_follows_updates.py url|file WORKDIR``. The parent writes snapshot A to
 ``WORKDIR/flags.json`` and builds a live client for it: ``url`` serves the file from an
-in-process ``flagstone.serve`` server (on a thread, port 0) to ``Client.from_url``; ``file``
+in-process ``flagstone.sources.server`` server (on a thread, port 0) to
+``Client.from_url``; ``file``
 watches it with ``Client.from_file(watch=True)``. Once the client serves A the parent forks.
 The child reports its status and threads, then tells the parent to go on; only then does
 the parent replace the file with snapshot B, so the child can only get B through an updater
@@ -26,7 +27,7 @@ from typing import Any
 import livelib
 
 import flagstone
-from flagstone.serve import SnapshotServer, make_server
+from flagstone.sources.server import SnapshotServer, make_server
 
 # Python 3.12+ warns about forking a process that has threads; forking one is the point.
 warnings.filterwarnings("ignore", message=r".*fork\(\) may lead to deadlocks", category=Warning)

@@ -266,12 +266,12 @@ def live(url: str, path: str) -> str | None:
     Client.from_url(url, refresh_interval="10")  # type: ignore[arg-type]
     ready: bool = client.wait_until_ready(2.0)
     status = client.status()
-    assert_type(status, flagstone.live.SourceStatus)
+    assert_type(status, flagstone.sources.SourceStatus)
     assert_type(status.consecutive_failures, int)
     assert_type(status.last_error, str | None)
     remove = client.on_update(lambda version: print(version))
     remove()
-    assert_type(flagstone.live.sign(b"{}", b"key"), str)
+    assert_type(flagstone.sources.sign(b"{}", b"key"), str)
     try:
         raise flagstone.IntegrityError("tampered")
     except ConfigError:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from ..errors import ConfigError, Problem
-from ..hashing import ACCOUNT_BUCKETS
+from ..semantics.hashing import ACCOUNT_BUCKETS
 
 __all__ = ["Range", "free_ranges", "merge", "place", "width"]
 

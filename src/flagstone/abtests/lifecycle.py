@@ -27,10 +27,10 @@ from typing import Any
 
 from ..errors import AbTestNotFound, ConfigError, LifecycleError, Problem
 from ..formats.native import parse_snapshot
-from ..hashing import ACCOUNT_BUCKETS
 from ..model.abtests import INSTANCE_PREFIX, default_segment_name
 from ..model.segments import parse_proportion
-from ..scalars import parse_timestamp_ns
+from ..semantics.hashing import ACCOUNT_BUCKETS
+from ..semantics.scalars import parse_timestamp_ns
 from .exclusive import Range, merge, place, width
 from .states import ACTIONS, ALEXA_TARGETS, alexa_state, allowed_actions
 

@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import ConfigError, Problem
+from ..errors import ConfigError, DocumentLockTimeout, Problem
 from ..formats import parse_snapshot
 
 __all__ = [
@@ -64,18 +64,6 @@ DEFAULT_LOCK_TIMEOUT = 30.0
 
 _TEMP_INFIX = ".flagstone-"
 _TEMP_SUFFIX = ".tmp"
-
-
-class DocumentLockTimeout(TimeoutError):
-    """Another editor held the document's lock for longer than the timeout."""
-
-    def __init__(self, path: str | os.PathLike[str], lock: Path, timeout: float) -> None:
-        self.path = os.fspath(path)
-        self.lock = lock
-        self.timeout = timeout
-        super().__init__(
-            f"{self.path}: another edit has held the lock {lock} for more than {timeout:g} s"
-        )
 
 
 def lock_path(path: str | os.PathLike[str]) -> Path:

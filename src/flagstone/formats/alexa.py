@@ -67,7 +67,7 @@ from ..model import AbTestInstance, Flag
 from ..model.abtests import INSTANCE_PREFIX
 from ..model.paths import key_path
 from ..model.validation import short_variant_name
-from ..scalars import parse_timestamp_ns
+from ..semantics.scalars import parse_timestamp_ns
 from .native import parse_snapshot
 
 __all__ = [

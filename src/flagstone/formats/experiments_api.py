@@ -52,7 +52,7 @@ from ..model.segments import Segment
 from ..model.snapshot import Snapshot
 from ..model.targeting import Targeting
 from ..model.validation import short_variant_name
-from ..scalars import parse_timestamp_ns
+from ..semantics.scalars import parse_timestamp_ns
 from .native import parse_snapshot
 
 __all__ = ["FORMAT", "read", "write"]

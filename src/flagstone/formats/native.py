@@ -22,13 +22,13 @@ import pydantic_core
 from pydantic import TypeAdapter, ValidationError
 
 from ..errors import ConfigError, Problem
-from ..gc_pause import paused_gc
 from ..model import AbTestInstance, ClientEntry, Flag, Segment, Snapshot, check_snapshot
 from ..model.abtests import default_segment_name
 from ..model.bitsets import BitsetSpec, BloomFilter
 from ..model.clients import Account
 from ..model.paths import join_path
 from ..model.snapshot import SNAPSHOT
+from ..process.gc import paused_gc
 
 __all__ = ["ParsedSnapshot", "parse_snapshot", "snapshot_version"]
 

@@ -1,12 +1,5 @@
-"""Live snapshots: from a URL or a watched file, swapped in without a request ever waiting.
+"""``flagstone.live``: the former name of :mod:`flagstone.sources`, kept as an alias so code
+written against it keeps working. New code imports ``flagstone.sources``."""
 
-``Client.from_url(...)`` and ``Client.from_file(..., watch=True)`` build on this package:
-``fetch`` (conditional HTTP GETs), ``watch`` (cheap file change detection), ``integrity``
-(HMAC signatures and pinned digests), ``cache`` (the last good snapshot on disk) and
-``updater`` (the background thread, backoff and ``SourceStatus``).
-"""
-
-from .integrity import SIGNATURE_HEADER, Integrity, sign
-from .updater import SourceStatus
-
-__all__ = ["SIGNATURE_HEADER", "Integrity", "SourceStatus", "sign"]
+from ..sources import *  # noqa: F403
+from ..sources import __all__ as __all__

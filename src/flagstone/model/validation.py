@@ -20,9 +20,9 @@ from collections.abc import Iterable, Iterator
 from pydantic.alias_generators import to_camel
 
 from ..errors import Problem
-from ..hashing import ACCOUNT_BUCKETS
-from ..membership import bloom_filter_predicate, decode_bitset
-from ..scalars import parse_semver, parse_timestamp_ns
+from ..semantics.hashing import ACCOUNT_BUCKETS
+from ..semantics.membership import bloom_filter_predicate, decode_bitset
+from ..semantics.scalars import parse_semver, parse_timestamp_ns
 from .abtests import AbTestInstance, default_segment_name
 from .flags import Flag
 from .paths import join_path, key_path

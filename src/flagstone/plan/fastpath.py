@@ -2,7 +2,7 @@
 
 A plain rule reads its unit from a top-level context key, has no sticky assignments, no
 treatment overrides, no schedule, and a segment outside any reference cycle. For a flag
-whose only rule is plain, the rule loop of ``flagstone.resolve`` is unrolled into one closure:
+whose only rule is plain, the rule loop of ``flagstone.plan.resolver`` is unrolled into one closure:
 the unit read, the targeting predicate, the allocation hash and the variant hash inline, every
 constant bound at compile time. It resolves exactly as ``resolve_flag`` does (a test compares
 the two on random contexts); it only skips the loop's bookkeeping.
@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 import mmh3
 
-from ..hashing import ACCOUNT_BUCKETS
 from ..resolution import FallthroughAssignment, Resolution
+from ..semantics.hashing import ACCOUNT_BUCKETS
 from .rules import INVALID_UNIT, MAX_UNIT_LENGTH, CompiledRule, coerce_unit
 from .segments import ProportionCut, allocation_check
 from .signals import MaterializationUnsupported, SkipRule
 from .targeting import string_among_spec
 
 if TYPE_CHECKING:
-    from . import FlagPlan
+    from .flag import FlagPlan
 
 __all__ = ["Resolver", "is_plain", "single_rule_resolver"]
 

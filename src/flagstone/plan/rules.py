@@ -140,7 +140,7 @@ class CompiledAssignment:
 
 
 class CompiledRule:
-    """A rule ready for the rule loop in ``flagstone.resolve``."""
+    """A rule ready for the rule loop in ``flagstone.plan.resolver``."""
 
     __slots__ = (
         "active",

@@ -16,12 +16,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
-from ..hashing import ACCOUNT_BUCKETS, bucket
-from ..materializations import MaterializationStore
-from ..membership import bloom_filter_predicate, decode_bitset
 from ..model.bitsets import BitsetSpec, BloomFilter
 from ..model.segments import Allocation
 from ..model.targeting import Targeting
+from ..semantics.hashing import ACCOUNT_BUCKETS, bucket
+from ..semantics.membership import bloom_filter_predicate, decode_bitset
+from ..stores.materializations import MaterializationStore
 from .signals import MaterializationUnsupported, Predicate
 from .targeting import compile_targeting
 

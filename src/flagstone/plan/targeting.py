@@ -31,7 +31,7 @@ from ..model.targeting import (
     TargetingValue,
     ValueKind,
 )
-from ..scalars import number_from, parse_semver, parse_timestamp_ns, timestamp_ns_from
+from ..semantics.scalars import number_from, parse_semver, parse_timestamp_ns, timestamp_ns_from
 from .signals import Predicate, skip_rule
 
 __all__ = ["CriterionCompiler", "attribute_getter", "compile_targeting", "string_among_spec"]

@@ -22,8 +22,8 @@ import threading
 from typing import Protocol, TypedDict, runtime_checkable
 
 from ..errors import PartialDelivery
-from ..lifecycle import register_fork_hooks
-from ..ratelimit import RateLimitedLog
+from ..process.hooks import register_fork_hooks
+from ..process.ratelimit import RateLimitedLog
 from .exposure import DEDUP_TTL_SECONDS, Exposure
 from .records import RecordBatch, RecordBuilder
 

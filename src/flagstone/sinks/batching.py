@@ -26,8 +26,8 @@ from collections.abc import Callable
 from typing import Literal
 
 from ..errors import PartialDelivery
-from ..lifecycle import close_at_exit, register_fork_hooks
-from ..ratelimit import RateLimitedLog
+from ..process.hooks import close_at_exit, register_fork_hooks
+from ..process.ratelimit import RateLimitedLog
 from .base import BatchWriter, Counters, SinkStats
 from .exposure import DEDUP_TTL_SECONDS, Exposure
 from .records import RecordBatch, RecordBuilder

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Iterable
 
-from ..ratelimit import RateLimitedLog
+from ..process.ratelimit import RateLimitedLog
 from .base import ExposureSink, SinkStats
 from .exposure import Exposure
 

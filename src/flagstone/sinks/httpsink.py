@@ -79,7 +79,7 @@ class HttpSink(RecordSink):
         body = (
             b'{"batch_id":"' + batch_id.encode("ascii") + b'","exposures":' + batch.json_array()
         ) + b"}"
-        from .. import __version__
+        from .._version import __version__
 
         headers = {
             "Content-Type": "application/json",

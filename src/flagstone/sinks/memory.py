@@ -6,7 +6,7 @@ import threading
 from collections import deque
 from typing import Any
 
-from ..lifecycle import register_fork_hooks
+from ..process.hooks import register_fork_hooks
 from .base import Counters, SinkStats
 from .exposure import DEDUP_TTL_SECONDS, Exposure
 from .records import RecordBatch, RecordBuilder

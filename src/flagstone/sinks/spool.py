@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import PartialDelivery
+from ..errors import PartialDelivery, SpoolFull
 from .files import AppendFile, fsync_directory
 from .records import RecordBatch
 
@@ -34,14 +34,10 @@ try:
 except ImportError:  # pragma: no cover - Windows: one process per spool directory
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["Spool"]
+__all__ = ["Spool", "SpoolFull"]
 
 _SUFFIX = ".jsonl"
 _OFFSET = ".offset"
-
-
-class SpoolFull(OSError):
-    """Appending would take this process's part of the spool past its bound."""
 
 
 class Spool:

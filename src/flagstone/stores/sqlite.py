@@ -18,7 +18,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from .lifecycle import register_fork_hooks
+from ..process.hooks import register_fork_hooks
 from .materializations import MaterializationRecord
 
 __all__ = ["SqliteMaterializationStore"]

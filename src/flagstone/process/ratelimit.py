@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from .lifecycle import register_fork_hooks
+from .hooks import register_fork_hooks
 
 __all__ = ["RateLimitedLog"]
 

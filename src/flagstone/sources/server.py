@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from .errors import ConfigError
-from .formats.native import parse_snapshot
-from .live.integrity import SIGNATURE_HEADER, sign
+from ..errors import ConfigError
+from ..formats.native import parse_snapshot
+from .integrity import SIGNATURE_HEADER, sign
 
 __all__ = ["SnapshotServer", "make_server"]
 

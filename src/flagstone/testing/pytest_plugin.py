@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .testing import FlagOverrides
+from . import FlagOverrides
 
 __all__ = ["flag_overrides"]
 

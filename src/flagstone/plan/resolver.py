@@ -23,20 +23,34 @@ No rule matched → ``NO_SEGMENT_MATCH``, to be applied only if a fallthrough wa
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import Any
 
-from .hashing import bucket
-from .plan.rules import FALLTHROUGH, INVALID_UNIT, CompiledAssignment, CompiledRule
-from .plan.signals import MaterializationUnsupported, SkipRule
-from .resolution import FallthroughAssignment, Resolution
+from ..resolution import FallthroughAssignment, Resolution
+from ..semantics.hashing import bucket
+from .fastpath import Resolver, is_plain, single_rule_resolver
+from .flag import FlagPlan
+from .rules import FALLTHROUGH, INVALID_UNIT, CompiledAssignment, CompiledRule
+from .signals import MaterializationUnsupported, SkipRule
 
-if TYPE_CHECKING:
-    from .plan import FlagPlan
-
-__all__ = ["resolve_flag"]
+__all__ = ["resolve_flag", "resolver_for"]
 
 _SKIP = object()
 _GATE_PASSED = object()
+
+
+def resolver_for(flag: FlagPlan) -> Resolver:
+    """The fastest correct resolver of ``flag``: a constant answer for an archived flag or one
+    without rules, the unrolled single-rule resolver where it applies, else the rule loop."""
+    if not flag.active:
+        archived = Resolution(flag.archived)
+        return lambda context: archived
+    if not flag.rules:
+        no_match = Resolution(flag.no_match)
+        return lambda context: no_match
+    if len(flag.rules) == 1 and is_plain(flag.rules[0]):
+        return single_rule_resolver(flag, flag.rules[0])
+    return partial(resolve_flag, flag)
 
 
 def resolve_flag(flag: FlagPlan, context: dict[str, Any]) -> Resolution:

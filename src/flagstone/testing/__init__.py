@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from contextlib import ContextDecorator
 from typing import Any
 
-from . import overrides as _registry
+from .. import overrides as _registry
 
 __all__ = ["FlagOverrides", "clear_overrides", "override"]
 

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..errors import ConfigError
 from ..formats.native import ParsedSnapshot, parse_snapshot
-from ..lifecycle import register_fork_hooks
-from ..ratelimit import RateLimitedLog
+from ..process.hooks import register_fork_hooks
+from ..process.ratelimit import RateLimitedLog
 from .cache import DiskCache
 from .fetch import HttpFetcher
 from .integrity import Integrity
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FileSource", "HttpSource", "SourceStatus", "Update", "Updater"]
 
-logger = logging.getLogger("flagstone.live")
+logger = logging.getLogger("flagstone.sources")
 
 
 @dataclass(frozen=True)

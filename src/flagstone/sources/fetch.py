@@ -15,16 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from ..errors import FlagstoneError
+from ..errors import FetchError
 from .integrity import SIGNATURE_HEADER
 
 __all__ = ["FetchError", "Fetched", "HttpFetcher"]
 
 _MAX_REDIRECTS = 5
-
-
-class FetchError(FlagstoneError):
-    """A snapshot could not be fetched (network, HTTP status, size, encoding)."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +57,7 @@ class HttpFetcher:
 
     def fetch(self, etag: str | None = None, last_modified: str | None = None) -> Fetched:
         """The snapshot, or ``Fetched(None, …)`` if unchanged since ``etag``/``last_modified``."""
-        from .. import __version__
+        from .._version import __version__
 
         headers = {
             "Accept": "application/json",

@@ -1,0 +1,17 @@
+"""Materialization stores: where sticky assignments are kept. ``materializations`` holds the
+``MaterializationStore`` Protocol, its records and the in-memory store; ``sqlite`` a store in
+an SQLite file shared by processes."""
+
+from .materializations import (
+    MaterializationRecord,
+    MaterializationStore,
+    MemoryMaterializationStore,
+)
+from .sqlite import SqliteMaterializationStore
+
+__all__ = [
+    "MaterializationRecord",
+    "MaterializationStore",
+    "MemoryMaterializationStore",
+    "SqliteMaterializationStore",
+]
