@@ -1,5 +1,5 @@
 """``python -m flagstone analyze-stats FILE``: formats, exit codes, JSON on stdout and one-line
-reasons on stderr (``flagstone.analysis.command``).
+reasons on stderr (``flagstone.cli.analyze_stats``).
 
 Exit codes: 0 the analysis was printed, 1 an invalid input (its problems as JSON on stdout),
 2 a usage error. The end-to-end tests need ``flagstone.analysis.engine`` and are skipped
@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from flagstone.analysis.command import main
 from flagstone.analysis.results import AnalysisOutcome
+from flagstone.cli import main
 from tests.test_analysis_outputs import outcome
 
 HAS_INPUTS = importlib.util.find_spec("flagstone.analysis.inputs") is not None
@@ -88,7 +88,7 @@ def write(tmp_path: Path, document: Any, name: str = "input.json") -> str:
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
+    code = main(["analyze-stats", *argv])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -100,7 +100,7 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--help")
 
     assert code == 0
-    assert "python -m flagstone analyze-stats" in out
+    assert "flagstone analyze-stats" in out
     assert "--format" in out
 
 
@@ -461,10 +461,9 @@ def test_a_json_array_is_an_invalid_input(
 
 
 @needs_engine
-def test_runs_as_a_module_and_through_the_flagstone_command(tmp_path: Path) -> None:
+def test_runs_through_the_flagstone_command(tmp_path: Path) -> None:
     file = write(tmp_path, example())
     for argv in (
-        [sys.executable, "-m", "flagstone.analysis.command", file, "--format", "experiments"],
         [sys.executable, "-m", "flagstone", "analyze-stats", file, "--format", "experiments"],
     ):
         completed = subprocess.run(argv, capture_output=True, text=True, check=False)

@@ -4,7 +4,7 @@ Usage: abtest_add_overrides.py FILE NAME PREFIX COUNT
 
 Prints ``ready``, waits for a line on stdin (so that the test can start every editor at
 once), then runs ``abtest override FILE NAME <PREFIX>-<i> <variant>`` for i in 0 … COUNT-1
-through ``flagstone.abtests.command.main`` (alternating the variants control and
+through ``flagstone.cli.abtest.main`` (alternating the variants control and
 new-checkout; the commands' JSON output is discarded) and prints one JSON line:
 ``{"failed": [[i, exit status], …]}``.
 """
@@ -16,7 +16,7 @@ import io
 import json
 import sys
 
-from flagstone.abtests.command import main as abtest
+from flagstone.cli.abtest import main as abtest
 
 VARIANTS = ("control", "new-checkout")
 

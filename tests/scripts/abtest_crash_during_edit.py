@@ -25,7 +25,7 @@ import stat
 import sys
 from typing import Any
 
-from flagstone.abtests.command import main as abtest
+from flagstone.cli.abtest import main as abtest
 
 POINTS = ("mid-write", "before-fsync", "before-rename", "after-rename")
 

@@ -3,7 +3,7 @@
 Usage: abtest_edit_loop.py FILE NAME START
 
 Edit i (from START on) gives unit ``u-<i>`` the variant ``control``, through
-``flagstone.abtests.command.main`` (its JSON output is discarded), then prints ``i`` on a
+``flagstone.cli.abtest.main`` (its JSON output is discarded), then prints ``i`` on a
 line of its own: a printed number is an edit that is done. Meant to be killed with SIGKILL at
 an arbitrary point; it stops by itself after 500 edits (status 0) and at the first edit that
 fails (that edit's exit status).
@@ -15,7 +15,7 @@ import contextlib
 import io
 import sys
 
-from flagstone.abtests.command import main as abtest
+from flagstone.cli.abtest import main as abtest
 
 
 def main() -> None:

@@ -23,11 +23,9 @@ from .signals import MaterializationUnsupported, SkipRule
 from .targeting import string_among_spec
 
 if TYPE_CHECKING:
-    from .flag import FlagPlan
+    from .flag import FlagPlan, Resolver
 
-__all__ = ["Resolver", "is_plain", "single_rule_resolver"]
-
-Resolver = Callable[[dict[str, Any]], Resolution]
+__all__ = ["is_plain", "single_rule_resolver"]
 
 _LOW64_SHIFTED = (1 << 60) - 1
 

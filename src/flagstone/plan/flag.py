@@ -5,20 +5,23 @@ by one reference and swaps atomically. ``flagstone.plan.compile`` builds it;
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..model import Flag
 from ..model.validation import variant_named
 from ..reasons import ErrorCode, Reason
-from ..resolution import Outcome
+from ..resolution import Outcome, Resolution
 from ..stores.materializations import MaterializationStore
-from .fastpath import Resolver
 from .rules import CompiledRule, UnitReader, unit_reader
 
-__all__ = ["ACTIVE", "ARCHIVED", "FlagPlan", "PendingPlan", "Plan"]
+__all__ = ["ACTIVE", "ARCHIVED", "FlagPlan", "PendingPlan", "Plan", "Resolver"]
 
 ACTIVE = "ACTIVE"
 ARCHIVED = "ARCHIVED"
+
+Resolver = Callable[[dict[str, Any]], Resolution]
+"""context (a ``dict``) → ``Resolution``: what a compiled flag resolves with."""
 
 
 class FlagPlan:

@@ -28,8 +28,8 @@ from typing import Any
 
 from ..resolution import FallthroughAssignment, Resolution
 from ..semantics.hashing import bucket
-from .fastpath import Resolver, is_plain, single_rule_resolver
-from .flag import FlagPlan
+from .fastpath import is_plain, single_rule_resolver
+from .flag import FlagPlan, Resolver
 from .rules import FALLTHROUGH, INVALID_UNIT, CompiledAssignment, CompiledRule
 from .signals import MaterializationUnsupported, SkipRule
 

@@ -1,4 +1,4 @@
-"""``python -m flagstone serve FILE``: a snapshot server for development and tests.
+"""A snapshot server for development and tests (``python -m flagstone serve FILE``).
 
 Serves the snapshot at every path (``/``, ``/flags.json``, …) with an ``ETag`` (the
 document's sha256), ``Last-Modified``, ``304 Not Modified`` for a matching

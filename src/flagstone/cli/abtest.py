@@ -93,42 +93,34 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..cli import (
+from ..abtests.file_shapes import (
+    SHAPES,
+    Shape,
+    entry_of,
+    name_clashes,
+    reshaped,
+    test_id_of,
+    written_in,
+)
+from ..abtests.lifecycle import AbTests, new_abtest_id, now_timestamp
+from ..abtests.states import ALEXA_TARGETS, alexa_state
+from ..abtests.storage import DEFAULT_LOCK_TIMEOUT, edit_document, read_document
+from ..errors import AbTestNotFound, ConfigError, DocumentLockTimeout, LifecycleError, Problem
+from ..formats import parse_snapshot
+from .common import (
+    EXIT_NOT_ALLOWED,
+    EXIT_OK,
+    EXIT_USAGE,
+    PROG,
     CommandFailure,
-    _fail,
-    _print_json,
     json_object_argument,
-    parse_or_exit_code,
+    print_json,
     report_problems,
 )
-from ..errors import AbTestNotFound, ConfigError, LifecycleError, Problem
-from ..formats import parse_snapshot
-from .file_shapes import SHAPES, Shape, entry_of, name_clashes, reshaped, test_id_of, written_in
-from .lifecycle import AbTests, new_abtest_id, now_timestamp
-from .states import ALEXA_TARGETS, alexa_state
-from .storage import (
-    DEFAULT_LOCK_TIMEOUT,
-    DocumentLockTimeout,
-    edit_document,
-    read_document,
-)
 
-__all__ = [
-    "EXIT_INVALID_SNAPSHOT",
-    "EXIT_NOT_ALLOWED",
-    "EXIT_OK",
-    "EXIT_USAGE",
-    "FORMATS",
-    "PROG",
-    "main",
-]
+__all__ = ["FORMATS", "main", "register"]
 
-EXIT_OK = 0
-EXIT_INVALID_SNAPSHOT = 1
-EXIT_USAGE = 2
-EXIT_NOT_ALLOWED = 3
-
-PROG = "flagstone abtest"
+_PROG = f"{PROG} abtest"
 
 FORMATS = ("native", "experiments-api", "alexa")
 """The shapes ``--format`` names: a flagstone snapshot, seed 001's and seed 002's files."""
@@ -169,9 +161,11 @@ _TRANSITIONS = {
 # -- arguments --------------------------------------------------------------------------------
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG,
+def register(commands: Any) -> None:
+    """Add ``abtest`` and its subcommands to the command tree."""
+    parser = commands.add_parser(
+        "abtest",
+        help="create, change and move the A/B tests of a snapshot file through their states",
         description="Create, change and move the A/B tests of a snapshot file (or of a file\n"
         "of Experiments-API or Alexa experiments: --format) through their states. Edits\n"
         "take an exclusive lock, validate the whole file and replace it atomically; every\n"
@@ -179,10 +173,10 @@ def _parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    actions = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, help_: str, *, test: bool = True, edits: bool = True) -> Any:
-        sub = commands.add_parser(
+        sub = actions.add_parser(
             name,
             help=help_,
             description=help_[:1].upper() + help_[1:] + ".",
@@ -284,28 +278,21 @@ def _parser() -> argparse.ArgumentParser:
         help="ENABLED, RUNNING or STOPPED (default: print the state)",
     )
     state.add_argument("--stopped-reason", default=None, metavar="R", help="kept with STOPPED")
-    return parser
+    parser.set_defaults(run=_run, prog=_PROG)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``abtest`` with ``argv`` (the arguments after ``abtest``; default
-    ``sys.argv[1:]``) and return the exit code. ``--help`` returns 0 and bad arguments 2
-    (argparse's message on stderr) instead of raising ``SystemExit``."""
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    args = parse_or_exit_code(_parser(), arguments)
-    if isinstance(args, int):
-        return args
-    try:
-        return _run(args)
-    except CommandFailure as failure:
-        _fail(failure.reason, PROG)
-        return failure.code
+    ``sys.argv[1:]``) and return the exit code (see :func:`flagstone.cli.main`)."""
+    from . import main as flagstone_main
+
+    return flagstone_main(["abtest", *(sys.argv[1:] if argv is None else argv)])
 
 
 def _run(args: argparse.Namespace) -> int:
     file: str = args.file
     try:
-        _print_json(_perform(args))
+        print_json(_perform(args))
     except ConfigError as error:
         return _invalid(file, error)
     except LifecycleError as error:
@@ -600,14 +587,9 @@ def _fields(mask: str) -> set[str]:
 
 def _invalid(file: str, error: ConfigError) -> int:
     """Print the problems (stdout, JSON) and a summary (stderr); the exit code for them."""
-    report_problems(file, error, PROG)
-    return EXIT_INVALID_SNAPSHOT
+    return report_problems(file, error, _PROG)
 
 
 def _message(error: LookupError) -> str:
     """A ``LookupError``'s message (``KeyError`` quotes its argument)."""
     return str(error.args[0]) if error.args else type(error).__name__
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,8 +8,6 @@ is :func:`flagstone.analysis.inputs.parse_input`, the statistics
     python -m flagstone analyze-stats FILE [--format table|analysis-result|alexa|experiments]
                                            [--treatment T] [--metric M]
 
-(``python -m flagstone.analysis.command FILE …`` runs it too.)
-
 ``--format`` picks the output: ``table`` (the default, for the terminal),
 ``analysis-result`` (Confidence's AnalysisResult), ``alexa`` (Alexa's metric snapshot of one
 treatment) or ``experiments`` (the Experiments API's computed results of one 0/1 metric);
@@ -41,23 +39,24 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from flagstone.analysis import outputs
-from flagstone.cli import CommandFailure, _read, parse_or_exit_code, report_problems
-from flagstone.cli import _fail as report_failure
-from flagstone.errors import ConfigError, Problem
+from .common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    PROG,
+    CommandFailure,
+    print_json,
+    read_file,
+    report_problems,
+)
 
 if TYPE_CHECKING:
-    from flagstone.analysis.results import AnalysisOutcome
+    from ..analysis.results import AnalysisOutcome
+    from ..errors import ConfigError
 
-_PROG = "flagstone analyze-stats"
+__all__ = ["FORMATS", "register"]
 
-__all__ = ["EXIT_INVALID_INPUT", "EXIT_OK", "EXIT_USAGE", "FORMATS", "PROG", "main"]
+_PROG = f"{PROG} analyze-stats"
 
-EXIT_OK = 0
-EXIT_INVALID_INPUT = 1
-EXIT_USAGE = 2
-
-PROG = "python -m flagstone analyze-stats"
 FORMATS = ("table", "analysis-result", "alexa", "experiments")
 
 _EPILOG = """\
@@ -70,9 +69,11 @@ exit codes:
 """
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG,
+def register(commands: Any) -> None:
+    """Add ``analyze-stats`` to the command tree."""
+    parser = commands.add_parser(
+        "analyze-stats",
+        help="analyse an experiment's sufficient statistics (needs the analysis extra)",
         description="Compare every treatment with the control on every metric, from the\n"
         "groups' sufficient statistics (n, sum, sum_sq, covariates) in FILE, and print\n"
         "the result.",
@@ -96,39 +97,30 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--metric", metavar="M", default=None, help="only this metric (experiments: the metric)"
     )
-    return parser
+    parser.set_defaults(run=_run_args, prog=_PROG)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``analyze-stats`` with ``argv`` (the arguments after the command name; default
-    ``sys.argv[1:]``) and return the exit code. ``--help`` returns 0 and bad arguments 2
-    (argparse's message is on stderr) instead of raising ``SystemExit``."""
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    args = parse_or_exit_code(_parser(), arguments)
-    if isinstance(args, int):
-        return args
-    try:
-        return _run(args.file, args.format, args.treatment, args.metric)
-    except CommandFailure as failure:
-        _fail(failure.reason)
-        return failure.code
+def _run_args(args: argparse.Namespace) -> int:
+    return _run(args.file, args.format, args.treatment, args.metric)
 
 
 def _run(file: str, output: str, treatment: str | None, metric: str | None) -> int:
-    data = _read(file)
+    from ..analysis import outputs
+    from ..analysis.inputs import parse_input
+    from ..errors import ConfigError, Problem
+
+    data = read_file(file)
     try:
         document = json.loads(data)
     except ValueError as error:  # UnicodeDecodeError included
         return _invalid(file, ConfigError([Problem("$", f"not valid JSON: {error}")]))
-
-    from flagstone.analysis.inputs import parse_input
 
     try:
         spec = parse_input(document, source=file)
     except ConfigError as error:
         return _invalid(file, error)
 
-    from flagstone.analysis.engine import analyze
+    from ..analysis.engine import analyze
 
     try:
         outcome = analyze(spec)
@@ -142,17 +134,17 @@ def _run(file: str, output: str, treatment: str | None, metric: str | None) -> i
         sys.stdout.write(outputs.to_table(outcome))
         return EXIT_OK
     if output == "analysis-result":
-        _print_json(outputs.to_analysis_result(outcome))
+        print_json(outputs.to_analysis_result(outcome))
         return EXIT_OK
     if output == "alexa":
-        _print_json(outputs.to_metric_snapshot(outcome, _only("treatment", outcome.treatments)))
+        print_json(outputs.to_metric_snapshot(outcome, _only("treatment", outcome.treatments)))
         return EXIT_OK
     chosen = _only("metric", tuple(dict.fromkeys(c.metric for c in outcome.comparisons)))
     try:
         results = outputs.to_computed_results(outcome, chosen)
     except ValueError as error:
         raise CommandFailure(EXIT_USAGE, f"--format experiments: {error}") from None
-    _print_json(results)
+    print_json(results)
     return EXIT_OK
 
 
@@ -199,18 +191,4 @@ def _listed(names: Sequence[str]) -> str:
 
 def _invalid(file: str, error: ConfigError) -> int:
     """Print the problems (stdout, JSON) and a summary (stderr); the exit code for them."""
-    report_problems(file, error, _PROG)
-    return EXIT_INVALID_INPUT
-
-
-def _fail(reason: str) -> None:
-    report_failure(reason, _PROG)
-
-
-def _print_json(document: Any) -> None:
-    json.dump(document, sys.stdout, indent=2, allow_nan=False)
-    sys.stdout.write("\n")
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return report_problems(file, error, _PROG)
