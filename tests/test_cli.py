@@ -153,8 +153,51 @@ def test_validate_prints_ok_with_the_counts_and_exits_0(tmp_path: Path) -> None:
         "flags": 2,
         "segments": 1,
         "abtests": 1,
+        "warnings": [],
     }
     assert result.stderr == ""
+
+
+def _with_zero_version_range(doc: dict[str, Any]) -> dict[str, Any]:
+    doc["segments"]["segments/sweden"]["targeting"]["criteria"]["v"] = {
+        "attribute": {
+            "attributeName": "app_version",
+            "rangeRule": {"startInclusive": {"versionValue": {"version": "v2.0.0"}}},
+        }
+    }
+    doc["segments"]["segments/sweden"]["targeting"]["expression"] = {
+        "and": {
+            "operands": [
+                doc["segments"]["segments/sweden"]["targeting"]["expression"],
+                {"ref": "v"},
+            ]
+        }
+    }
+    return doc
+
+
+VERSION_PATH = (
+    '$.segments["segments/sweden"].targeting.criteria.v.attribute.rangeRule.startInclusive'
+    ".versionValue.version"
+)
+
+
+def test_validate_lists_warnings_and_still_exits_0(tmp_path: Path) -> None:
+    result = run(tmp_path, "validate", write(tmp_path, _with_zero_version_range(snapshot())).name)
+    assert result.returncode == 0
+    out = json.loads(result.stdout)
+    assert out["ok"] is True
+    (warning,) = out["warnings"]
+    assert warning["path"] == VERSION_PATH
+    assert "'v2.0.0'" in warning["message"] and "compares as 0.0.0.0" in warning["message"]
+    assert VERSION_PATH in result.stderr  # the flagstone logger's one WARNING record
+
+
+def test_validate_lenient_has_no_warnings(tmp_path: Path) -> None:
+    path = write(tmp_path, _with_zero_version_range(snapshot()))
+    result = run(tmp_path, "validate", path.name, "--lenient")
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["warnings"] == []
 
 
 def test_validate_reports_the_top_level_version(tmp_path: Path) -> None:

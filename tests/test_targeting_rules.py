@@ -10,7 +10,6 @@ expectation of Confidence's resolver suite.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -360,9 +359,11 @@ def test_timestamp_range_reads_epoch_seconds() -> None:
     assert not rule_admits("released", after_release(), {"released": RELEASE_EPOCH_MS // 1000})
 
 
-def test_timestamp_range_reads_fractional_epoch_seconds() -> None:
-    assert rule_admits("released", after_release(), {"released": 1_668_698_177.5})
-    assert not rule_admits("released", after_release(), {"released": 1_668_698_177.1})
+def test_timestamp_range_truncates_fractional_epoch_seconds_as_confidence_does() -> None:
+    # Confidence truncates 1668698177.5 to the whole second 15:16:17, before 15:16:17.118
+    assert not rule_admits("released", after_release(), {"released": 1_668_698_177.5})
+    assert not rule_admits("released", after_release(), {"released": 1_668_698_177.999})
+    assert rule_admits("released", after_release(), {"released": 1_668_698_178.0})
 
 
 def test_timestamp_range_reads_epoch_milliseconds() -> None:
@@ -414,7 +415,7 @@ def test_eq_rule_on_timestamps_compares_instants_not_text() -> None:
     assert rule_admits("at", eq(ts("2024-05-01T12:00:00Z")), {"at": "2024-05-01T14:00:00+02:00"})
 
 
-# -- rangeRule: semantic versions -----------------------------------------------------------
+# -- rangeRule: versions (Confidence's 4-tuples) ---------------------------------------------
 
 
 def test_version_range_compares_numerically_not_lexicographically() -> None:
@@ -429,41 +430,51 @@ def test_version_range_end_exclusive() -> None:
     assert not rule_admits("app_version", rule, {"app_version": "1.3.0"})
 
 
-def test_a_pre_release_sorts_before_its_release() -> None:
+def test_a_pre_release_suffix_is_dropped_so_it_equals_its_release() -> None:
+    # not semver precedence: Confidence reads 2.0.0-rc.1 as 2.0.0
     rule = between(startInclusive=v("2.0.0"))
-    assert not rule_admits("app_version", rule, {"app_version": "2.0.0-rc.1"})
-    assert rule_admits("app_version", rule, {"app_version": "2.0.1-rc.1"})
-
-
-# The precedence example of Semantic Versioning 2.0.0, section 11.
-SEMVER_ORDER = [
-    "1.0.0-alpha",
-    "1.0.0-alpha.1",
-    "1.0.0-alpha.beta",
-    "1.0.0-beta",
-    "1.0.0-beta.2",
-    "1.0.0-beta.11",
-    "1.0.0-rc.1",
-    "1.0.0",
-]
-
-
-@pytest.mark.parametrize(("lower", "higher"), list(pairwise(SEMVER_ORDER)))
-def test_pre_release_precedence_follows_semver(lower: str, higher: str) -> None:
-    assert rule_admits("app_version", between(startExclusive=v(lower)), {"app_version": higher})
-    assert not rule_admits("app_version", between(startExclusive=v(higher)), {"app_version": lower})
-    assert rule_admits("app_version", between(endExclusive=v(higher)), {"app_version": lower})
-
-
-def test_version_range_does_not_match_a_non_version() -> None:
+    assert rule_admits("app_version", rule, {"app_version": "2.0.0-rc.1"})
     assert not rule_admits(
-        "app_version", between(startInclusive=v("0.0.0")), {"app_version": "banana"}
+        "app_version", between(endExclusive=v("2.0.0")), {"app_version": "2.0.0-rc.1"}
     )
 
 
-def test_eq_rule_on_versions() -> None:
+def test_a_fourth_part_orders_after_the_third() -> None:
+    rule = between(startExclusive=v("3.0.0"), endExclusive=v("3.0.1"))
+    assert rule_admits("app_version", rule, {"app_version": "3.0.0.1"})
+    assert not rule_admits("app_version", rule, {"app_version": "3.0.0"})
+
+
+def test_a_context_text_that_is_not_a_version_compares_as_zero() -> None:
+    assert rule_admits("app_version", between(startInclusive=v("0.0.0")), {"app_version": "banana"})
+    assert rule_admits("app_version", between(endExclusive=v("0.0.1")), {"app_version": "v2.0.0"})
+    assert not rule_admits("app_version", between(startInclusive=v("0.0.1")), {"app_version": "v2"})
+
+
+@pytest.mark.parametrize("value", [2, 2.0, True, None, {"major": 2}])
+def test_a_version_range_never_matches_a_context_value_that_is_not_text(value: Any) -> None:
+    assert not rule_admits("app_version", between(endExclusive=v("9.9.9")), {"app_version": value})
+
+
+def test_a_version_range_tests_each_element_of_a_list() -> None:
+    rule = between(startInclusive=v("2.0"))
+    assert rule_admits("app_version", rule, {"app_version": ["1.0", "2.1"]})
+    assert not rule_admits("app_version", rule, {"app_version": ["1.0", "1.9.9.9"]})
+
+
+def test_eq_rule_on_versions_compares_the_text() -> None:
+    # Confidence tests eqRule/setRule with protobuf equality of the SemanticVersion message
     assert rule_admits("app_version", eq(v("3.1.4")), {"app_version": "3.1.4"})
     assert not rule_admits("app_version", eq(v("3.1.4")), {"app_version": "3.1.5"})
+    assert not rule_admits("app_version", eq(v("3.1.4")), {"app_version": "3.1.4.0"})
+    assert not rule_admits("app_version", eq(v("0.0.0")), {"app_version": "banana"})
+    assert rule_admits("app_version", eq(v("v-next")), {"app_version": "v-next"})
+
+
+def test_set_rule_on_versions_compares_the_text() -> None:
+    rule = {"setRule": {"values": [v("1.0"), v("2.0.0")]}}
+    assert rule_admits("app_version", rule, {"app_version": "2.0.0"})
+    assert not rule_admits("app_version", rule, {"app_version": "1.0.0"})
 
 
 # -- startsWith / endsWith / contains -------------------------------------------------------

@@ -445,22 +445,6 @@ def timestamp_value_that_is_not_rfc3339(doc: Doc) -> list[tuple[str, str]]:
 
 
 @always
-def version_value_that_is_not_semver(doc: Doc) -> list[tuple[str, str]]:
-    doc["segments"]["segments/sweden"]["targeting"]["criteria"]["c"]["attribute"] = {
-        "attributeName": "app_version",
-        "setRule": {
-            "values": [{"versionValue": {"version": "1.0.0"}}, {"versionValue": {"version": "one"}}]
-        },
-    }
-    return [
-        (
-            f"{CRITERION}.attribute.setRule.values[1].versionValue.version",
-            "'one' is not a semantic version",
-        )
-    ]
-
-
-@always
 def range_bound_that_is_a_bool(doc: Doc) -> list[tuple[str, str]]:
     doc["segments"]["segments/sweden"]["targeting"]["criteria"]["c"]["attribute"] = {
         "attributeName": "age",
@@ -1309,3 +1293,107 @@ def test_a_document_that_is_not_an_object_or_its_text_is_a_config_error() -> Non
     for document in (["flags"], 5, None):
         problems = problems_of(document)
         assert [problem.path for problem in problems] == ["$"]
+
+
+# -- versions: every version Confidence accepts loads; one that compares as zero warns -------
+
+
+def _with_version_criterion(rule: dict[str, Any]) -> Doc:
+    doc = good_snapshot()
+    doc["segments"]["segments/sweden"]["targeting"]["criteria"]["c"]["attribute"] = {
+        "attributeName": "app_version",
+        **rule,
+    }
+    return doc
+
+
+RANGE_START = f"{CRITERION}.attribute.rangeRule.startInclusive.versionValue.version"
+
+
+@pytest.mark.parametrize("strict", [True, False])
+@pytest.mark.parametrize("version", ["3.0.0.1", "1.2", "1.2.3456", "2.0.0-rc.1", "01.0.0"])
+def test_every_version_confidence_reads_loads_without_warning(version: str, strict: bool) -> None:
+    for rule in (
+        {"rangeRule": {"startInclusive": {"versionValue": {"version": version}}}},
+        {"eqRule": {"value": {"versionValue": {"version": version}}}},
+        {"setRule": {"values": [{"versionValue": {"version": version}}]}},
+    ):
+        assert parse_snapshot(_with_version_criterion(rule), strict=strict).warnings == ()
+
+
+@pytest.mark.parametrize("version", ["v2.0.0", "12345678901.0.0", "one", "", "1.2.3+build"])
+def test_a_range_version_that_only_compares_as_zero_is_a_strict_mode_warning(version: str) -> None:
+    doc = _with_version_criterion(
+        {"rangeRule": {"startInclusive": {"versionValue": {"version": version}}}}
+    )
+    (warning,) = parse_snapshot(doc).warnings
+    assert warning.path == RANGE_START
+    assert repr(version) in warning.message and "compares as 0.0.0.0" in warning.message
+    assert parse_snapshot(doc, strict=False).warnings == ()
+
+
+def test_a_literal_zero_version_is_no_warning() -> None:
+    for version in ("0.0.0", "0.0", "0.0.0.0-beta"):
+        doc = _with_version_criterion(
+            {"rangeRule": {"startInclusive": {"versionValue": {"version": version}}}}
+        )
+        assert parse_snapshot(doc).warnings == ()
+
+
+def test_an_eq_or_set_version_that_is_not_a_version_is_no_warning() -> None:
+    # eqRule and setRule compare the version text (it matches the same text), no 4-tuple
+    for rule in (
+        {"eqRule": {"value": {"versionValue": {"version": "v2.0.0"}}}},
+        {"setRule": {"values": [{"versionValue": {"version": "one"}}]}},
+    ):
+        assert parse_snapshot(_with_version_criterion(rule)).warnings == ()
+
+
+def test_a_warning_in_an_inner_rule_of_an_abtest_segment_has_its_path() -> None:
+    doc = good_snapshot()
+    doc["abtests"][0]["segment"] = {
+        "targeting": {
+            "criteria": {
+                "v": {
+                    "attribute": {
+                        "attributeName": "versions",
+                        "anyRule": {
+                            "rule": {
+                                "rangeRule": {"endExclusive": {"versionValue": {"version": "v9"}}}
+                            }
+                        },
+                    }
+                }
+            },
+            "expression": {"ref": "v"},
+        }
+    }
+    (warning,) = parse_snapshot(doc).warnings
+    assert warning.path == (
+        f"{ABTEST}.segment.targeting.criteria.v.attribute.anyRule.rule.rangeRule.endExclusive"
+        ".versionValue.version"
+    )
+
+
+def test_warnings_are_logged_once_when_the_snapshot_is_parsed_not_per_evaluate(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import flagstone
+
+    doc = _with_version_criterion(
+        {"rangeRule": {"startInclusive": {"versionValue": {"version": "v2"}}}}
+    )
+    with caplog.at_level("WARNING", logger="flagstone"):
+        client = flagstone.Client.from_dict(doc)
+        for _ in range(3):
+            client.evaluate("checkout", {"targeting_key": "u", "app_version": "3.0.0"})
+    records = [r for r in caplog.records if r.name == "flagstone" and "warning" in r.message]
+    assert len(records) == 1
+    assert records[0].levelname == "WARNING"
+    assert RANGE_START in records[0].getMessage()
+
+
+def test_a_snapshot_without_warnings_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("DEBUG", logger="flagstone"):
+        parse_snapshot(good_snapshot())
+    assert [r for r in caplog.records if r.name == "flagstone"] == []

@@ -1,9 +1,11 @@
 """``python -m flagstone validate FILE`` and ``python -m flagstone evaluate FILE FLAG``:
 check a snapshot, and resolve one flag from it.
 
-``validate`` prints ``{"ok": true, "version": …, "flags": N, "segments": N, "abtests": N}``
-for a valid snapshot and ``{"ok": false, "problems": [{"path": …, "message": …}, …]}`` for an
-invalid one; ``evaluate`` prints the resolution (``Resolution.to_dict()``). Exit codes: see
+``validate`` prints ``{"ok": true, "version": …, "flags": N, "segments": N, "abtests": N,
+"warnings": […]}`` for a valid snapshot (``warnings``: ``{"path": …, "message": …}`` for what
+loads but is most likely a mistake; they do not change the exit code) and
+``{"ok": false, "problems": [{"path": …, "message": …}, …]}`` for an invalid one;
+``evaluate`` prints the resolution (``Resolution.to_dict()``). Exit codes: see
 :data:`EPILOG`.
 """
 
@@ -43,7 +45,8 @@ def register(commands: Any) -> None:
         "validate",
         help="check a snapshot and report every problem",
         description='Check a snapshot. Prints {"ok": true, "version", "flags", "segments", '
-        '"abtests"} or {"ok": false, "problems": [{"path", "message"}]}.',
+        '"abtests", "warnings": [{"path", "message"}]} or {"ok": false, "problems": '
+        '[{"path", "message"}]}. Warnings (strict mode) do not change the exit code.',
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -118,6 +121,9 @@ def _validate(file: str, *, strict: bool) -> int:
             "flags": len(model.flags),
             "segments": len(model.segments),
             "abtests": len(model.abtests),
+            "warnings": [
+                {"path": warning.path, "message": warning.message} for warning in parsed.warnings
+            ],
         }
     )
     return EXIT_OK

@@ -8,12 +8,17 @@ snapshots cheap to load.
 When the document does not even match the types, the structural problems are reported
 together with the semantic problems of every flag, segment, client and A/B test that did
 parse, so one run shows everything to fix.
+
+A snapshot that loads may still carry *warnings* (``ParsedSnapshot.warnings``, strict mode
+only; see ``flagstone.model.validation``): they are logged once per parse, at WARNING on the
+``flagstone`` logger, and never refuse the snapshot.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,15 +27,18 @@ import pydantic_core
 from pydantic import TypeAdapter, ValidationError
 
 from ..errors import ConfigError, Problem
-from ..model import AbTestInstance, ClientEntry, Flag, Segment, Snapshot, check_snapshot
+from ..model import AbTestInstance, ClientEntry, Flag, Segment, Snapshot
 from ..model.abtests import default_segment_name
 from ..model.bitsets import BitsetSpec, BloomFilter
 from ..model.clients import Account
 from ..model.paths import join_path
 from ..model.snapshot import SNAPSHOT
+from ..model.validation import snapshot_findings
 from ..process.gc import paused_gc
 
 __all__ = ["ParsedSnapshot", "parse_snapshot", "snapshot_version"]
+
+logger = logging.getLogger("flagstone")
 
 _COLLECTIONS: dict[str, TypeAdapter[Any]] = {
     "flags": TypeAdapter(Flag),
@@ -47,10 +55,13 @@ _SINGLE_FIELDS: dict[str, tuple[str, TypeAdapter[Any]]] = {
 
 @dataclass(frozen=True)
 class ParsedSnapshot:
-    """A validated snapshot and its version (see :func:`snapshot_version`)."""
+    """A validated snapshot, its version (see :func:`snapshot_version`) and the warnings
+    found while validating it (each a ``Problem`` with its JSON path; empty in lenient
+    mode)."""
 
     model: Snapshot
     version: str
+    warnings: tuple[Problem, ...] = ()
 
 
 def snapshot_version(model: Snapshot, raw: bytes) -> str:
@@ -103,10 +114,19 @@ def parse_snapshot(
             problems = translate_validation_error(error)
             problems += _semantic_problems_of_parsable_parts(document, raw, strict)
             raise ConfigError(problems, source=source) from None
-        problems = check_snapshot(model, strict=strict)
+        problems, warnings = snapshot_findings(model, strict=strict)
     if problems:
         raise ConfigError(problems, source=source)
-    return ParsedSnapshot(model, snapshot_version(model, raw))
+    if warnings:
+        _log_warnings(warnings, source)
+    return ParsedSnapshot(model, snapshot_version(model, raw), tuple(warnings))
+
+
+def _log_warnings(warnings: list[Problem], source: str | None) -> None:
+    count = len(warnings)
+    where = f" in {source}" if source else ""
+    listed = "".join(f"\n  {warning}" for warning in warnings)
+    logger.warning("%d snapshot warning%s%s:%s", count, "s" if count != 1 else "", where, listed)
 
 
 def translate_validation_error(error: ValidationError, prefix: str = "$") -> list[Problem]:
@@ -200,7 +220,9 @@ def _semantic_problems_of_parsable_parts(
             if parsed is not None:
                 fields[field] = parsed
     partial = Snapshot(**fields)
-    return check_snapshot(partial, strict=strict, known_names=broken, positions=positions)
+    return snapshot_findings(
+        partial, strict=strict, known_names=broken, positions=positions
+    ).problems
 
 
 def _try(adapter: TypeAdapter[Any], item: Any) -> Any:

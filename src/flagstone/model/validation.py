@@ -10,19 +10,25 @@
   segment references that form a cycle, an attribute criterion without a recognised rule, an
   empty range, an expression naming an unknown criterion. Lenient mode (``strict=False``)
   accepts them and resolves them as Confidence does, which is what the conformance suite needs.
+
+``snapshot_findings`` also returns *warnings*: in strict mode, what loads and resolves as
+Confidence does but is most likely a mistake — today a ``rangeRule`` bound whose version text
+is not a version, which Confidence (and flagstone) compare as ``(0, 0, 0, 0)``. Warnings never
+refuse a snapshot.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 from pydantic.alias_generators import to_camel
 
 from ..errors import Problem
 from ..semantics.hashing import ACCOUNT_BUCKETS
 from ..semantics.membership import bloom_filter_predicate, decode_bitset
-from ..semantics.scalars import parse_semver, parse_timestamp_ns
+from ..semantics.scalars import parse_timestamp_ns, parse_version
 from .abtests import AbTestInstance, default_segment_name
 from .flags import Flag
 from .paths import join_path, key_path
@@ -38,10 +44,12 @@ from .targeting import (
 )
 
 __all__ = [
+    "Findings",
     "abtest_segment_name",
     "check_snapshot",
     "segment_reference_cycles",
     "short_variant_name",
+    "snapshot_findings",
     "variant_named",
 ]
 
@@ -88,6 +96,7 @@ class _Checker:
         self.positions = positions
         self.strict = strict
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
         self.known = set(known_names)
         self.top_segment_names = {seg.name for _, _, seg in snapshot.segment_entries()} | {
             name for name in self.known if name.startswith("segments/")
@@ -105,6 +114,10 @@ class _Checker:
     def add_strict(self, path: str, message: str) -> None:
         if self.strict:
             self.add(path, message + _STRICT_HINT)
+
+    def warn_strict(self, path: str, message: str) -> None:
+        if self.strict:
+            self.warnings.append(Problem(path, message))
 
     # -- snapshot ---------------------------------------------------------------------------
 
@@ -310,6 +323,14 @@ class _Checker:
             return
         for name, value in bounds:
             self.check_value(f"{path}.{name}", value)
+            version = value.version_value
+            if version is not None and parse_version(version.version) is None:
+                self.warn_strict(
+                    f"{path}.{name}.versionValue.version",
+                    f"{version.version!r} is not a version Confidence reads (2 to 4 "
+                    "dot-separated numbers of up to 10 digits, then an optional -suffix); "
+                    "it compares as 0.0.0.0",
+                )
             if value.kind in ("null", "bool"):
                 self.add(f"{path}.{name}", f"a range bound cannot be a {value.kind} value")
         kinds = {value.kind for _, value in bounds}
@@ -320,11 +341,6 @@ class _Checker:
         if value.timestamp_value is not None and parse_timestamp_ns(value.timestamp_value) is None:
             self.add(
                 f"{path}.timestampValue", f"{value.timestamp_value!r} is not an RFC 3339 timestamp"
-            )
-        if value.version_value is not None and parse_semver(value.version_value.version) is None:
-            self.add(
-                f"{path}.versionValue.version",
-                f"{value.version_value.version!r} is not a semantic version",
             )
 
     def check_allocation(self, path: str, allocation: Allocation) -> None:
@@ -670,6 +686,31 @@ def _abtest_segments(snapshot: Snapshot) -> set[str]:
     return {abtest_segment_name(instance) for instance in snapshot.abtests}
 
 
+class Findings(NamedTuple):
+    """What :func:`snapshot_findings` found: ``problems`` refuse the snapshot, ``warnings``
+    do not."""
+
+    problems: list[Problem]
+    warnings: list[Problem]
+
+
+def snapshot_findings(
+    snapshot: Snapshot,
+    *,
+    strict: bool = True,
+    known_names: Iterable[str] = (),
+    positions: Positions | None = None,
+) -> Findings:
+    """Every semantic problem of ``snapshot``, and the warnings (strict mode only).
+
+    For a partly parsed document, ``known_names`` lists flags, segments and clients that
+    exist in it but failed to parse (references to them are not reported again as unknown),
+    and ``positions`` the original index of each item kept in list-form collections.
+    """
+    checker = _Checker(snapshot, strict, known_names, positions)
+    return Findings(checker.run(), checker.warnings)
+
+
 def check_snapshot(
     snapshot: Snapshot,
     *,
@@ -677,10 +718,8 @@ def check_snapshot(
     known_names: Iterable[str] = (),
     positions: Positions | None = None,
 ) -> list[Problem]:
-    """Every semantic problem of ``snapshot``.
-
-    For a partly parsed document, ``known_names`` lists flags, segments and clients that
-    exist in it but failed to parse (references to them are not reported again as unknown),
-    and ``positions`` the original index of each item kept in list-form collections.
-    """
-    return _Checker(snapshot, strict, known_names, positions).run()
+    """Every semantic problem of ``snapshot`` (:func:`snapshot_findings` without the
+    warnings)."""
+    return snapshot_findings(
+        snapshot, strict=strict, known_names=known_names, positions=positions
+    ).problems

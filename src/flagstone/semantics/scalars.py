@@ -1,11 +1,12 @@
-"""Typed scalar values shared by validation and targeting: timestamps, semantic versions,
-numbers and booleans written as strings.
+"""Typed scalar values shared by validation and targeting: timestamps, versions, numbers
+and booleans written as strings, read as Confidence's resolver (its ``value.rs``) reads them.
 
 Targeting compares a context attribute with a rule's value in the rule's type. These
 functions turn raw JSON values into comparable Python values, returning ``None`` when a value
-cannot be read in that type (a criterion then simply does not match). Validation uses the
-same parsers so that a rule value that could never be read is reported when the snapshot
-loads.
+cannot be read in that type (a criterion then simply does not match); the exception is a
+version, which Confidence never fails to read: text that is not one compares as
+``(0, 0, 0, 0)``. Validation uses the same parsers, so a rule value that could never be read
+is reported (a version that only compares as zero, warned about) when the snapshot loads.
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ from __future__ import annotations
 import calendar
 import math
 import re
-from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 __all__ = [
+    "ZERO_VERSION",
     "VersionKey",
     "number_from",
-    "parse_semver",
     "parse_timestamp_ns",
+    "parse_version",
     "timestamp_ns_from",
+    "version_key",
 ]
 
 _TIMESTAMP = re.compile(
@@ -81,65 +83,81 @@ def parse_timestamp_ns(text: str) -> int | None:
     return seconds * _NS + nanos
 
 
+_MILLISECONDS_FROM = 10**12
+"""Confidence reads an epoch number as milliseconds from this magnitude on, as seconds below
+it (10^12 seconds is the year 33658; 10^12 milliseconds is September 2001)."""
+
+
 def timestamp_ns_from(value: Any) -> int | None:
-    """A context value read as a timestamp, in nanoseconds since the epoch.
+    """A context value read as a timestamp, in nanoseconds since the epoch, as Confidence's
+    resolver reads it.
 
-    Strings are parsed with :func:`parse_timestamp_ns`. Numbers are epoch times whose unit
-    follows from their size: below 1e11 seconds, below 1e14 milliseconds, below 1e17
-    microseconds, else nanoseconds (1e11 seconds is the year 5138, 1e11 ms is 1973).
-    """
-    if value.__class__ is str:
-        return parse_timestamp_ns(value)
-    if value.__class__ is int or value.__class__ is float:
-        if value.__class__ is float and not math.isfinite(value):
-            return None
-        magnitude = abs(value)
-        if magnitude < 1e11:
-            factor = _NS
-        elif magnitude < 1e14:
-            factor = 1_000_000
-        elif magnitude < 1e17:
-            factor = 1_000
-        else:
-            factor = 1
-        if isinstance(value, int) or value.is_integer():
-            return int(value) * factor
-        # exact decimal arithmetic: value * factor in floating point is off by up to 256 ns
-        return int((Decimal(repr(value)) * factor).to_integral_value(ROUND_HALF_EVEN))
-    return None
+    Strings are parsed with :func:`parse_timestamp_ns`. A number (``int`` or ``float``, never
+    a ``bool``) is truncated toward zero to a whole number ``n``, then read as epoch
+    milliseconds when ``|n| >= 10**12`` and as epoch seconds otherwise. NaN and infinities
+    are no timestamp, nor is anything else.
 
-
-VersionKey = tuple[int, int, int, int, tuple[tuple[int, int | str], ...]]
-
-_SEMVER = re.compile(
-    r"(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?(?:\.(0|[1-9][0-9]*))?"
-    r"(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?"
-)
-_MAX_VERSION_LENGTH = 256
-
-
-def parse_semver(text: str) -> VersionKey | None:
-    """A sort key with Semantic Versioning 2.0 precedence, or ``None`` if ``text`` is not a
-    version (or longer than 256 characters). Minor and patch may be left out (``"10"`` and
-    ``"10.2"`` read as ``10.0.0`` and ``10.2.0``); build metadata is ignored; a pre-release
-    sorts before its release.
-
-    >>> parse_semver("2.0.0-rc.1") < parse_semver("2.0.0") < parse_semver("10.0")
+    >>> timestamp_ns_from(1686830400.5) == parse_timestamp_ns("2023-06-15T12:00:00Z")
     True
     """
-    if len(text) > _MAX_VERSION_LENGTH:
+    cls = value.__class__
+    if cls is str:
+        return parse_timestamp_ns(value)
+    if cls is int:
+        whole: int = value
+    elif cls is float:
+        if not math.isfinite(value):
+            return None
+        whole = int(value)  # truncates toward zero
+    else:
         return None
-    match = _SEMVER.fullmatch(text)
+    if -_MILLISECONDS_FROM < whole < _MILLISECONDS_FROM:
+        return whole * _NS
+    return whole * 1_000_000
+
+
+VersionKey = tuple[int, int, int, int]
+"""A version as Confidence compares it: ``(major, minor, patch, fourth)``."""
+
+ZERO_VERSION: VersionKey = (0, 0, 0, 0)
+"""What every text that is not a version compares as."""
+
+_VERSION = re.compile(r"([0-9]{1,10})\.([0-9]{1,10})(?:\.([0-9]{1,10}))?(?:\.([0-9]{1,10}))?")
+
+
+def parse_version(text: str) -> VersionKey | None:
+    """``text`` as the 4-tuple Confidence's resolver compares, or ``None`` if it is not a
+    version (Confidence then compares it as ``(0, 0, 0, 0)``: see :func:`version_key`).
+
+    Everything from the first ``-`` on is dropped; what remains must be 2, 3 or 4 parts
+    separated by ``.``, each 1 to 10 ASCII digits (leading zeros allowed; no sign, no
+    space). Missing parts are 0, except that a 3-part version whose last part has more than
+    3 digits reads that part as the fourth: ``"1.2.3456"`` is ``(1, 2, 0, 3456)``.
+
+    >>> parse_version("3.0.0.1"), parse_version("2.0.0-rc.1"), parse_version("v2.0.0")
+    ((3, 0, 0, 1), (2, 0, 0, 0), None)
+    """
+    match = _VERSION.fullmatch(text.partition("-")[0])
     if match is None:
         return None
-    major, minor, patch, pre = match.groups()
-    if pre is None:
-        return (int(major), int(minor or 0), int(patch or 0), 1, ())
-    parts = pre.split(".")
-    if any(part.isdigit() and len(part) > 1 and part[0] == "0" for part in parts):
-        return None  # numeric identifiers must not include leading zeroes
-    identifiers = tuple((0, int(part)) if part.isdigit() else (1, part) for part in parts)
-    return (int(major), int(minor or 0), int(patch or 0), 0, identifiers)
+    major, minor, third, fourth = match.groups()
+    if fourth is None:
+        if third is None:
+            return (int(major), int(minor), 0, 0)
+        if len(third) > 3:
+            return (int(major), int(minor), 0, int(third))
+        return (int(major), int(minor), int(third), 0)
+    return (int(major), int(minor), int(third), int(fourth))
+
+
+def version_key(text: str) -> VersionKey:
+    """The 4-tuple Confidence orders ``text`` by: :func:`parse_version`, or ``(0, 0, 0, 0)``
+    for text that is not a version (never an error).
+
+    >>> version_key("10.0") > version_key("9.9.9.9") > version_key("banana") == (0, 0, 0, 0)
+    True
+    """
+    return parse_version(text) or ZERO_VERSION
 
 
 def number_from(value: Any) -> float | None:
