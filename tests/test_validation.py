@@ -1397,3 +1397,37 @@ def test_a_snapshot_without_warnings_logs_nothing(caplog: pytest.LogCaptureFixtu
     with caplog.at_level("DEBUG", logger="flagstone"):
         parse_snapshot(good_snapshot())
     assert [r for r in caplog.records if r.name == "flagstone"] == []
+
+
+# -- a bad snapshot is always a ConfigError (issue 13) ---------------------------------------
+
+
+def test_a_bitset_of_indices_beside_another_problem_is_a_config_error() -> None:
+    # the issue's case: the partial snapshot rebuilt for the semantic problems re-validated the
+    # bitset's tuple and raised pydantic's ValidationError out of parse_snapshot
+    doc = good_snapshot()
+    doc["bitsets"] = {"segments/sweden": [1, 5, 999_999]}
+    doc["flags"]["flags/checkout"]["rules"][0]["assignmentSpec"]["bucketCount"] = "many"
+    doc["flags"]["flags/banner"]["clients"] = ["clients/nobody"]
+    with pytest.raises(ConfigError) as raised:
+        parse_snapshot(doc)
+    paths = {problem.path for problem in raised.value.problems}
+    assert f"{SPEC}.bucketCount" in paths  # the structural problem
+    assert '$.flags["flags/banner"].clients[0]' in paths  # a semantic one of a part that parsed
+
+
+def test_a_bitset_of_indices_beside_another_problem_is_a_config_error_from_bytes() -> None:
+    doc = good_snapshot()
+    doc["bitsets"] = {"segments/sweden": [0, 1]}
+    doc["account"] = {"name": 7}
+    with pytest.raises(ConfigError) as raised:
+        parse_snapshot(json.dumps(doc).encode())
+    assert [p.path for p in raised.value.problems] == ["$.account.name"]
+
+
+def test_a_mapping_with_a_key_that_is_not_text_is_a_config_error() -> None:
+    doc = good_snapshot()
+    doc["segments"][7] = doc["segments"]["segments/sweden"]
+    doc["account"] = {"name": 7}
+    with pytest.raises(ConfigError):
+        parse_snapshot(doc)
