@@ -462,19 +462,22 @@ def test_a_version_range_tests_each_element_of_a_list() -> None:
     assert not rule_admits("app_version", rule, {"app_version": ["1.0", "1.9.9.9"]})
 
 
-def test_eq_rule_on_versions_compares_the_text() -> None:
-    # Confidence tests eqRule/setRule with protobuf equality of the SemanticVersion message
+def test_eq_rule_on_versions_compares_4_tuples() -> None:
+    # as in Confidence: both sides read as (major, minor, patch, fourth); text that is not a
+    # version is (0, 0, 0, 0) and a suffix after '-' is dropped
     assert rule_admits("app_version", eq(v("3.1.4")), {"app_version": "3.1.4"})
     assert not rule_admits("app_version", eq(v("3.1.4")), {"app_version": "3.1.5"})
-    assert not rule_admits("app_version", eq(v("3.1.4")), {"app_version": "3.1.4.0"})
-    assert not rule_admits("app_version", eq(v("0.0.0")), {"app_version": "banana"})
-    assert rule_admits("app_version", eq(v("v-next")), {"app_version": "v-next"})
+    assert rule_admits("app_version", eq(v("3.1.4")), {"app_version": "3.1.4.0"})
+    assert rule_admits("app_version", eq(v("3.1.4")), {"app_version": "3.1.4-rc.1"})
+    assert rule_admits("app_version", eq(v("0.0.0")), {"app_version": "banana"})
+    assert not rule_admits("app_version", eq(v("3.1.4")), {"app_version": 3.14})
 
 
-def test_set_rule_on_versions_compares_the_text() -> None:
+def test_set_rule_on_versions_compares_4_tuples() -> None:
     rule = {"setRule": {"values": [v("1.0"), v("2.0.0")]}}
     assert rule_admits("app_version", rule, {"app_version": "2.0.0"})
-    assert not rule_admits("app_version", rule, {"app_version": "1.0.0"})
+    assert rule_admits("app_version", rule, {"app_version": "1.0.0"})
+    assert not rule_admits("app_version", rule, {"app_version": "1.0.1"})
 
 
 # -- startsWith / endsWith / contains -------------------------------------------------------

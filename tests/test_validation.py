@@ -1340,13 +1340,16 @@ def test_a_literal_zero_version_is_no_warning() -> None:
         assert parse_snapshot(doc).warnings == ()
 
 
-def test_an_eq_or_set_version_that_is_not_a_version_is_no_warning() -> None:
-    # eqRule and setRule compare the version text (it matches the same text), no 4-tuple
-    for rule in (
-        {"eqRule": {"value": {"versionValue": {"version": "v2.0.0"}}}},
-        {"setRule": {"values": [{"versionValue": {"version": "one"}}]}},
+def test_an_eq_or_set_version_that_only_compares_as_zero_is_a_warning() -> None:
+    # eqRule and setRule compare 4-tuples too: "v2.0.0" would match every unversioned text
+    for rule, where in (
+        ({"eqRule": {"value": {"versionValue": {"version": "v2.0.0"}}}}, "eqRule.value"),
+        ({"setRule": {"values": [{"versionValue": {"version": "one"}}]}}, "setRule.values[0]"),
     ):
-        assert parse_snapshot(_with_version_criterion(rule)).warnings == ()
+        warnings = parse_snapshot(_with_version_criterion(rule)).warnings
+        assert [w.path.rsplit(".attribute.", 1)[1] for w in warnings] == [
+            f"{where}.versionValue.version"
+        ]
 
 
 def test_a_warning_in_an_inner_rule_of_an_abtest_segment_has_its_path() -> None:

@@ -12,8 +12,8 @@
   accepts them and resolves them as Confidence does, which is what the conformance suite needs.
 
 ``snapshot_findings`` also returns *warnings*: in strict mode, what loads and resolves as
-Confidence does but is most likely a mistake — today a ``rangeRule`` bound whose version text
-is not a version, which Confidence (and flagstone) compare as ``(0, 0, 0, 0)``. Warnings never
+Confidence does but is most likely a mistake — today a rule version whose text is not a
+version, which Confidence (and flagstone) compare as ``(0, 0, 0, 0)``. Warnings never
 refuse a snapshot.
 """
 
@@ -323,14 +323,6 @@ class _Checker:
             return
         for name, value in bounds:
             self.check_value(f"{path}.{name}", value)
-            version = value.version_value
-            if version is not None and parse_version(version.version) is None:
-                self.warn_strict(
-                    f"{path}.{name}.versionValue.version",
-                    f"{version.version!r} is not a version Confidence reads (2 to 4 "
-                    "dot-separated numbers of up to 10 digits, then an optional -suffix); "
-                    "it compares as 0.0.0.0",
-                )
             if value.kind in ("null", "bool"):
                 self.add(f"{path}.{name}", f"a range bound cannot be a {value.kind} value")
         kinds = {value.kind for _, value in bounds}
@@ -338,6 +330,14 @@ class _Checker:
             self.add(path, f"the bounds have different kinds: {', '.join(sorted(kinds))}")
 
     def check_value(self, path: str, value: TargetingValue) -> None:
+        version = value.version_value
+        if version is not None and parse_version(version.version) is None:
+            self.warn_strict(
+                f"{path}.versionValue.version",
+                f"{version.version!r} is not a version Confidence reads (2 to 4 "
+                "dot-separated numbers of up to 10 digits, then an optional -suffix); "
+                "it compares as 0.0.0.0",
+            )
         if value.timestamp_value is not None and parse_timestamp_ns(value.timestamp_value) is None:
             self.add(
                 f"{path}.timestampValue", f"{value.timestamp_value!r} is not an RFC 3339 timestamp"

@@ -7,10 +7,9 @@ Semantics follow the ``general`` expectation of Confidence's resolver suite:
   strings, booleans from ``"true"``/``"false"``, timestamps from RFC 3339 strings or epoch
   numbers, versions from strings) and otherwise does not match. Strings never match
   numbers and vice versa for ``startsWith``/``endsWith``/``contains``.
-* Versions, as Confidence's ``value.rs`` has them: a ``rangeRule`` orders the rule's and the
-  context's version as 4-tuples (``flagstone.semantics.scalars.version_key``; text that is not a
-  version is ``(0, 0, 0, 0)``), while ``eqRule``/``setRule`` compare the version text
-  itself (Confidence tests them with protobuf equality of the ``SemanticVersion`` message).
+* Versions, as Confidence's ``value.rs`` has them: the rule's and the context's version are
+  compared as 4-tuples (``flagstone.semantics.scalars.version_key``; text that is not a
+  version is ``(0, 0, 0, 0)``), by ``eqRule`` and ``setRule`` as by ``rangeRule``.
 * A list attribute matches a plain rule when any element does; ``anyRule``/``allRule`` apply
   their inner rule per element, a scalar counting as a one-element list and null or a
   missing attribute as an empty one (so ``allRule`` holds and ``anyRule`` does not).
@@ -125,20 +124,13 @@ _READERS: dict[ValueKind, Callable[[Any], Any]] = {
     "number": number_from,
     "bool": _as_bool,
     "timestamp": timestamp_ns_from,
-    "version": _as_string,  # equality compares the version text
-}
-"""How ``eqRule`` and ``setRule`` read a context value in a rule value's kind."""
-
-_ORDER_READERS: dict[ValueKind, Callable[[Any], Any]] = {
-    **_READERS,
     "version": _as_version_key,
 }
-"""How ``rangeRule`` reads a context value: versions as 4-tuples."""
+"""How a rule reads a context value in a rule value's kind."""
 
 
-def _rule_key(value: TargetingValue, *, ordered: bool = False) -> Any:
-    """A rule value as the comparable key its kind's reader produces (``ordered``: the
-    ``rangeRule`` reader's)."""
+def _rule_key(value: TargetingValue) -> Any:
+    """A rule value as the comparable key its kind's reader produces."""
     kind = value.kind
     if kind == "string":
         return value.string_value
@@ -149,8 +141,7 @@ def _rule_key(value: TargetingValue, *, ordered: bool = False) -> Any:
     if kind == "timestamp":
         return parse_timestamp_ns(value.timestamp_value)  # type: ignore[arg-type]
     if kind == "version":
-        text: str = value.version_value.version  # type: ignore[union-attr]
-        return version_key(text) if ordered else text
+        return version_key(value.version_value.version)  # type: ignore[union-attr]
     return None
 
 
@@ -203,9 +194,9 @@ def _range_test(rule: RangeRule) -> Test:
     if start is None and end is None:
         return lambda element: False
     kind = (start or end).kind  # type: ignore[union-attr]
-    read = _ORDER_READERS.get(kind)
-    low = _rule_key(start, ordered=True) if start is not None else None
-    high = _rule_key(end, ordered=True) if end is not None else None
+    read = _READERS.get(kind)
+    low = _rule_key(start) if start is not None else None
+    high = _rule_key(end) if end is not None else None
     if read is None or (start is not None and low is None) or (end is not None and high is None):
         return lambda element: False
     low_inclusive = rule.start_inclusive is not None
