@@ -235,6 +235,8 @@ def test_sample_size_before_rounding_matches_the_statsmodels_closed_form(
         mde, v_c, v_t, alpha=alpha, power=power, alternative=alternative, ratio=ratio
     )
     assert size.unrounded_control == pytest.approx(expected, rel=1e-9)
+    # the treatment's size before rounding: ratio times the control's
+    assert size.unrounded_treatment == pytest.approx(expected * ratio, rel=1e-9)
 
 
 @settings(derandomize=True, deadline=None, max_examples=150)
@@ -292,7 +294,7 @@ def test_textbook_sample_size_for_half_a_standard_deviation() -> None:
     # the textbook normal approximation: 2 (1.96 + 0.84)² / 0.5² = 62.7, so 63 units per group
     size = required_sample_size(0.5, 1.0, 1.0)
     assert size.unrounded_control == pytest.approx(62.79, abs=0.01)
-    assert size == SampleSize(63, 63, 126, size.unrounded_control)
+    assert size == SampleSize(63, 63, 126, size.unrounded_control, size.unrounded_control)
 
 
 def test_conversion_rate_sample_size_uses_the_binomial_variances() -> None:

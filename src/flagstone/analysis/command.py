@@ -28,8 +28,9 @@ Exit codes:
     ``python -m flagstone validate`` does.
 2
     Usage error: bad arguments, a file that cannot be read, an unknown ``--treatment`` or
-    ``--metric``, a missing one where the format needs it, or ``--format experiments`` on a
-    metric that is not a 0/1 metric. One line on stderr says why.
+    ``--metric``, a missing one where the format needs it, ``--format experiments`` on a
+    metric that is not a 0/1 metric, or the ``analysis`` extra not installed (the line says
+    ``pip install "flagstone[analysis]"``). One line on stderr says why.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ exit codes:
   1  the input is invalid (not JSON, refused, or data that cannot be analysed): the
      problems are printed as JSON
   2  usage error: bad arguments, an unreadable file, an unknown --treatment or --metric,
-     or one missing where the format needs it
+     one missing where the format needs it, or the analysis extra not installed
 """
 
 
@@ -108,6 +109,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if isinstance(args, int):
         return args
     try:
+        from flagstone.analysis import analyze  # noqa: F401 - scipy is there
+    except ModuleNotFoundError as error:
+        _fail(
+            f"needs the analysis extra, which is not installed ({error.name} is missing): "
+            'pip install "flagstone[analysis]"'
+        )
+        return EXIT_USAGE
+    try:
         return _run(args.file, args.format, args.treatment, args.metric)
     except CommandFailure as failure:
         _fail(failure.reason)
@@ -128,7 +137,7 @@ def _run(file: str, output: str, treatment: str | None, metric: str | None) -> i
     except ConfigError as error:
         return _invalid(file, error)
 
-    from flagstone.analysis.engine import analyze
+    from flagstone.analysis import analyze
 
     try:
         outcome = analyze(spec)
