@@ -13,6 +13,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -195,3 +196,21 @@ def test_analyze_stats_help_works_without_scipy(tmp_path: Path) -> None:
     done = run_without(["scipy"], tmp_path, "-m", "flagstone", "analyze-stats", "--help")
     assert done.returncode == 0, done.stderr
     assert "analysis extra not installed" in done.stdout
+
+
+# -- the README ------------------------------------------------------------------------------
+
+
+def readme_analysis_code() -> list[str]:
+    """The Python blocks of the README's Analysis section."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Analysis\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.S)
+
+
+def test_the_readme_imports_analysis_from_the_front_and_runs() -> None:
+    blocks = readme_analysis_code()
+    assert blocks
+    for block in blocks:
+        assert "from flagstone.analysis." not in block and "import flagstone.analysis." not in block
+        exec(compile(block, "README.md", "exec"), {})
