@@ -186,16 +186,15 @@ def test_analyze_stats_says_how_to_install_the_extra(blocked: list[str], tmp_pat
     assert done.returncode == 2
     assert done.stdout == ""
     assert "Traceback" not in done.stderr
-    assert done.stderr.strip().splitlines() == [
-        f"flagstone analyze-stats: needs the analysis extra, which is not installed "
-        f"({blocked[0]} is missing): {INSTALL_HINT}"
-    ]
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("flagstone analyze-stats: ")
+    assert blocked[0] in line and "analysis" in line and line.endswith(INSTALL_HINT)
 
 
 def test_analyze_stats_help_works_without_scipy(tmp_path: Path) -> None:
     done = run_without(["scipy"], tmp_path, "-m", "flagstone", "analyze-stats", "--help")
     assert done.returncode == 0, done.stderr
-    assert "analysis extra not installed" in done.stdout
+    assert "analyze-stats" in done.stdout and "FILE" in done.stdout
 
 
 # -- the README ------------------------------------------------------------------------------
