@@ -952,3 +952,141 @@ def test_significant_exactly_when_the_interval_excludes_the_null_difference(
         math.isnan(value)
         for value in (result.statistic, result.p_value, result.ci_lower, result.ci_upper)
     )
+
+
+# ------------------------------------------------------------------ pooled z-test (proportions)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # statsmodels, p̄ of 0 or 1
+@settings(derandomize=True, deadline=None, max_examples=150)
+@given(
+    binary_pairs(),
+    st.sampled_from(ALTERNATIVES),
+    st.sampled_from([0.0, 0.01, -0.02]),
+)
+def test_pooled_z_test_matches_statsmodels_proportions_ztest(pair, alternative, null):
+    (n_c, x_c), (n_t, x_t) = pair
+    assume(0 < x_c + x_t < n_c + n_t)  # a pooled rate strictly between 0 and 1
+    result = compare(
+        GroupStats(n=n_c, sum=x_c),
+        GroupStats(n=n_t, sum=x_t),
+        alternative=alternative,
+        null_difference=null,
+        pooled=True,
+    )
+    # proportions_ztest([count_1, count_2], [nobs_1, nobs_2], value) tests
+    # p_1 - p_2 - value with the pooled rate's variance (prop_var=False)
+    statistic, p_value = proportion.proportions_ztest(
+        [x_t, x_c], [n_t, n_c], value=null, alternative=alternative, prop_var=False
+    )
+    assert close(result.statistic, statistic)
+    assert result.p_value == pytest.approx(float(p_value), rel=1e-8, abs=1e-300)
+    assert result.pooled
+    assert result.significant == (result.p_value < result.alpha)
+
+
+def test_pooled_standard_error_is_that_of_the_pooled_rate():
+    result = compare(GroupStats(n=1000, sum=100), GroupStats(n=1500, sum=180), pooled=True)
+    rate = 280 / 2500  # the pooled rate
+    assert close(result.standard_error, math.sqrt(rate * (1 - rate) * (1 / 1000 + 1 / 1500)))
+    assert close(result.statistic, result.difference / result.standard_error)
+
+
+def test_pooled_test_keeps_the_unpooled_wald_interval():
+    pooled = compare(GroupStats(n=1000, sum=100), GroupStats(n=1500, sum=180), pooled=True)
+    lower, upper = proportion.confint_proportions_2indep(180, 1500, 100, 1000, method="wald")
+    assert close(pooled.ci_lower, lower)
+    assert close(pooled.ci_upper, upper)
+    assert close(pooled.interval_standard_error, math.sqrt(0.1 * 0.9 / 1000 + 0.12 * 0.88 / 1500))
+    assert pooled.standard_error != pooled.interval_standard_error
+
+
+def test_pooled_and_unpooled_differ_with_unequal_groups():
+    c, t = GroupStats(n=200, sum=20), GroupStats(n=2000, sum=400)
+    unpooled, pooled = compare(c, t), compare(c, t, pooled=True)
+    assert not unpooled.pooled
+    assert unpooled.standard_error == unpooled.interval_standard_error
+    assert not math.isclose(unpooled.p_value, pooled.p_value, rel_tol=1e-3)
+
+
+def test_pooled_test_of_groups_with_no_conversions_is_a_p_value_of_one():
+    result = compare(GroupStats(n=10, sum=0), GroupStats(n=20, sum=0), pooled=True)
+    assert (result.standard_error, result.statistic, result.p_value) == (0.0, 0.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("control", "treatment", "method"),
+    [
+        (GroupStats(n=10, sum=5.0, sum_sq=5.0), GroupStats(n=10, sum=6.0, sum_sq=6.0), "z"),
+        (GroupStats(n=10, sum=5), GroupStats(n=10, sum=6), "t"),
+    ],
+)
+def test_pooled_test_needs_proportions_and_the_z_test(control, treatment, method):
+    with pytest.raises(ValueError, match="pooled"):
+        compare(control, treatment, method=method, pooled=True)
+
+
+# ------------------------------------------------------------------ what the comparison exposes
+
+
+@pytest.mark.parametrize("alternative", ALTERNATIVES)
+@pytest.mark.parametrize("alpha", [0.01, 0.05, 0.2])
+def test_critical_value_of_the_z_test_is_the_normal_quantile(alternative, alpha):
+    control, treatment = samples(50)
+    result = compare(
+        GroupStats.from_values(control),
+        GroupStats.from_values(treatment),
+        alternative=alternative,
+        alpha=alpha,
+    )
+    tail = alpha / 2 if alternative == "two-sided" else alpha
+    assert close(result.critical_value, scipy.stats.norm.isf(tail))
+    half_width = result.critical_value * result.interval_standard_error
+    bound = result.ci_lower if alternative != "smaller" else result.ci_upper
+    assert close(abs(result.difference - bound), half_width)
+
+
+@pytest.mark.parametrize("alternative", ALTERNATIVES)
+def test_critical_value_of_welchs_test_is_the_t_quantile(alternative):
+    control, treatment = samples(51, n_c=15, n_t=22)
+    result = compare(
+        GroupStats.from_values(control),
+        GroupStats.from_values(treatment),
+        method="t",
+        alternative=alternative,
+    )
+    tail = 0.025 if alternative == "two-sided" else 0.05
+    df = compare_means(control, treatment).dof_satt()
+    assert close(result.critical_value, scipy.stats.t.isf(tail, df))
+
+
+def test_relative_standard_error_is_statsmodels_delta_method_standard_error():
+    control, treatment = samples(52)
+    result = compare(GroupStats.from_values(control), GroupStats.from_values(treatment))
+    (se,) = _delta_reference(control, treatment).se_vectorized()
+    assert close(result.relative_standard_error, se)
+    assert close(
+        result.relative_ci_upper,
+        result.relative_difference + result.critical_value * result.relative_standard_error,
+    )
+
+
+def test_spotify_relative_standard_error_is_the_absolute_one_over_the_control_mean():
+    control, treatment = samples(53)
+    result = compare(
+        GroupStats.from_values(control), GroupStats.from_values(treatment), relative="spotify"
+    )
+    se = compare_means(control, treatment).std_meandiff_separatevar
+    assert close(result.relative_standard_error, se / np.mean(control))
+
+
+def test_relative_standard_error_is_none_without_a_relative_difference():
+    result = compare(GroupStats.from_values([-1.0, 1.0]), GroupStats.from_values([0.0, 2.0]))
+    assert result.relative_standard_error is None
+
+
+def test_non_inferiority_exposes_the_same_fields():
+    result = non_inferiority(GroupStats(n=1000, sum=100), GroupStats(n=1000, sum=98), margin=0.1)
+    assert close(result.critical_value, scipy.stats.norm.isf(0.05))
+    assert result.relative_standard_error is not None
+    assert not result.pooled

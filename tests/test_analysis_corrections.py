@@ -1,7 +1,11 @@
 """``flagstone.analysis.corrections``: Bonferroni and Holm.
 
 The reference is ``statsmodels.stats.multitest.multipletests`` (methods ``"bonferroni"`` and
-``"holm"``): decisions and adjusted p-values must be identical, not merely close.
+``"holm"``): decisions and adjusted p-values must be identical, not merely close. Holm's
+step-down order and thresholds, which multipletests does not return, are checked against
+``numpy.argsort(kind="stable")`` and the rule's statement (the threshold of rank ``i`` is
+``alpha/(m - i)``; tied p-values are decided at the first of their ranks, i.e. after the
+p-values strictly below them).
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import gc
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -33,27 +38,61 @@ alphas = st.one_of(
 )
 
 
-def statsmodels_correction(values: list[float], alpha: float, method: str) -> Correction:
+def statsmodels_correction(
+    values: list[float], alpha: float, method: str
+) -> tuple[list[bool], list[float]]:
+    """``(reject, adjusted p-values)`` from ``multipletests(values, alpha, method)``."""
     # multipletests(method="holm") ends with gc.collect(), some 50 ms with scipy and
     # statsmodels loaded: skipped here so hundreds of examples stay fast
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(gc, "collect", lambda generation=2: 0)
         reject, adjusted, _, _ = multipletests(values, alpha=alpha, method=method)
-    return Correction(reject=[bool(r) for r in reject], adjusted_p=[float(p) for p in adjusted])
+    return [bool(r) for r in reject], [float(p) for p in adjusted]
+
+
+def decisions(result: Correction) -> tuple[list[bool], list[float]]:
+    return result.reject, result.adjusted_p
 
 
 @settings(derandomize=True, deadline=None, max_examples=400)
 @given(values=p_values, alpha=alphas)
 def test_holm_equals_statsmodels_exactly(values: list[float], alpha: float) -> None:
-    assert holm(values, alpha) == statsmodels_correction(values, alpha, "holm")
+    assert decisions(holm(values, alpha)) == statsmodels_correction(values, alpha, "holm")
 
 
 @settings(derandomize=True, deadline=None, max_examples=400)
 @given(values=p_values, alpha=alphas)
 def test_bonferroni_equals_statsmodels_exactly(values: list[float], alpha: float) -> None:
-    expected = statsmodels_correction(values, alpha, "bonferroni")
-    assert bonferroni(values, alpha) == expected.reject
-    assert bonferroni_adjusted_p(values) == expected.adjusted_p
+    reject, adjusted = statsmodels_correction(values, alpha, "bonferroni")
+    assert bonferroni(values, alpha) == reject
+    assert bonferroni_adjusted_p(values) == adjusted
+
+
+@settings(derandomize=True, deadline=None, max_examples=300)
+@given(values=p_values, alpha=alphas)
+def test_holm_exposes_its_step_down_order_thresholds_and_levels(
+    values: list[float], alpha: float
+) -> None:
+    result = holm(values, alpha)
+    m = len(values)
+    assert result.order == [int(i) for i in np.argsort(np.array(values), kind="stable")]
+    assert result.thresholds == [alpha / (m - rank) for rank in range(m)]
+    # a p-value's level is the threshold after the p-values strictly below it
+    assert result.levels == [alpha / (m - sum(q < p for q in values)) for p in values]
+
+
+@settings(derandomize=True, deadline=None, max_examples=300)
+@given(values=p_values, alpha=alphas)
+def test_stepping_down_the_exposed_levels_gives_statsmodels_decisions(
+    values: list[float], alpha: float
+) -> None:
+    # a hypothesis is rejected when it and every one before it in the order pass their level
+    result = holm(values, alpha)
+    passing = [values[i] <= result.levels[i] for i in result.order]
+    stepped = [False] * len(values)
+    for rank, index in enumerate(result.order):
+        stepped[index] = all(passing[: rank + 1])
+    assert stepped == statsmodels_correction(values, alpha, "holm")[0]
 
 
 @settings(derandomize=True, deadline=None, max_examples=200)
@@ -82,6 +121,16 @@ def test_holm_steps_down_through_the_sorted_p_values() -> None:
     result = holm([0.2, 0.01, 0.012, 0.02], 0.05)
     assert result.reject == [False, True, True, True]
     assert result.adjusted_p == pytest.approx([0.2, 0.04, 0.04, 0.04], rel=1e-12)
+    assert result.order == [1, 2, 3, 0]
+    assert result.thresholds == [0.05 / 4, 0.05 / 3, 0.05 / 2, 0.05 / 1]
+    assert result.levels == [0.05 / 1, 0.05 / 4, 0.05 / 3, 0.05 / 2]
+
+
+def test_tied_p_values_share_the_first_of_their_thresholds() -> None:
+    result = holm([0.02, 0.01, 0.02, 0.3], 0.05)
+    assert result.order == [1, 0, 2, 3]
+    assert result.levels == [0.05 / 3, 0.05 / 4, 0.05 / 3, 0.05 / 1]
+    assert result.reject == [False, True, False, False]  # 0.02 > 0.05/3 stops both ties
 
 
 def test_holm_stops_at_the_first_failure_even_if_later_p_values_would_pass() -> None:
@@ -111,17 +160,21 @@ def test_a_p_value_equal_to_the_divided_alpha_is_rejected() -> None:
     assert p * 11 > 0.05
     assert bonferroni([p] * 11, 0.05) == [True] * 11
     assert holm([p] * 11, 0.05).reject == [True] * 11
-    assert holm([p] * 11, 0.05) == statsmodels_correction([p] * 11, 0.05, "holm")
+    assert decisions(holm([p] * 11, 0.05)) == statsmodels_correction([p] * 11, 0.05, "holm")
 
 
 def test_a_single_hypothesis_is_not_corrected() -> None:
-    assert holm([0.04], 0.05) == Correction(reject=[True], adjusted_p=[0.04])
+    assert holm([0.04], 0.05) == Correction(
+        reject=[True], adjusted_p=[0.04], order=[0], thresholds=[0.05], levels=[0.05]
+    )
     assert bonferroni([0.04], 0.05) == [True]
     assert bonferroni_adjusted_p([0.04]) == [0.04]
 
 
 def test_an_empty_family_gives_empty_results() -> None:
-    assert holm([], 0.05) == Correction(reject=[], adjusted_p=[])
+    assert holm([], 0.05) == Correction(
+        reject=[], adjusted_p=[], order=[], thresholds=[], levels=[]
+    )
     assert bonferroni([], 0.05) == []
     assert bonferroni_adjusted_p([]) == []
 

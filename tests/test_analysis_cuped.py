@@ -1,8 +1,10 @@
 """``flagstone.analysis.cuped``: CUPED from per-group sums.
 
 References work on the raw simulated units: ``θ`` is the slope of statsmodels' OLS of ``y``
-on ``[1, x]`` over both groups pooled (no treatment indicator), and the adjusted means and
-variances are numpy's mean and ``var(ddof=1)`` of ``y - θ (x - x̄)`` within each group.
+on ``[1, x]`` over both groups pooled (no treatment indicator), the adjusted means and
+variances are numpy's mean and ``var(ddof=1)`` of ``y - θ (x - x̄)`` within each group, and
+the pooled covariate mean and correlation numpy's ``mean`` and ``corrcoef``.
+(``variance="spotify"`` is checked in ``test_analysis_spotify.py``.)
 
 Adjusted variances come from raw sums, ``v_y - 2θ cov + θ² v_x``; when the covariate
 explains almost all of ``y`` that difference cancels digits, so variances are compared with
@@ -74,6 +76,10 @@ def assert_matches_raw_units(
     theta = ols_theta(y_c, x_c, y_t, x_t)
     assert result.theta == pytest.approx(theta, rel=1e-9, abs=1e-12)
     x_mean = np.concatenate([x_c, x_t]).mean()
+    assert result.x_mean == pytest.approx(float(x_mean), rel=1e-9, abs=1e-12)
+    pooled = np.corrcoef(np.concatenate([x_c, x_t]), np.concatenate([y_c, y_t]))[0, 1]
+    assert result.correlation == pytest.approx(float(pooled), rel=1e-9, abs=1e-10)
+    assert result.variance == "sample"
     adjusted_c = y_c - theta * (x_c - x_mean)
     adjusted_t = y_t - theta * (x_t - x_mean)
     v_c, v_t = float(y_c.var(ddof=1)), float(y_t.var(ddof=1))
@@ -163,6 +169,8 @@ def test_a_constant_covariate_gives_no_adjustment(value: float) -> None:
     x_c, x_t = np.full(1_000, value), np.full(1_000, value)
     result = cuped(sums_of(y_c, x_c), sums_of(y_t, x_t))
     assert result.theta == 0.0
+    assert result.correlation == 0.0
+    assert result.x_mean == pytest.approx(value, rel=1e-12)
     assert result.mean_control == pytest.approx(float(y_c.mean()), rel=1e-12)
     assert result.mean_treatment == pytest.approx(float(y_t.mean()), rel=1e-12)
     assert result.variance_control == pytest.approx(float(y_c.var(ddof=1)), rel=1e-9)
@@ -257,3 +265,16 @@ def test_a_group_needs_two_units() -> None:
 def test_bad_sums_are_refused(fields: tuple[float, ...]) -> None:
     with pytest.raises(ValueError):
         CovariateSums(*fields)
+
+
+def test_the_squared_correlation_is_the_variance_reduction_to_expect() -> None:
+    y_c, x_c, y_t, x_t = simulate(seed=9, n_c=40_000, n_t=40_000, rho=0.6)
+    result = cuped(sums_of(y_c, x_c), sums_of(y_t, x_t))
+    assert result.correlation == pytest.approx(0.6, abs=0.01)
+    assert result.variance_reduction == pytest.approx(result.correlation**2, abs=0.01)
+
+
+def test_an_unknown_variance_mode_is_refused() -> None:
+    y_c, x_c, y_t, x_t = simulate(seed=10, n_c=10, n_t=10)
+    with pytest.raises(ValueError, match="variance"):
+        cuped(sums_of(y_c, x_c), sums_of(y_t, x_t), variance="ddof0")  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from statsmodels.stats import proportion
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
@@ -920,3 +921,58 @@ def test_any_binary_comparison_agrees_with_compare_and_is_nan_free(
         comparison.variance_reduction_rate,
     ):
         assert finite_or_none(value)
+
+
+# -- the pooled test, and what each look reports -------------------------------------------------
+
+
+def test_each_look_reports_its_tests_standard_error_and_statistic() -> None:
+    comparison = only(sequential_outcome(GROWING))
+    for interval, look in zip(comparison.intervals, GROWING, strict=True):
+        (n_c, x_c), (n_t, x_t) = [(g["n"], g["sum"]) for g in look.values()]
+        # statsmodels' unpooled Wald test of treatment - control
+        reference = proportion.test_proportions_2indep(x_t, n_t, x_c, n_c, method="wald")
+        p_c, p_t = x_c / n_c, x_t / n_t
+        assert interval.standard_error == pytest.approx(
+            math.sqrt(p_c * (1 - p_c) / n_c + p_t * (1 - p_t) / n_t), rel=REL
+        )
+        assert interval.statistic == pytest.approx(float(reference.statistic), rel=REL)
+
+
+def test_welch_looks_report_the_t_statistic() -> None:
+    rng = np.random.default_rng(31)
+    control, treatment = rng.normal(5.0, 2.0, 60), rng.normal(5.6, 3.0, 45)
+    groups = {"control": continuous(control), "treatment": continuous(treatment)}
+    comparison = only(outcome(metric("m", groups), method="t"))
+    statistic, _, _ = CompareMeans(DescrStatsW(treatment), DescrStatsW(control)).ttest_ind(
+        usevar="unequal"
+    )
+    assert comparison.latest.statistic == pytest.approx(float(statistic), rel=REL)
+
+
+def test_a_pooled_analysis_uses_statsmodels_proportions_ztest() -> None:
+    groups = {"control": binary(10_000, 1_210), "treatment": binary(10_050, 1_333)}
+    comparison = only(outcome(metric("conversion", groups), pooled=True))
+    statistic, p_value = proportion.proportions_ztest([1_333, 1_210], [10_050, 10_000])
+    latest = comparison.latest
+    assert latest.statistic == pytest.approx(float(statistic), rel=REL)
+    assert latest.p_value == pytest.approx(float(p_value), rel=1e-8)
+    rate = (1_210 + 1_333) / 20_050
+    assert latest.standard_error == pytest.approx(
+        math.sqrt(rate * (1 - rate) * (1 / 10_000 + 1 / 10_050)), rel=REL
+    )
+    # the interval stays the unpooled Wald interval
+    lower, upper = proportion.confint_proportions_2indep(1_333, 10_050, 1_210, 10_000, "wald")
+    assert (latest.difference.lower, latest.difference.upper) == (
+        pytest.approx(float(lower), rel=REL),
+        pytest.approx(float(upper), rel=REL),
+    )
+
+
+def test_a_pooled_analysis_differs_from_the_unpooled_one_only_in_the_test() -> None:
+    groups = {"control": binary(300, 30), "treatment": binary(3_000, 390)}
+    unpooled = only(outcome(metric("m", groups)))
+    pooled = only(outcome(metric("m", groups), pooled=True))
+    assert pooled.latest.difference == unpooled.latest.difference
+    assert pooled.latest.p_value != pytest.approx(unpooled.latest.p_value, rel=1e-3)
+    assert pooled.powered_effect_abs == unpooled.powered_effect_abs

@@ -27,7 +27,8 @@ DOCUMENTED_EXAMPLE = """
   "alpha": 0.05,                      // default 0.05
   "power": 0.8,                       // default 0.8
   "method": "z",                      // "z" (default, METHOD_Z_TEST) or "t" (Welch, METHOD_T_TEST)
-  "relative_interval": "delta",       // or "spotify"
+  "pooled": false,                    // true: the pooled z-test of two proportions
+  "relative_interval": "delta",       // or "spotify" (spotify-confidence's formulas)
   "correction": "bonferroni",         // or "holm"
   "horizon": {"kind": "FIXED"},       // or {"kind": "SEQUENTIAL", "expected_final_total": 300}
   "control": "control",
@@ -148,6 +149,7 @@ def test_defaults_fill_everything_but_the_metrics() -> None:
     spec = parse_input(document())
     assert (spec.alpha, spec.power) == (0.05, 0.8)
     assert (spec.method, spec.relative_interval, spec.correction) == ("z", "delta", "bonferroni")
+    assert spec.pooled is False
     assert spec.horizon.kind == "FIXED"
     assert spec.horizon.expected_final_total is None
     assert spec.control == "control"
@@ -284,6 +286,7 @@ def test_a_size_must_be_at_least_one() -> None:
         ("alpha", "0.05"),
         ("power", 1.0),
         ("method", "welch"),
+        ("pooled", "yes"),
         ("relative_interval", "fieller"),
         ("correction", "hommel"),
         ("control", ""),
@@ -544,3 +547,33 @@ def test_interims_are_checked_group_by_group() -> None:
 def test_an_empty_list_of_interims_is_refused() -> None:
     doc = sequential()
     assert paths(doc) == ["$.metrics[0].interims"]
+
+
+# -- the pooled test ---------------------------------------------------------------------------
+
+
+def test_the_pooled_test_is_accepted_for_0_1_metrics() -> None:
+    assert parse_input(document(pooled=True)).pooled is True
+
+
+def test_the_pooled_test_needs_the_z_test() -> None:
+    assert problems(document(pooled=True, method="t")) == [
+        ("$.pooled", 'the pooled test is a z-test: it needs "method": "z"')
+    ]
+
+
+def test_the_pooled_test_refuses_continuous_metrics_and_covariates() -> None:
+    doc = document(pooled=True)
+    doc["metrics"][0]["groups"] = {
+        "control": continuous(100, 50.0, 40.0),
+        "treatment": continuous(100, 55.0, 45.0),
+    }
+    with_covariates = {"x_sum": 10.0, "x_sum_sq": 20.0, "xy_sum": 5.0}
+    doc["metrics"][1]["groups"] = {
+        "control": binary(1000, 400) | with_covariates,
+        "treatment": binary(1000, 410) | with_covariates,
+    }
+    found = problems(doc)
+    assert [path for path, _ in found] == ["$.metrics[0]", "$.metrics[1]"]
+    assert "is continuous" in found[0][1]
+    assert "has covariates" in found[1][1]

@@ -202,6 +202,8 @@ def interval(**changes: Any) -> IntervalResult:
         p_value=0.01313,
         adjusted_alpha=0.025,
         significant=True,
+        standard_error=0.0046853,
+        statistic=2.4836,
     )
     return replace(base, **changes)
 
@@ -264,6 +266,8 @@ REVENUE_INTERVAL = IntervalResult(
     p_value=0.21,
     adjusted_alpha=0.05,
     significant=False,
+    standard_error=0.0621,
+    statistic=0.805,
 )
 REVENUE = comparison(
     metric="revenue",
@@ -778,6 +782,8 @@ def test_table_has_a_header_and_one_row_per_metric_and_treatment() -> None:
         "control mean",
         "abs diff [CI]",
         "rel diff % [CI]",
+        "SE",
+        "statistic",
         "p-value",
         "adj. alpha",
         "status",
@@ -806,6 +812,10 @@ def test_table_row_shows_the_numbers() -> None:
         assert f"{number:.4g}" in row
     assert f"{0.0961720 * 100:.4g} [{0.0201 * 100:.4g}, {0.1722 * 100:.4g}]" in row
     assert f"{0.0116368159:.4g} [{0.0024532:.4g}, {0.0208204:.4g}]" in row
+    # the test's standard error and statistic sit between the relative interval and the p
+    cells = row.split()
+    at = cells.index(f"{0.1722 * 100:.4g}]")
+    assert cells[at + 1 : at + 4] == [f"{0.0046853:.4g}", f"{2.4836:.4g}", f"{0.01313:.4g}"]
     assert row.rstrip().endswith("SIGNIFICANT_POSITIVE")
 
 

@@ -6,6 +6,11 @@ closed-form size; the two-sided form is the one-tail size at alpha/2) and ``solv
 (root finding, accurate to about 1e-7, so compared at 1e-6). Per-group variances enter
 statsmodels through one standard deviation: ``n_c`` units in control and ``ratio * n_c`` in
 treatment have ``SE = sqrt(v_c + v_t/ratio) / sqrt(n_c)``.
+
+The standardized functions solve ``NormalIndPower`` exactly: their references are
+``NormalIndPower().power`` (a closed form) and the root of it that
+``scipy.optimize.brentq`` finds to the last bits (rel 1e-9), and ``solve_power`` itself at
+its own accuracy; Cohen's h is statsmodels' ``proportion_effectsize``.
 """
 
 from __future__ import annotations
@@ -13,21 +18,32 @@ from __future__ import annotations
 import math
 import warnings
 from statistics import NormalDist
+from typing import Any
 
+import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from scipy import optimize
+from scipy import stats as scipy_stats
 from statsmodels.stats.power import (
     NormalIndPower,
     normal_power,
     normal_sample_size_one_tail,
 )
+from statsmodels.stats.proportion import proportion_effectsize
 
 from flagstone.analysis.power import (
     SampleSize,
     achieved_power,
+    cohens_h,
+    noncentrality,
     powered_effect,
     required_sample_size,
+    standardized_effect,
+    standardized_power,
+    standardized_powered_effect,
+    standardized_sample_size,
 )
 
 ALTERNATIVES = ("two-sided", "larger", "smaller")
@@ -235,6 +251,8 @@ def test_sample_size_before_rounding_matches_the_statsmodels_closed_form(
         mde, v_c, v_t, alpha=alpha, power=power, alternative=alternative, ratio=ratio
     )
     assert size.unrounded_control == pytest.approx(expected, rel=1e-9)
+    # the treatment's size before rounding: ratio times the control's
+    assert size.unrounded_treatment == pytest.approx(expected * ratio, rel=1e-9)
 
 
 @settings(derandomize=True, deadline=None, max_examples=150)
@@ -292,7 +310,7 @@ def test_textbook_sample_size_for_half_a_standard_deviation() -> None:
     # the textbook normal approximation: 2 (1.96 + 0.84)² / 0.5² = 62.7, so 63 units per group
     size = required_sample_size(0.5, 1.0, 1.0)
     assert size.unrounded_control == pytest.approx(62.79, abs=0.01)
-    assert size == SampleSize(63, 63, 126, size.unrounded_control)
+    assert size == SampleSize(63, 63, 126, size.unrounded_control, size.unrounded_control)
 
 
 def test_conversion_rate_sample_size_uses_the_binomial_variances() -> None:
@@ -357,3 +375,211 @@ def test_power_and_effect_refuse_bad_input(n_c: int, n_t: int, alpha: float) -> 
 def test_power_refuses_a_non_finite_effect() -> None:
     with pytest.raises(ValueError):
         achieved_power(math.nan, 10, 10, 1.0, 1.0)
+
+
+# -- standardized effects: statsmodels' NormalIndPower -------------------------------------
+
+
+def exact_nobs1(
+    effect_size: float, alpha: float, power: float, ratio: float, alternative: str
+) -> float:
+    """The root of ``NormalIndPower().power(effect_size, nobs1, alpha, ratio, alternative) =
+    power``, found by ``scipy.optimize.brentq`` to the last bits (statsmodels' own
+    ``solve_power`` stops near 1e-7, so it is compared at that tolerance separately)."""
+    power_of = NormalIndPower().power
+    return float(
+        optimize.brentq(
+            lambda n: power_of(effect_size, n, alpha, ratio, alternative) - power,
+            1e-9,
+            1e13,
+            xtol=1e-300,
+            rtol=1e-15,
+            maxiter=500,
+        )
+    )
+
+
+def signed(effect_size: float, alternative: str) -> float:
+    return -effect_size if alternative == "smaller" else effect_size
+
+
+standardized_effects = st.floats(min_value=1e-3, max_value=3.0)
+
+
+@settings(derandomize=True, deadline=None, max_examples=150)
+@given(
+    effect_size=standardized_effects,
+    alpha=alphas,
+    power=powers,
+    alternative=alternatives,
+    ratio=ratios,
+)
+def test_standardized_sample_size_solves_normal_ind_power_exactly(
+    effect_size: float, alpha: float, power: float, alternative: str, ratio: float
+) -> None:
+    assume(power > alpha)
+    effect = signed(effect_size, alternative)
+    size = standardized_sample_size(
+        effect, alpha=alpha, power=power, ratio=ratio, alternative=alternative
+    )
+    expected = exact_nobs1(effect, alpha, power, ratio, alternative)
+    assert size.unrounded_control == pytest.approx(expected, rel=1e-9)
+    assert size.unrounded_treatment == pytest.approx(expected * ratio, rel=1e-9)
+    # NormalIndPower().power at the solution is the target
+    reached = NormalIndPower().power(effect, size.unrounded_control, alpha, ratio, alternative)
+    assert float(reached) == pytest.approx(power, rel=1e-9)
+
+
+@settings(derandomize=True, deadline=None, max_examples=150)
+@given(
+    n_control=st.floats(min_value=2.0, max_value=1e7),
+    alpha=alphas,
+    power=powers,
+    alternative=alternatives,
+    ratio=ratios,
+)
+def test_standardized_powered_effect_solves_normal_ind_power_exactly(
+    n_control: float, alpha: float, power: float, alternative: str, ratio: float
+) -> None:
+    assume(power > alpha)
+    effect = standardized_powered_effect(
+        n_control, alpha=alpha, power=power, ratio=ratio, alternative=alternative
+    )
+    assert (effect < 0) == (alternative == "smaller")
+    reached = NormalIndPower().power(effect, n_control, alpha, ratio, alternative)
+    assert float(reached) == pytest.approx(power, rel=1e-9)
+    # both ways: the effect back to its sample size
+    back = standardized_sample_size(
+        effect, alpha=alpha, power=power, ratio=ratio, alternative=alternative
+    )
+    assert back.unrounded_control == pytest.approx(n_control, rel=1e-9)
+
+
+@pytest.mark.parametrize("alternative", ALTERNATIVES)
+@pytest.mark.parametrize(
+    ("effect_size", "ratio", "alpha", "power"),
+    [(0.1, 1.0, 0.05, 0.8), (0.02, 2.5, 0.01, 0.9), (0.5, 0.5, 0.05, 0.99)],
+)
+def test_standardized_functions_agree_with_solve_power_to_its_own_accuracy(
+    effect_size: float, ratio: float, alpha: float, power: float, alternative: str
+) -> None:
+    effect = signed(effect_size, alternative)
+    model = NormalIndPower()
+    nobs1 = model.solve_power(effect, None, alpha, power, ratio, alternative)
+    size = standardized_sample_size(
+        effect, alpha=alpha, power=power, ratio=ratio, alternative=alternative
+    )
+    assert size.unrounded_control == pytest.approx(float(nobs1), rel=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        found = model.solve_power(None, 1000, alpha, power, ratio, alternative)
+    got = standardized_powered_effect(
+        1000, alpha=alpha, power=power, ratio=ratio, alternative=alternative
+    )
+    # solve_power's effect size is found less tightly (its root finder stops near 1e-5)
+    assert got == pytest.approx(float(found), rel=1e-4)
+
+
+@settings(derandomize=True, deadline=None, max_examples=150)
+@given(
+    effect=st.floats(min_value=-3.0, max_value=3.0),
+    n_control=st.floats(min_value=1.0, max_value=1e7),
+    alpha=alphas,
+    alternative=alternatives,
+    ratio=ratios,
+)
+def test_standardized_power_is_normal_ind_power(
+    effect: float, n_control: float, alpha: float, alternative: str, ratio: float
+) -> None:
+    expected = NormalIndPower().power(effect, n_control, alpha, ratio, alternative)
+    got = standardized_power(effect, n_control, alpha=alpha, ratio=ratio, alternative=alternative)
+    assert got == pytest.approx(float(expected), rel=1e-9, abs=1e-300)
+
+
+def test_two_sided_far_tail_moves_the_unrounded_size_by_parts_per_million() -> None:
+    # the issue's example: the closed form (far tail left out) asks ~2e-6 more units
+    exact = standardized_sample_size(0.1).unrounded_control
+    closed = required_sample_size(0.1, 1.0, 1.0).unrounded_control
+    assert exact == pytest.approx(exact_nobs1(0.1, 0.05, 0.8, 1.0, "two-sided"), rel=1e-12)
+    assert 1e-7 < (closed - exact) / exact < 1e-5
+    one_sided = standardized_sample_size(0.1, alternative="larger").unrounded_control
+    assert one_sided == pytest.approx(
+        required_sample_size(0.1, 1.0, 1.0, alternative="larger").unrounded_control, rel=1e-12
+    )
+
+
+@settings(derandomize=True, deadline=None, max_examples=100)
+@given(p_t=st.floats(min_value=0.0, max_value=1.0), p_c=st.floats(min_value=0.0, max_value=1.0))
+def test_cohens_h_is_statsmodels_proportion_effectsize(p_t: float, p_c: float) -> None:
+    expected = float(proportion_effectsize(p_t, p_c))
+    assert cohens_h(p_t, p_c) == pytest.approx(expected, rel=1e-9, abs=1e-15)
+
+
+def test_sample_size_for_a_change_in_conversion_by_cohens_h() -> None:
+    # statsmodels' recipe: NormalIndPower().solve_power(proportion_effectsize(0.11, 0.10), ...)
+    h = cohens_h(0.11, 0.10)
+    size = standardized_sample_size(h, alpha=0.05, power=0.8)
+    assert size.unrounded_control == pytest.approx(
+        exact_nobs1(float(proportion_effectsize(0.11, 0.10)), 0.05, 0.8, 1.0, "two-sided"),
+        rel=1e-9,
+    )
+    assert size.per_group_control == math.ceil(size.unrounded_control)
+
+
+@settings(derandomize=True, deadline=None, max_examples=100)
+@given(
+    difference=st.floats(min_value=-5.0, max_value=5.0),
+    v_c=variances,
+    v_t=variances,
+    n_c=sizes,
+    ratio=ratios,
+    alternative=alternatives,
+)
+def test_standardized_effect_gives_the_raw_unit_power(
+    difference: float, v_c: float, v_t: float, n_c: int, ratio: float, alternative: str
+) -> None:
+    d = standardized_effect(difference, v_c, v_t, ratio=ratio)
+    expected = achieved_power(difference, n_c, ratio * n_c, v_c, v_t, alternative=alternative)
+    got = standardized_power(d, n_c, ratio=ratio, alternative=alternative)
+    assert got == pytest.approx(expected, rel=1e-9, abs=1e-300)
+
+
+def test_standardized_effect_with_equal_variances_is_cohens_d() -> None:
+    values = np.random.default_rng(7).normal(3.0, 2.0, 500)
+    variance = float(np.var(values, ddof=1))
+    assert standardized_effect(0.4, variance) == pytest.approx(0.4 / math.sqrt(variance), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: standardized_sample_size(0.0),
+        lambda: standardized_sample_size(-0.1, alternative="larger"),
+        lambda: standardized_sample_size(0.1, alternative="smaller"),
+        lambda: standardized_sample_size(0.1, power=0.04),  # not above alpha
+        lambda: standardized_sample_size(0.1, ratio=0.0),
+        lambda: standardized_powered_effect(0.0),
+        lambda: standardized_powered_effect(100, alpha=1.0),
+        lambda: standardized_power(math.nan, 100),
+        lambda: standardized_power(0.1, -1),
+        lambda: standardized_effect(0.1, 0.0, 0.0),
+        lambda: standardized_effect(math.inf, 1.0),
+        lambda: cohens_h(1.2, 0.5),
+        lambda: noncentrality(0.05, 0.05),
+    ],
+)
+def test_standardized_functions_refuse_bad_input(call: Any) -> None:
+    with pytest.raises(ValueError):
+        call()
+
+
+def test_noncentrality_is_the_closed_form_one_sided_and_just_below_it_two_sided() -> None:
+    normal = NormalDist()
+    assert noncentrality(0.05, 0.8, "larger") == -normal.inv_cdf(0.05) + normal.inv_cdf(0.8)
+    closed = -normal.inv_cdf(0.025) + normal.inv_cdf(0.8)
+    s = noncentrality(0.05, 0.8)
+    assert closed - 1e-5 < s < closed
+    z = -normal.inv_cdf(0.025)
+    # both tails at s: Φ(s - z) + Φ(-s - z), with scipy's normal distribution
+    reached = scipy_stats.norm.cdf(s - z) + scipy_stats.norm.cdf(-s - z)
+    assert float(reached) == pytest.approx(0.8, rel=1e-12)

@@ -6,7 +6,12 @@ From the sufficient statistics of a control and a treatment group
 conventions are spotify-confidence's:
 
 * the standard error is unpooled, ``sqrt(v_c/n_c + v_t/n_t)``, for the test and the
-  interval alike (a 0/1 metric has ``v = p(1 - p)``);
+  interval alike (a 0/1 metric has ``v = p(1 - p)``). ``pooled=True`` gives a 0/1 metric
+  the pooled z-test instead (statsmodels' ``proportions_ztest``): the test's standard
+  error is ``sqrt(p̄(1 - p̄)(1/n_c + 1/n_t))`` with the pooled rate ``p̄ = (s_c + s_t) /
+  (n_c + n_t)``, the variance of the difference when both groups share one rate; the
+  interval keeps the unpooled standard error (a pooled rate describes no difference), so
+  ``interval_standard_error`` tells it apart;
 * ``method="z"`` (the default) uses the normal distribution; ``method="t"`` is Welch's test,
   with the Welch-Satterthwaite degrees of freedom;
 * ``alternative`` is ``"two-sided"``, ``"larger"`` (H1: treatment - control >
@@ -16,9 +21,12 @@ conventions are spotify-confidence's:
   default) its interval is ``r ± q·se_r`` with the first-order delta-method standard error
   of a ratio of independent means, ``se_r² = v_t/(n_t m_c²) + m_t² v_c/(n_c m_c⁴)``, and ``q``
   the same quantile as the absolute interval. ``relative="spotify"`` reproduces
-  spotify-confidence: the absolute interval divided by the control mean. Both keep
-  ``lower <= upper`` for a negative control mean, where a one-sided relative interval is
-  open on the other side (``treatment - control > 0`` is then a negative relative change).
+  spotify-confidence: the absolute interval divided by the control mean (its standard
+  error is then ``interval_standard_error / |control mean|``). Both keep ``lower <= upper``
+  for a negative control mean, where a one-sided relative interval is open on the other
+  side (``treatment - control > 0`` is then a negative relative change);
+* every interval is ``estimate ± critical_value · standard error``, with ``critical_value``
+  the normal (or t) quantile ``q_{1-alpha/2}`` two-sided and ``q_{1-alpha}`` one-sided.
 
 Degenerate data give defined, NaN-free results rather than exceptions:
 
@@ -73,11 +81,14 @@ class Comparison:
     """The comparison of a treatment group with a control group.
 
     ``difference`` is ``treatment_mean - control_mean``; ``statistic`` is
-    ``(difference - null_difference) / standard_error``; ``degrees_of_freedom`` is ``None``
-    for the z-test. ``ci_lower``/``ci_upper`` bound the absolute difference at level
-    ``1 - alpha`` (one bound infinite for a one-sided test); the ``relative_*`` fields are the
-    relative difference ``treatment/control - 1`` and its interval, ``None`` when the control
-    mean is 0. ``significant`` is ``p_value < alpha``.
+    ``(difference - null_difference) / standard_error``, the test's standard error (pooled
+    when ``pooled``); ``degrees_of_freedom`` is ``None`` for the z-test. ``ci_lower``/
+    ``ci_upper`` bound the absolute difference at level ``1 - alpha``, ``difference ±
+    critical_value · interval_standard_error`` (one bound infinite for a one-sided test);
+    the ``relative_*`` fields are the relative difference ``treatment/control - 1``, its
+    standard error and its interval (``relative ± critical_value ·
+    relative_standard_error``), ``None`` when the control mean is 0. ``significant`` is
+    ``p_value < alpha``.
     """
 
     control_mean: float
@@ -98,6 +109,10 @@ class Comparison:
     relative: RelativeMode
     null_difference: float
     significant: bool
+    critical_value: float
+    interval_standard_error: float
+    relative_standard_error: float | None
+    pooled: bool
 
 
 @dataclass(frozen=True)
@@ -184,14 +199,23 @@ def compare(
     alpha: float = 0.05,
     relative: RelativeMode = "delta",
     null_difference: float = 0.0,
+    pooled: bool = False,
 ) -> Comparison:
     """Test ``treatment - control`` against ``null_difference`` and bound it.
 
-    See the module docstring for the conventions and the degenerate cases. Raises
-    :class:`ValueError` for an unknown ``method``/``alternative``/``relative``, ``alpha``
-    outside ``(0, 1)``, a non-finite ``null_difference``, a 0/1 metric compared with a
-    continuous one, a continuous group with ``n < 2``, or ``method="t"`` with a group of
-    ``n < 2`` (Welch's degrees of freedom need it).
+    H0: ``treatment - control = null_difference`` (``<=`` for ``"larger"``, ``>=`` for
+    ``"smaller"``); H1: it differs (is larger, is smaller). See the module docstring for
+    the conventions and the degenerate cases. References: statsmodels'
+    ``CompareMeans.ztest_ind``/``ttest_ind`` (``usevar="unequal"``) and
+    ``proportions_ztest`` (``pooled=True``; with a ``null_difference`` it subtracts it from
+    the difference and keeps the pooled variance, as here), scipy's ``ttest_ind``
+    (``equal_var=False``).
+
+    Raises :class:`ValueError` for an unknown ``method``/``alternative``/``relative``,
+    ``alpha`` outside ``(0, 1)``, a non-finite ``null_difference``, a 0/1 metric compared
+    with a continuous one, a continuous group with ``n < 2``, ``method="t"`` with a group
+    of ``n < 2`` (Welch's degrees of freedom need it), or ``pooled=True`` for a continuous
+    metric or with ``method="t"`` (the pooled test is the z-test of two proportions).
     """
     if not isinstance(control, GroupStats) or not isinstance(treatment, GroupStats):
         raise ValueError("control and treatment must be GroupStats")
@@ -206,10 +230,16 @@ def compare(
         raise ValueError(
             f"the t-test needs n >= 2 in each group, got n_c={control.n}, n_t={treatment.n}"
         )
+    if pooled and (method != "z" or not control.is_binary):
+        raise ValueError(
+            "pooled=True is the z-test of two proportions: it needs 0/1 metrics "
+            "(sum_sq=None) and method='z'"
+        )
 
     m_c, m_t = control.mean, treatment.mean
     se2_c, se2_t = control.variance / control.n, treatment.variance / treatment.n
-    se = math.sqrt(se2_c + se2_t)
+    interval_se = math.sqrt(se2_c + se2_t)
+    se = _pooled_standard_error(control, treatment) if pooled else interval_se
     difference = m_t - m_c
     df = _welch_df(control, treatment, se2_c, se2_t) if method == "t" else None
 
@@ -224,14 +254,16 @@ def compare(
         p_value = _p_value(statistic, alternative, df)
 
     q = _quantile(alpha / 2 if alternative == "two-sided" else alpha, df)
-    ci_lower, ci_upper = _interval(difference, se, q, alternative)
+    ci_lower, ci_upper = _interval(difference, interval_se, q, alternative)
 
     rel: float | None = None
     rel_lower: float | None = None
     rel_upper: float | None = None
+    se_rel: float | None = None
     if m_c != 0:
         rel = difference / m_c
         if relative == "spotify":
+            se_rel = interval_se / abs(m_c)
             rel_lower, rel_upper = sorted((ci_lower / m_c, ci_upper / m_c))
         else:
             ratio = m_t / m_c
@@ -257,7 +289,17 @@ def compare(
         relative=relative,
         null_difference=null,
         significant=p_value < alpha,
+        critical_value=q,
+        interval_standard_error=interval_se,
+        relative_standard_error=se_rel,
+        pooled=bool(pooled),
     )
+
+
+def _pooled_standard_error(control: GroupStats, treatment: GroupStats) -> float:
+    """``sqrt(p̄(1 - p̄)(1/n_c + 1/n_t))`` with the pooled rate ``p̄`` of two 0/1 groups."""
+    rate = (control.sum + treatment.sum) / (control.n + treatment.n)
+    return math.sqrt(max(0.0, rate * (1.0 - rate)) * (1.0 / control.n + 1.0 / treatment.n))
 
 
 def non_inferiority(

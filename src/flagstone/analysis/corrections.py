@@ -24,11 +24,21 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Correction:
-    """Per hypothesis, in the order given: whether it is rejected, and its adjusted p-value
-    (capped at 1)."""
+    """Holm's procedure on a family of ``m`` hypotheses.
+
+    Per hypothesis, in the order given: ``reject`` (whether it is rejected),
+    ``adjusted_p`` (its adjusted p-value, capped at 1) and ``levels`` (the threshold its
+    p-value was compared with: the one at its rank, or at the first rank of its tied
+    p-values). The step-down itself: ``order`` lists the hypotheses' indices by ascending
+    p-value (ties in the order given), and ``thresholds[i]`` is the threshold at rank ``i``
+    (0-based), ``alpha / (m - i)``.
+    """
 
     reject: list[bool]
     adjusted_p: list[float]
+    order: list[int]
+    thresholds: list[float]
+    levels: list[float]
 
 
 def _check_alpha(alpha: float) -> None:
@@ -76,22 +86,31 @@ def holm(p_values: Sequence[float], alpha: float = 0.05) -> Correction:
     rejected in order while ``p_(i) <= alpha / (m - i + 1)``; the first one that fails and
     every later one are kept. The adjusted p-value of ``p_(i)`` is
     ``min(1, max_{j <= i} (m - j + 1) p_(j))``. Tied p-values get the same decision and
-    the same adjusted value. An empty family gives empty lists.
+    the same adjusted value (and the same level, the first of their thresholds). An empty
+    family gives empty lists. Reference: statsmodels'
+    ``multipletests(p_values, alpha, method="holm")``.
     """
     _check_alpha(alpha)
     values = _checked(p_values)
     m = len(values)
     order = sorted(range(m), key=values.__getitem__)
+    thresholds = [alpha / (m - rank) for rank in range(m)]
     reject = [False] * m
     adjusted = [0.0] * m
+    levels = [0.0] * m
     still_rejecting = True
     running_max = -math.inf
+    level = 0.0
     for rank, index in enumerate(order):
         p = values[index]
-        remaining = m - rank
-        if still_rejecting and not p <= alpha / remaining:
+        if rank == 0 or p != values[order[rank - 1]]:
+            level = thresholds[rank]  # tied p-values share the first of their thresholds
+        levels[index] = level
+        if still_rejecting and not p <= level:
             still_rejecting = False
         reject[index] = still_rejecting
-        running_max = max(running_max, p * remaining)
+        running_max = max(running_max, p * (m - rank))
         adjusted[index] = min(1.0, running_max)
-    return Correction(reject=reject, adjusted_p=adjusted)
+    return Correction(
+        reject=reject, adjusted_p=adjusted, order=order, thresholds=thresholds, levels=levels
+    )

@@ -11,6 +11,14 @@ result is what a comparison needs: the adjusted mean and per-unit variance of ea
 - adjusted variance: ``v_y,g - 2θ cov_g(x, y) + θ² v_x,g``, the sample variance (``n - 1``
   denominators) of ``y - θ (x - x̄)`` within the group.
 
+``variance="spotify"`` reproduces spotify-confidence's ``ZTestLinreg`` instead (its
+``lin_reg_variance_delta``): the metric's variance as its z-test has it — the sample
+variance (``n - 1``), or ``Σy²/n - ȳ²`` for a 0/1 metric (``Σy² = Σy`` in both groups) —
+plus ``θ² v_x,g - 2θ cov_g(x, y)`` with the covariate's variance and the covariance taken
+with ``n`` denominators (``Σx²/n - x̄²``, ``Σxy/n - x̄ȳ``). The mix is slightly
+inconsistent (the adjusted variance is not the variance of any one adjusted sample) but
+gives spotify-confidence's numbers; θ and the adjusted means are the same in both modes.
+
 Sums are raw, uncentred, as they come out of a counter, so centring them cancels digits.
 A centred sum of squares within the rounding error of its raw sums (at most
 ``4 n ε Σx²``, ε the machine epsilon) is taken as exactly 0, and a centred cross product
@@ -24,8 +32,12 @@ import math
 import operator
 import sys
 from dataclasses import dataclass
+from typing import Literal
 
-__all__ = ["CovariateSums", "CupedResult", "cuped"]
+__all__ = ["CovariateSums", "CupedResult", "CupedVariance", "cuped"]
+
+CupedVariance = Literal["sample", "spotify"]
+"""How :func:`cuped` estimates the adjusted variances (see the module docstring)."""
 
 _EPS = sys.float_info.epsilon
 
@@ -67,10 +79,16 @@ class CupedResult:
     (negative if the pooled ``θ`` makes a group noisier; 0.0 when the group's metric has no
     variance), and ``variance_reduction`` is the same rate for the variance of the
     difference in means, ``v_c/n_c + v_t/n_t`` — how much the comparison's standard error
-    squared shrinks.
+    squared shrinks. ``x_mean`` is the pooled covariate mean ``x̄`` the means are adjusted
+    towards, and ``correlation`` the pooled sample correlation of the covariate and the
+    metric (0.0 when either is constant), whose square is the variance reduction to expect
+    (``1 - ρ²`` of the metric's variance is left). ``variance`` is how the variances were
+    estimated (``"sample"`` or ``"spotify"``).
     """
 
     theta: float
+    x_mean: float
+    correlation: float
     n_control: int
     n_treatment: int
     mean_control: float
@@ -80,6 +98,7 @@ class CupedResult:
     variance_reduction_control: float
     variance_reduction_treatment: float
     variance_reduction: float
+    variance: CupedVariance
 
 
 @dataclass(frozen=True)
@@ -119,13 +138,23 @@ def _reduction(before: float, after: float) -> float:
     return 0.0 if before == 0.0 else 1.0 - after / before
 
 
-def cuped(control: CovariateSums, treatment: CovariateSums) -> CupedResult:
+def cuped(
+    control: CovariateSums, treatment: CovariateSums, *, variance: CupedVariance = "sample"
+) -> CupedResult:
     """Adjust both groups' metric by the covariate with ``θ`` fitted on the pooled units.
+
+    ``θ = Σ(x - x̄)(y - ȳ) / Σ(x - x̄)²`` over both groups pooled; each group's adjusted
+    mean is ``ȳ_g - θ (x̄_g - x̄)`` and its adjusted variance as ``variance`` says (see the
+    module docstring: ``"sample"``, the default, or ``"spotify"``). Reference: the same
+    quantities computed from raw observations (numpy), and spotify-confidence's
+    ``ZTestLinreg`` for ``variance="spotify"`` (Deng, Xu, Kohavi and Walker, 2013).
 
     Each group needs ``n >= 2`` (a sample variance). Degenerate data has defined results:
     a constant covariate gives ``θ = 0`` (no adjustment), a constant metric gives
     ``θ = 0`` too, since it does not covary with anything.
     """
+    if variance not in ("sample", "spotify"):
+        raise ValueError(f"variance must be 'sample' or 'spotify', got {variance!r}")
     for name, sums in (("control", control), ("treatment", treatment)):
         if sums.n < 2:
             raise ValueError(f"{name} needs n >= 2 for a variance, got n={sums.n}")
@@ -138,19 +167,31 @@ def cuped(control: CovariateSums, treatment: CovariateSums) -> CupedResult:
         control.xy_sum + treatment.xy_sum,
     )
     theta = 0.0 if pooled.cxx == 0.0 else pooled.cxy / pooled.cxx
+    spread = math.sqrt(pooled.cxx * pooled.cyy)
+    correlation = 0.0 if spread == 0.0 else pooled.cxy / spread
+    binary = all(sums.y_sum_sq == sums.y_sum for sums in (control, treatment))
 
     means: list[float] = []
     before: list[float] = []
     after: list[float] = []
     for group in (_group(control), _group(treatment)):
         means.append(group.y_mean - theta * (group.x_mean - pooled.x_mean))
-        before.append(group.cyy / (group.n - 1))
-        adjusted = group.cyy - 2.0 * theta * group.cxy + theta * theta * group.cxx
-        after.append(max(0.0, adjusted) / (group.n - 1))
+        if variance == "spotify":
+            n = group.n
+            metric = group.cyy / n if binary else group.cyy / (n - 1)
+            adjusted = metric + (theta * theta * group.cxx - 2.0 * theta * group.cxy) / n
+            before.append(metric)
+            after.append(max(0.0, adjusted))
+        else:
+            before.append(group.cyy / (group.n - 1))
+            adjusted = group.cyy - 2.0 * theta * group.cxy + theta * theta * group.cxx
+            after.append(max(0.0, adjusted) / (group.n - 1))
 
     n_c, n_t = control.n, treatment.n
     return CupedResult(
         theta=theta,
+        x_mean=pooled.x_mean,
+        correlation=correlation,
         n_control=n_c,
         n_treatment=n_t,
         mean_control=means[0],
@@ -162,4 +203,5 @@ def cuped(control: CovariateSums, treatment: CovariateSums) -> CupedResult:
         variance_reduction=_reduction(
             before[0] / n_c + before[1] / n_t, after[0] / n_c + after[1] / n_t
         ),
+        variance=variance,
     )

@@ -5,14 +5,17 @@ This module owns the decision rules; the statistics come from the other modules 
 and the result is the output model of :mod:`flagstone.analysis.results`.
 
 **Comparisons.** Every treatment (every group but the control) is compared with the control
-on every metric: ``treatment - control``, two-sided, with the input's method (z or Welch)
-and relative interval, the interval at the comparison's adjusted alpha.
+on every metric: ``treatment - control``, two-sided, with the input's method (z or Welch),
+relative interval and, with ``pooled``, the pooled z-test of two proportions, the interval
+at the comparison's adjusted alpha. Each look reports its test's standard error and
+statistic.
 
 **Multiple testing.** The success metrics form one family of ``m = success metrics x
 treatments`` hypotheses, the guardrails another (``guardrails x treatments``, as Confidence
 corrects its validation tests separately). Bonferroni tests each at ``alpha/m``; Holm's
 step-down ranks a family by the latest p-values (ascending) and reports for each the alpha
-at its rank, ``alpha/(m - rank)`` (tied p-values share the first of their ranks). The
+at its rank, ``alpha/(m - rank)`` (tied p-values share the first of their ranks: the
+``levels`` of :func:`~flagstone.analysis.corrections.holm`). The
 decisions of a fixed horizon are :func:`~flagstone.analysis.corrections.bonferroni`'s and
 :func:`~flagstone.analysis.corrections.holm`'s (``p <= level``, as statsmodels'
 ``multipletests``): under Holm, a comparison whose p-value is below its own level is still
@@ -47,6 +50,15 @@ always reported, is :func:`~flagstone.analysis.power.powered_effect` for the obs
 (relative: over ``|control mean|``). A control mean of 0 leaves the relative quantities and
 ``powered`` as ``None``.
 
+**spotify-confidence compatibility.** ``relative_interval="spotify"`` reproduces
+spotify-confidence where its formulas differ from the consistent ones: the relative
+interval is the absolute one over the control mean, CUPED's variances are
+:func:`~flagstone.analysis.cuped.cuped`'s ``variance="spotify"``, and the powered effect is
+:func:`~flagstone.analysis.spotify.spotify_powered_effect` (the control's variance for
+both groups; for a 0/1 metric without a non-inferiority margin — ``Σy² = Σy`` in the
+control — its search over the treatment's rate), with every group's units as the
+experiment's.
+
 **CUPED.** When a metric's groups carry covariate sums, each look is adjusted with
 :func:`~flagstone.analysis.cuped.cuped` (a 0/1 metric's ``Σy²`` is its ``Σy``) and compared
 on the adjusted means and variances; the unadjusted means stay in ``unadjusted_*``, and
@@ -74,7 +86,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from flagstone.analysis.comparison import Comparison, NonInferiority, compare, non_inferiority
@@ -97,6 +109,7 @@ from flagstone.analysis.sequential import (
     information_fractions,
     sequential_bounds,
 )
+from flagstone.analysis.spotify import spotify_powered_effect
 from flagstone.analysis.srm import sample_ratio_mismatch
 
 __all__ = [
@@ -145,6 +158,7 @@ class _Look:
     variance_control: float
     variance_treatment: float
     cuped: CupedResult | None
+    units: int  # every group's units at this look (spotify-confidence's powered effect)
 
 
 @dataclass
@@ -232,16 +246,17 @@ def _comparisons(
     """The metric's comparisons, each with its latest look compared at ``level`` (the
     family's Bonferroni level, final for a fixed horizon with Bonferroni)."""
     looks = [
-        (time, {g: (group, group.stats()) for g, group in groups.items()})
+        (time, {g: (group, group.stats()) for g, group in groups.items()}, _units(groups))
         for time, groups in metric.looks()
     ]
     covariates = all(group.has_covariate for group in metric.latest.values())
     guardrail = metric.kind == "GUARDRAIL"
+    spotify = spec.relative_interval == "spotify"
     result = []
     for treatment in treatments:
         metric_looks = [
-            _look(time, *stats[spec.control], *stats[treatment], covariates)
-            for time, stats in looks
+            _look(time, *stats[spec.control], *stats[treatment], covariates, spotify, units)
+            for time, stats, units in looks
         ]
         last = metric_looks[-1]
         latest = _compare(spec, last, level)
@@ -259,6 +274,8 @@ def _look(
     treatment_input: GroupInput,
     treatment: GroupStats,
     covariates: bool,
+    spotify: bool,
+    units: int,
 ) -> _Look:
     if not covariates:
         return _Look(
@@ -270,8 +287,13 @@ def _look(
             control.variance,
             treatment.variance,
             None,
+            units,
         )
-    adjusted = cuped(_covariate_sums(control_input), _covariate_sums(treatment_input))
+    adjusted = cuped(
+        _covariate_sums(control_input),
+        _covariate_sums(treatment_input),
+        variance="spotify" if spotify else "sample",
+    )
     return _Look(
         time,
         _group_with(control.n, adjusted.mean_control, adjusted.variance_control),
@@ -281,7 +303,12 @@ def _look(
         adjusted.variance_control,
         adjusted.variance_treatment,
         adjusted,
+        units,
     )
+
+
+def _units(groups: Mapping[str, GroupInput]) -> int:
+    return sum(group.n for group in groups.values())
 
 
 def _covariate_sums(group: GroupInput) -> CovariateSums:
@@ -311,12 +338,14 @@ def _compare(spec: AnalysisInput, look: _Look, alpha: float) -> Comparison:
         method=spec.method,
         alpha=alpha if alpha > 0 else 0.5,
         relative=spec.relative_interval,
+        pooled=spec.pooled,
     )
     if alpha > 0:
         return result
     relative = result.relative_difference is not None
     return dataclasses.replace(
         result,
+        critical_value=math.inf,
         ci_lower=-math.inf,
         ci_upper=math.inf,
         relative_ci_lower=-math.inf if relative else None,
@@ -356,14 +385,7 @@ def _correct(p_values: list[float], alpha: float, method: str) -> _Correction:
     if method == "bonferroni":
         return _Correction([bonferroni_alpha(alpha, m)] * m, bonferroni(p_values, alpha), None)
     result = holm(p_values, alpha)
-    order = sorted(range(m), key=p_values.__getitem__)
-    levels = [0.0] * m
-    rank = 0
-    for position, index in enumerate(order):
-        if position == 0 or p_values[index] != p_values[order[position - 1]]:
-            rank = position  # tied p-values share the first of their ranks
-        levels[index] = alpha / (m - rank)
-    return _Correction(levels, result.reject, order)
+    return _Correction(result.levels, result.reject, result.order)
 
 
 class _BoundsCache:
@@ -463,6 +485,8 @@ def _interval_result(
         p_value=result.p_value,
         adjusted_alpha=alpha,
         significant=significant,
+        standard_error=result.standard_error,
+        statistic=result.statistic,
     )
 
 
@@ -480,7 +504,21 @@ def _power(spec: AnalysisInput, metric: MetricInput, look: _Look, alpha: float) 
     n_c, n_t = look.control.n, look.treatment.n
     v_c, v_t = look.variance_control, look.variance_treatment
     scale = abs(look.control.mean)
-    effect = powered_effect(n_c, n_t, v_c, v_t, alpha=alpha, power=spec.power)
+    if spec.relative_interval == "spotify":
+        observed = look.observed_control
+        effect = spotify_powered_effect(
+            observed.mean,
+            v_c,
+            n_c,
+            n_t,
+            binary=observed.sum_sq in (None, observed.sum)
+            and metric.non_inferiority_margin is None,
+            alpha=alpha,
+            power=spec.power,
+            total_units=look.units,
+        )
+    else:
+        effect = powered_effect(n_c, n_t, v_c, v_t, alpha=alpha, power=spec.power)
     relative = effect / scale if scale > 0 else None
     mde = metric.minimum_detectable_effect
     if mde is None or not mde * scale > 0:

@@ -2,12 +2,14 @@
 
 This module owns what ``python -m flagstone analyze-stats FILE`` reads and
 :func:`flagstone.analysis.engine.analyze` takes: the settings of the analysis (alpha, power,
-method, relative interval, multiple-testing correction, horizon), the control group's id, the
+method, pooled test, relative interval, multiple-testing correction, horizon), the control
+group's id, the
 planned allocation, and per metric its kind, preferred direction, minimum detectable effect,
 non-inferiority margin and the sufficient statistics of every group::
 
     {
-      "alpha": 0.05, "power": 0.8, "method": "z", "relative_interval": "delta",
+      "alpha": 0.05, "power": 0.8, "method": "z", "pooled": false,
+      "relative_interval": "delta",
       "correction": "bonferroni", "horizon": {"kind": "FIXED"},
       "control": "control", "expected_weights": {"control": 0.5, "treatment": 0.5},
       "metrics": [
@@ -18,8 +20,11 @@ non-inferiority margin and the sufficient statistics of every group::
       ]
     }
 
-Defaults: ``alpha`` 0.05, ``power`` 0.8, ``method`` ``"z"`` (``"t"``: Welch),
-``relative_interval`` ``"delta"`` (or ``"spotify"``), ``correction`` ``"bonferroni"`` (or
+Defaults: ``alpha`` 0.05, ``power`` 0.8, ``method`` ``"z"`` (``"t"``: Welch), ``pooled``
+``false`` (``true``: the pooled z-test of two proportions, for inputs whose metrics are
+all 0/1 without covariates, with ``method`` ``"z"``), ``relative_interval`` ``"delta"``
+(or ``"spotify"``: spotify-confidence compatibility, see
+:mod:`flagstone.analysis.engine`), ``correction`` ``"bonferroni"`` (or
 ``"holm"``), ``horizon`` ``{"kind": "FIXED"}``, ``control`` ``"control"``,
 ``expected_weights`` equal for every group, a metric's ``kind`` ``"SUCCESS"`` (or
 ``"GUARDRAIL"``) and ``direction`` ``"INCREASE"`` (or ``"DECREASE"``). The MDE and the
@@ -170,6 +175,7 @@ class _Settings(BaseModel):
     alpha: _Probability = 0.05
     power: _Probability = 0.8
     method: Literal["z", "t"] = "z"
+    pooled: bool = False
     relative_interval: Literal["delta", "spotify"] = "delta"
     correction: Literal["bonferroni", "holm"] = "bonferroni"
     horizon: Horizon = Horizon()
@@ -308,6 +314,8 @@ class _Checker:
             self.add("$.horizon.expected_final_total", "only a SEQUENTIAL horizon takes it")
         if not settings.power > settings.alpha / 2:
             self.add("$.power", f"power must exceed alpha/2 = {settings.alpha / 2}")
+        if settings.pooled and settings.method != "z":
+            self.add("$.pooled", 'the pooled test is a z-test: it needs "method": "z"')
         weights = settings.expected_weights
         if weights is not None and not any(weight > 0 for weight in weights.values()):
             self.add("$.expected_weights", "the weights must not all be 0")
@@ -380,6 +388,13 @@ class _Checker:
             first = next(iter(metric.latest.values()))
         binary = first.is_binary
         covariate = None not in (first.x_sum, first.x_sum_sq, first.xy_sum)
+        if self.settings is not None and self.settings.pooled and (covariate or not binary):
+            what = "has covariates" if covariate else "is continuous (sum_sq)"
+            self.add(
+                path,
+                "the pooled test ($.pooled) is for 0/1 metrics without covariates; "
+                f"this one {what}",
+            )
         previous: Groups | None = None
         for look_path, groups, cumulative in looks:
             if set(groups) != set(ids):

@@ -439,6 +439,8 @@ _COLUMNS = (
     "treatment mean",
     "abs diff [CI]",
     "rel diff % [CI]",
+    "SE",
+    "statistic",
     "p-value",
     "adj. alpha",
     "status",
@@ -470,6 +472,8 @@ def _row(comparison: MetricComparison) -> tuple[str, ...]:
         _number(latest.compared_mean),
         _with_interval(latest.difference),
         _with_interval(latest.relative_difference, 100.0),
+        _number(latest.standard_error),
+        _number(latest.statistic),
         _number(latest.p_value),
         _number(comparison.adjusted_alpha),
         comparison.status.removeprefix(_STATUS_PREFIX),
@@ -489,8 +493,9 @@ def _aligned(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 def to_table(outcome: AnalysisOutcome) -> str:
     """A plain fixed-width table: the settings, one row per metric and treatment at the
     latest analysis time (means CUPED-adjusted when variance reduction is on; differences
-    treatment - control, relative ones in percent, with their intervals; the p-value, the
-    adjusted alpha and the status without its ``METRIC_RESULT_STATUS_`` prefix), then the
+    treatment - control, relative ones in percent, with their intervals; the test's standard
+    error and statistic, the p-value, the adjusted alpha and the status without its
+    ``METRIC_RESULT_STATUS_`` prefix), then the
     SRM check (expected counts to one decimal), the annotations and the recommendations.
     Numbers are printed as ``f"{x:.4g}"``, undefined ones as ``n/a``. Ends with a newline."""
     lines = [

@@ -50,7 +50,9 @@ class Estimate:
 @dataclass(frozen=True)
 class IntervalResult:
     """The comparison at one analysis time (one per interim of a sequential test; a single
-    one for a fixed-horizon test). Means are CUPED-adjusted when variance reduction is on."""
+    one for a fixed-horizon test). Means are CUPED-adjusted when variance reduction is on.
+    ``standard_error`` and ``statistic`` are the test's (the pooled one's for a pooled
+    z-test): ``statistic = difference / standard_error``, a z or Welch's t."""
 
     time: str | None
     baseline_n: int
@@ -62,6 +64,8 @@ class IntervalResult:
     p_value: float
     adjusted_alpha: float
     significant: bool
+    standard_error: float
+    statistic: float
 
 
 @dataclass(frozen=True)
