@@ -167,11 +167,11 @@ class HttpTransport:
                     logger.debug("reconnecting to %s after %r", target.authority, error)
             connection = self._open(target, proxy, request, watchdog)
             return self._exchange(connection, key, target, proxy, request, watchdog)
-        except TransportError:
-            raise
-        except (OSError, http.client.HTTPException, ValueError) as error:
-            if watchdog.fired:
+        except (TransportError, OSError, http.client.HTTPException, ValueError) as error:
+            if watchdog.fired:  # whatever the shut-down socket made the read say
                 raise TransportError(_past_deadline(request)) from error
+            if isinstance(error, TransportError):
+                raise
             raise TransportError(f"{request.method} {request.url} failed: {error!r}") from error
         finally:
             watchdog.cancel()
