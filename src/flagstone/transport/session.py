@@ -202,9 +202,13 @@ class Session:
             raise TransportError(self._past_deadline(request))
         try:
             response = self.transport.handle_request(request)
-        except TransportError:
+        except TransportError as error:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TransportError(self._past_deadline(request)) from error
             raise
         except Exception as error:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TransportError(self._past_deadline(request)) from error
             raise TransportError(f"{request.method} {request.url} failed: {error!r}") from error
         if deadline is not None and time.monotonic() > deadline:
             raise TransportError(self._past_deadline(request))

@@ -214,10 +214,13 @@ class HttpTransport:
         except BaseException:
             connection.close()
             raise
-        fired = watchdog.cancel()
+        if watchdog.cancel():
+            # The socket was shut down under the read: what came may be cut anywhere, even
+            # in the headers, and still look whole to http.client.
+            connection.close()
+            raise TransportError(_past_deadline(request))
         if (
             self._keep_alive
-            and not fired
             and not response.will_close
             and response.isclosed()
             and connection.sock is not None
