@@ -14,6 +14,7 @@ served, signatures and pinned digests, the disk cache at a cold start, ``wait=Tr
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import threading
 from collections.abc import Callable, Iterator
@@ -427,13 +428,15 @@ def test_wait_true_raises_when_there_is_nothing_to_serve_and_starts_no_thread(
 ) -> None:
     store.publish(document("A"))
     store.fail()
+    tracking = Tracking(store.source())
     before = [thread for thread in threading.enumerate() if thread.name == THREAD_NAME]
 
     with pytest.raises(Exception):  # noqa: B017 - each store fails its own way
-        follow(store.source(), wait=True)
+        follow(tracking, wait=True)
 
     after = [thread for thread in threading.enumerate() if thread.name == THREAD_NAME]
     assert after == before
+    assert tracking.closed == 1
 
 
 def test_wait_true_raises_a_config_error_for_an_invalid_first_document(store, follow) -> None:
@@ -454,3 +457,18 @@ def test_closing_the_client_closes_its_source(store, follow) -> None:
     assert tracking.closed == 1
     polls = len(tracking.currents)
     assert not eventually(lambda: len(tracking.currents) > polls, timeout=5 * POLL)
+
+
+def test_a_client_dropped_without_close_stops_polling_and_closes_its_source(store) -> None:
+    store.publish(document("A"))
+    tracking = Tracking(store.source())
+    before = set(threading.enumerate())
+    client = flagstone.Client.from_source(tracking, refresh_interval=POLL)
+    (thread,) = [t for t in threading.enumerate() if t.name == THREAD_NAME and t not in before]
+    assert client.wait_until_ready(PATIENCE)
+
+    del client
+    gc.collect()
+
+    thread.join(PATIENCE)
+    assert not thread.is_alive() and tracking.closed == 1

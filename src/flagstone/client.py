@@ -291,7 +291,11 @@ class Client:
         updater.bind(client)
         updater.load_cache()
         if wait:
-            updater.load_now()
+            try:
+                updater.load_now()
+            except BaseException:
+                updater.close()  # the source's connections; the client is never returned
+                raise
         updater.start(first_delay=refresh_interval if wait else 0.0)
         return client
 

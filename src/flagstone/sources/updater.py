@@ -178,6 +178,9 @@ class Updater:
     def close(self, timeout: float = 1.0) -> None:
         """Stop the thread, then close the source."""
         self.stop(timeout)
+        self._close_source()
+
+    def _close_source(self) -> None:
         try:
             self.source.close()
         except Exception:
@@ -188,8 +191,9 @@ class Updater:
         stop = self._stop
         while not stop.wait(delay):
             target = self._bound()
-            if target is None:
-                return  # dropped without close(): nothing left to update
+            if target is None:  # dropped without close(): nothing left to update
+                self._close_source()
+                return
             succeeded = self.check(target)
             del target
             delay = self._next_delay(succeeded)
