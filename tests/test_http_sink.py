@@ -483,7 +483,7 @@ def test_a_read_timeout_raises_sink_error(collector, closing) -> None:
 def test_a_collector_that_trickles_its_answer_fails_the_post_at_the_deadline(
     collector, closing
 ) -> None:
-    collector.trickle_answer = 0.02  # each byte well within the read timeout; all: ~0.8 s
+    collector.trickle_answer = 0.05  # each byte well within the read timeout; all: ~2 s
     sink = HttpSink(collector.url, timeout=(WAIT, WAIT), deadline=0.3)
     closing.append(sink)
     started = time.monotonic()

@@ -405,8 +405,8 @@ def test_close_drops_the_kept_connections(origins) -> None:
 @pytest.mark.parametrize("headers_too", [False, True], ids=["body", "headers-and-body"])
 def test_a_trickling_server_is_cut_off_at_the_deadline(origins, headers_too) -> None:
     origin = origins(
-        respond=lambda seen: (200, {}, b"x" * 400), trickle=0.01, trickle_headers=headers_too
-    )  # each byte well within the read timeout; all of it would take 4 s and more
+        respond=lambda seen: (200, {}, b"x" * 1000), trickle=0.01, trickle_headers=headers_too
+    )  # each byte well within the read timeout; all of it would take 10 s and more
     transport = HttpTransport()
     started = time.monotonic()
 
@@ -414,7 +414,7 @@ def test_a_trickling_server_is_cut_off_at_the_deadline(origins, headers_too) -> 
         get(transport, origin.url(), read_timeout=2.0, deadline=started + 0.3)
 
     elapsed = time.monotonic() - started
-    assert 0.3 <= elapsed < 2.0, elapsed
+    assert 0.3 <= elapsed < 5.0, elapsed
 
 
 def test_after_a_deadline_the_next_request_starts_on_a_new_connection(origins) -> None:
