@@ -98,7 +98,7 @@ def swap_forever(client: flagstone.Client, stop: threading.Event) -> None:
         versions.append(parse_snapshot(json.dumps(document)))
     turn = 0
     while not stop.wait(0.05):
-        client._install(versions[turn % 2])
+        client.install(versions[turn % 2])
         turn += 1
 
 

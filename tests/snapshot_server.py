@@ -1,13 +1,20 @@
-"""A fault-injecting snapshot server for the ``Client.from_url`` tests.
+"""A scripted, fault-injecting snapshot server for the ``Client.from_url`` tests, in memory
+or on a socket.
 
+Each path has an ``Answer`` (status, body, ETag, Last-Modified, extra headers, gzip,
+redirect) and optionally a queue of one-off answers used first, in order. The server records
+every request (host, path and headers, names lower-cased) with the status it got, answers
+``304`` when ``If-None-Match`` names the answer's ETag, and can misbehave on purpose: hold a
+request until a gate opens and then answer, and — on a socket only — hang until released and
+close without a word, announce a ``Content-Length`` larger than what it sends, or trickle the
+body a byte at a time. Paths without an answer get ``404``; the host is not looked at, so a
+redirect to another origin reaches the same script. ``close()`` opens every gate and releases
+hung requests.
+
+``MockSnapshotServer`` answers through a ``flagstone.transport.MockTransport`` (its
+``transport``; no socket, no thread: the fast default for these tests).
 ``SnapshotTestServer`` is a ``ThreadingHTTPServer`` on 127.0.0.1 (a free port), served from a
-thread. Each path has an ``Answer`` (status, body, ETag, Last-Modified, extra headers, gzip,
-redirect) and optionally a queue of one-off answers used first, in order. It records every
-request (path and headers, names lower-cased) with the status it got, answers ``304`` when
-``If-None-Match`` names the answer's ETag, and can misbehave on purpose: hold a request until
-a gate opens and then answer, hang until the server is released and then close without a
-word, or announce a ``Content-Length`` larger than what it sends and close. Paths without an
-answer get ``404``. ``close()`` opens every gate, releases hung requests and stops the server.
+thread: for what only a socket shows (timeouts, truncation, trickling, the default transport).
 """
 
 from __future__ import annotations
@@ -24,10 +31,22 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
+
+from typing_extensions import Self
 
 from flagstone.sources import SIGNATURE_HEADER, sign
+from flagstone.transport import MockTransport, Request, Response
 
-__all__ = ["WAIT", "Answer", "Seen", "SnapshotTestServer", "eventually"]
+__all__ = [
+    "WAIT",
+    "Answer",
+    "MockSnapshotServer",
+    "ScriptedServer",
+    "Seen",
+    "SnapshotTestServer",
+    "eventually",
+]
 
 WAIT = 30.0
 """Generous bound for anything a test waits for (never reached when things work)."""
@@ -70,6 +89,17 @@ class Answer:
     answer normally."""
     location: str | None = None
     """A ``Location`` header (for redirects)."""
+    trickle: float | None = None
+    """Send the body one byte every ``trickle`` seconds (socket only)."""
+
+    @property
+    def needs_socket(self) -> bool:
+        return (
+            self.hang
+            or self.truncate_at is not None
+            or not self.send_length
+            or self.trickle is not None
+        )
 
 
 @dataclass
@@ -78,6 +108,8 @@ class Seen:
 
     path: str
     headers: dict[str, str]
+    host: str = ""
+    """The ``Host`` it was sent to (``host[:port]``)."""
     status: int | None = None
     """What it is answered (set before the answer is sent; ``None`` while held, or if it
     never is)."""
@@ -105,66 +137,36 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         owner = self.server.owner
-        path = self.path.split("?", 1)[0]
-        seen = Seen(path, {name.lower(): value for name, value in self.headers.items()})
+        seen = Seen(
+            self.path.split("?", 1)[0],
+            {name.lower(): value for name, value in self.headers.items()},
+            self.headers.get("Host", ""),
+        )
         answer = owner._arrived(seen)
-        if answer is None:
-            self._send(seen, 404, b"not found\n")
-            return
-        if answer.hold is not None:
+        if answer is not None and answer.hold is not None:
             answer.hold.wait(WAIT)
-        if answer.hang:
+        if answer is not None and answer.hang:
             owner.released.wait(WAIT)
             self.close_connection = True
             return
-        if (
-            answer.conditional
-            and answer.etag is not None
-            and answer.etag in [tag.strip() for tag in (seen.if_none_match or "").split(",")]
-        ):
-            self._send(seen, 304, b"", {"ETag": answer.etag})
-            return
-        headers: dict[str, str] = {}
-        if answer.etag is not None:
-            headers["ETag"] = answer.etag
-        if answer.last_modified is not None:
-            headers["Last-Modified"] = answer.last_modified
-        if answer.location is not None:
-            headers["Location"] = answer.location
-        body = answer.body
-        if answer.gzip:
-            body = gzip.compress(body)
-            headers["Content-Encoding"] = "gzip"
-        headers.update(answer.headers)
-        self._send(
-            seen,
-            answer.status,
-            body,
-            headers,
-            send_length=answer.send_length,
-            truncate_at=answer.truncate_at,
-        )
-
-    def _send(
-        self,
-        seen: Seen,
-        status: int,
-        body: bytes,
-        headers: Mapping[str, str] | None = None,
-        *,
-        send_length: bool = True,
-        truncate_at: int | None = None,
-    ) -> None:
-        with self.server.owner._condition:
-            seen.status = status  # before anything is sent: the client cannot be quicker
+        status, headers, body = owner._respond(seen, answer)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
-        if send_length:
+        if answer is None or answer.send_length:
             self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
+        for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body if truncate_at is None else body[:truncate_at])
+        if answer is not None and answer.truncate_at is not None:
+            body = body[: answer.truncate_at]
+        if answer is not None and answer.trickle is not None:
+            for index in range(len(body)):
+                if owner.released.wait(answer.trickle):
+                    break
+                self.wfile.write(body[index : index + 1])
+                self.wfile.flush()
+        else:
+            self.wfile.write(body)
         self.wfile.flush()
         self.close_connection = True
 
@@ -172,8 +174,11 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-class SnapshotTestServer:
-    """A scripted HTTP server for snapshots; see the module docstring."""
+class ScriptedServer:
+    """The script and the record of requests; see the module docstring. Subclasses deliver
+    the answers (``MockSnapshotServer``, ``SnapshotTestServer``)."""
+
+    base_url = ""
 
     def __init__(self) -> None:
         self._condition = threading.Condition()
@@ -183,17 +188,9 @@ class SnapshotTestServer:
         self._gates: list[threading.Event] = []
         self._published = 0
         self.released = threading.Event()
-        self.errors: list[BaseException | None] = []
-        self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
-        self._httpd.owner = self
-        self.port: int = self._httpd.server_address[1]
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
 
     def url(self, path: str = SNAPSHOT_PATH) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.base_url}{path}"
 
     # -- scripting ------------------------------------------------------------------------
 
@@ -290,6 +287,35 @@ class SnapshotTestServer:
                 return queued.popleft()
             return self._answers.get(seen.path)
 
+    def _respond(self, seen: Seen, answer: Answer | None) -> tuple[int, dict[str, str], bytes]:
+        """The status, headers and body (gzipped if asked) that ``answer`` gives ``seen``;
+        records the status before anything is sent (the client cannot be quicker)."""
+        headers: dict[str, str] = {}
+        if answer is None:
+            status, body = 404, b"not found\n"
+        elif (
+            answer.conditional
+            and answer.etag is not None
+            and answer.etag in [tag.strip() for tag in (seen.if_none_match or "").split(",")]
+        ):
+            status, body = 304, b""
+            headers["ETag"] = answer.etag
+        else:
+            status, body = answer.status, answer.body
+            if answer.etag is not None:
+                headers["ETag"] = answer.etag
+            if answer.last_modified is not None:
+                headers["Last-Modified"] = answer.last_modified
+            if answer.location is not None:
+                headers["Location"] = answer.location
+            if answer.gzip:
+                body = gzip.compress(body)
+                headers["Content-Encoding"] = "gzip"
+            headers.update(answer.headers)
+        with self._condition:
+            seen.status = status
+        return status, headers, body
+
     # -- lifecycle --------------------------------------------------------------------------
 
     def release(self) -> None:
@@ -302,12 +328,57 @@ class SnapshotTestServer:
 
     def close(self) -> None:
         self.release()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(WAIT)
 
-    def __enter__(self) -> SnapshotTestServer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class MockSnapshotServer(ScriptedServer):
+    """The script answered in memory, through ``transport`` (a ``MockTransport``)."""
+
+    base_url = "http://snapshots.test"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.transport = MockTransport(self._handle)
+
+    def _handle(self, request: Request) -> Response:
+        assert request.method == "GET", request
+        parts = urlsplit(request.url)
+        seen = Seen(
+            parts.path,
+            {name.lower(): value for name, value in request.headers.items()},
+            parts.netloc,
+        )
+        answer = self._arrived(seen)
+        if answer is not None and answer.needs_socket:
+            raise AssertionError(f"{answer} needs a SnapshotTestServer (a real socket)")
+        if answer is not None and answer.hold is not None:
+            answer.hold.wait(WAIT)
+        status, headers, body = self._respond(seen, answer)
+        return Response(status, {"Content-Type": "application/json", **headers}, body)
+
+
+class SnapshotTestServer(ScriptedServer):
+    """The script answered by a ``ThreadingHTTPServer`` on 127.0.0.1, from a thread."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.errors: list[BaseException | None] = []
+        self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd.owner = self
+        self.port: int = self._httpd.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        super().close()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(WAIT)

@@ -81,6 +81,8 @@ class Collector:
     """Hold this many requests (without answering) until the test ends."""
     close_after_answer: bool = False
     """Close the connection after each answer, without saying so (a stale keep-alive)."""
+    trickle_answer: float | None = None
+    """Send each answer one byte every ``trickle_answer`` seconds (until the test ends)."""
     received: list[Received] = field(default_factory=list)
     errors: list[BaseException] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
@@ -129,6 +131,14 @@ def _handler_for(collector: Collector) -> type[BaseHTTPRequestHandler]:
                 status = collector.ok_status
             with collector.lock:
                 item.status = status
+            if collector.trickle_answer is not None:
+                answer = f"HTTP/1.1 {status} OK\r\nContent-Length: 0\r\n\r\n".encode()
+                for byte in answer:
+                    if collector.release.wait(collector.trickle_answer):
+                        return
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                return
             self.send_response(status)
             if status != 204:
                 self.send_header("Content-Length", "0")
@@ -468,6 +478,20 @@ def test_a_read_timeout_raises_sink_error(collector, closing) -> None:
     closing.append(sink)
     with pytest.raises(SinkError):
         sink.write_batch(batch_of(1))
+
+
+def test_a_collector_that_trickles_its_answer_fails_the_post_at_the_deadline(
+    collector, closing
+) -> None:
+    collector.trickle_answer = 0.05  # each byte well within the read timeout; all: ~2 s
+    sink = HttpSink(collector.url, timeout=(WAIT, WAIT), deadline=0.3)
+    closing.append(sink)
+    started = time.monotonic()
+
+    with pytest.raises(SinkError, match=r"deadline of 0\.3 s"):
+        sink.write_batch(batch_of(1))
+
+    assert time.monotonic() - started < WAIT / 2
 
 
 def test_a_refused_connection_raises_sink_error(refused_url) -> None:

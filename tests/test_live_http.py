@@ -1,12 +1,17 @@
-"""``Client.from_url`` against a real, scripted HTTP server on 127.0.0.1.
+"""``Client.from_url`` against a scripted snapshot server.
 
 The server (``tests/snapshot_server.py``) serves good documents with ETags and answers 304s,
-and misbehaves on demand: 500s, hung requests, truncated, oversized or inflating bodies,
-invalid documents, wrong or missing signatures, redirects. Clients poll every 50 ms. Nothing
-measures time: tests wait for ``on_update`` events, ``wait_until_ready`` or
+and misbehaves on demand: 500s, hung or trickling requests, truncated, oversized or inflating
+bodies, invalid documents, wrong or missing signatures, redirects. By default it answers in
+memory through a ``MockTransport`` (``server``: everything above the transport is the real
+code: the session's redirects, headers, gzip and bounds, the URL source, the updater, the
+client); what only a socket can show (a read timeout, a body cut short, a body without
+``Content-Length``, a server trickling bytes past the deadline, a refused connection) runs on
+a real server on 127.0.0.1 with the default transport (``socket_server``). Clients poll every
+20 ms. Nothing measures time: tests wait for ``on_update`` events, ``wait_until_ready`` or
 ``eventually(predicate)`` and then assert what the client serves, what ``status()`` reports
 and what the server received. The last part unit-tests ``flagstone.sources.integrity`` and the
-URL validation of ``flagstone.sources.fetch.HttpFetcher`` directly.
+URL validation of ``UrlSource`` directly.
 """
 
 from __future__ import annotations
@@ -31,11 +36,18 @@ import pytest
 
 import flagstone
 from flagstone import Client, ConfigError, ErrorCode, IntegrityError, Reason
-from flagstone.sources import Integrity, sign
+from flagstone.sources import Integrity, UrlSource, sign
 from flagstone.sources import updater as updater_module
-from flagstone.sources.fetch import HttpFetcher, _gunzip
+from flagstone.transport.session import gunzip
 from tests.sinkdata import SNAPSHOT
-from tests.snapshot_server import WAIT, Answer, SnapshotTestServer, eventually
+from tests.snapshot_server import (
+    WAIT,
+    Answer,
+    MockSnapshotServer,
+    ScriptedServer,
+    SnapshotTestServer,
+    eventually,
+)
 
 USER = {"user": {"id": "user-1"}}
 KEY = b"test-signing-key"
@@ -43,7 +55,7 @@ OTHER_KEY = b"not-the-signing-key"
 SMALL_LIMIT = 4096
 """``max_bytes`` for the size tests: the good documents fit, the padded ones do not."""
 
-FAST: dict[str, Any] = {"refresh_interval": 0.05, "max_backoff": 0.2, "timeout": (2.0, 5.0)}
+FAST: dict[str, Any] = {"refresh_interval": 0.02, "max_backoff": 0.1, "timeout": (2.0, 5.0)}
 """Client options for the tests: quick polls, quick retries, patient reads."""
 
 
@@ -88,26 +100,52 @@ def variant_of(client: Client) -> str | None:
 # -- fixtures --------------------------------------------------------------------------------
 
 
+def client_factory(server: ScriptedServer) -> tuple[Callable[..., Client], list[Client]]:
+    """``make(url=None, **options)``: a ``from_url`` client of ``server`` (its snapshot URL
+    by default) with the ``FAST`` options unless given, through the server's transport (a
+    ``MockSnapshotServer``'s; ``transport=None`` for the default one); and the list of the
+    clients made."""
+    made: list[Client] = []
+
+    def make(url: str | None = None, **options: Any) -> Client:
+        if isinstance(server, MockSnapshotServer):
+            options.setdefault("transport", server.transport)
+        client = Client.from_url(url or server.url(), **{**FAST, **options})
+        made.append(client)
+        return client
+
+    return make, made
+
+
 @pytest.fixture
-def server() -> Iterator[SnapshotTestServer]:
+def server() -> Iterator[MockSnapshotServer]:
+    with MockSnapshotServer() as snapshot_server:
+        yield snapshot_server
+
+
+@pytest.fixture
+def socket_server() -> Iterator[SnapshotTestServer]:
     with SnapshotTestServer() as snapshot_server:
         yield snapshot_server
 
 
 @pytest.fixture
-def make_client(server: SnapshotTestServer) -> Iterator[Callable[..., Client]]:
-    """``make_client(url=None, **options)``: a ``from_url`` client (of the server's snapshot
-    URL by default) with the ``FAST`` options unless given; every one is closed at the end,
-    after the server let its held requests go."""
-    made: list[Client] = []
-
-    def make(url: str | None = None, **options: Any) -> Client:
-        client = Client.from_url(url or server.url(), **{**FAST, **options})
-        made.append(client)
-        return client
-
+def make_client(server: MockSnapshotServer) -> Iterator[Callable[..., Client]]:
+    """``make_client(url=None, **options)`` for ``server`` (see ``client_factory``); every
+    client is closed at the end, after the server let its held requests go."""
+    make, made = client_factory(server)
     yield make
     server.release()
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
+def make_socket_client(socket_server: SnapshotTestServer) -> Iterator[Callable[..., Client]]:
+    """``make_client`` for ``socket_server``, over the default transport."""
+    make, made = client_factory(socket_server)
+    yield make
+    socket_server.release()
     for client in made:
         client.close()
 
@@ -121,7 +159,7 @@ def refused_url() -> Iterator[str]:
 
 
 def ready_client(
-    server: SnapshotTestServer, make_client: Callable[..., Client], **options: Any
+    server: ScriptedServer, make_client: Callable[..., Client], **options: Any
 ) -> Client:
     """A client that has loaded ``V1`` (signed with ``signing_key`` if given)."""
     server.publish(V1, key=options.get("signing_key"))
@@ -274,6 +312,8 @@ class Fault:
     options: dict[str, Any] = field(default_factory=dict)
     pinned: bool = False
     """``expected_sha256`` pins ``V1``: the only good document is ``V1`` itself."""
+    socket: bool = False
+    """Only a real socket can play it (``socket_server``)."""
 
 
 FAULTS = [
@@ -282,12 +322,21 @@ FAULTS = [
         "read-timeout",
         lambda s: s.answer(Answer(hang=True)),
         ("timed out",),
-        {"timeout": (2.0, 0.3)},
+        {"timeout": (2.0, 0.2)},
+        socket=True,
+    ),
+    Fault(
+        "trickling-past-the-deadline",
+        lambda s: s.publish(V2, trickle=0.02),
+        ("deadline",),
+        {"timeout": (2.0, 2.0), "deadline": 0.2},
+        socket=True,
     ),
     Fault(
         "truncated-body",
         lambda s: s.publish(V2, truncate_at=len(V2) // 2),
         ("truncated", "IncompleteRead", "not valid JSON"),
+        socket=True,
     ),
     Fault("invalid-json", lambda s: s.publish(NOT_JSON), ("not valid JSON",)),
     Fault("config-error", lambda s: s.publish(unknown_segment_document()), ("segments/nope",)),
@@ -327,6 +376,13 @@ FAULTS = [
         lambda s: s.publish(body("v2", padding=SMALL_LIMIT), send_length=False),
         ("more than the",),
         {"max_bytes": SMALL_LIMIT},
+        socket=True,
+    ),
+    Fault(
+        "redirect-from-https-to-http",
+        lambda s: s.answer(Answer(status=302, location=s.url("/plain/flags.json"))),
+        ("https to http",),
+        {"url": "https://snapshots.test/flags.json"},
     ),
     Fault(
         "gzip-inflating-over-max-bytes",
@@ -337,15 +393,16 @@ FAULTS = [
 ]
 
 
-def failing_client(
-    fault: Fault, server: SnapshotTestServer, make_client: Callable[..., Client]
-) -> Client:
-    """A client that loaded ``V1`` and then failed at least once because of ``fault``."""
+def failing_client(fault: Fault, request: pytest.FixtureRequest) -> tuple[ScriptedServer, Client]:
+    """The server ``fault`` needs, and a client of it that loaded ``V1`` and then failed at
+    least once because of ``fault``."""
     assert len(V1) < SMALL_LIMIT and len(V2) < SMALL_LIMIT
+    server = request.getfixturevalue("socket_server" if fault.socket else "server")
+    make_client = request.getfixturevalue("make_socket_client" if fault.socket else "make_client")
     client = ready_client(server, make_client, **fault.options)
     fault.start(server)
     assert eventually(lambda: client.status().consecutive_failures >= 1)
-    return client
+    return server, client
 
 
 def mentions(fault: Fault, error: str | None) -> bool:
@@ -353,10 +410,8 @@ def mentions(fault: Fault, error: str | None) -> bool:
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=lambda fault: fault.name)
-def test_a_failed_check_keeps_the_previous_snapshot_and_shows_in_status(
-    fault, server, make_client
-) -> None:
-    client = failing_client(fault, server, make_client)
+def test_a_failed_check_keeps_the_previous_snapshot_and_shows_in_status(fault, request) -> None:
+    _, client = failing_client(fault, request)
 
     status = client.status()
     assert mentions(fault, status.last_error), status.last_error
@@ -368,10 +423,8 @@ def test_a_failed_check_keeps_the_previous_snapshot_and_shows_in_status(
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=lambda fault: fault.name)
-def test_after_a_failed_check_the_next_good_version_is_picked_up(
-    fault, server, make_client
-) -> None:
-    client = failing_client(fault, server, make_client)
+def test_after_a_failed_check_the_next_good_version_is_picked_up(fault, request) -> None:
+    server, client = failing_client(fault, request)
 
     # a pinned client can only recover to the pinned document (served anew: not an update)
     good, version, updates = (V1, "v1", 1) if fault.pinned else (V2, "v2", 2)
@@ -408,11 +461,11 @@ def test_after_a_refused_first_document_requests_stay_unconditional(server, make
 
 
 def test_a_body_shorter_than_its_content_length_is_refused_even_if_it_parses(
-    server, make_client
+    socket_server, make_socket_client
 ) -> None:
-    client = ready_client(server, make_client)
+    client = ready_client(socket_server, make_socket_client)
     announced = V2 + b" " * 64  # the padding never arrives; what does is a whole document
-    server.publish(announced, truncate_at=len(V2))
+    socket_server.publish(announced, truncate_at=len(V2))
 
     assert eventually(
         lambda: client.status().consecutive_failures >= 1 or client.status().updates > 1
@@ -502,7 +555,7 @@ def meta_of(cache: Path) -> Path:
 
 
 def fill_cache(
-    server: SnapshotTestServer,
+    server: ScriptedServer,
     make_client: Callable[..., Client],
     cache: Path,
     key: bytes | None = None,
@@ -544,7 +597,7 @@ def test_a_cold_start_with_the_server_down_serves_the_cache_at_once(
     cache = tmp_path / "flags.json"
     fill_cache(server, make_client, cache)
 
-    client = make_client(refused_url, cache_path=cache)
+    client = make_client(refused_url, cache_path=cache, transport=None)
 
     status = client.status()
     assert (status.ready, status.loaded_from, status.snapshot_version) == (True, "cache", "v1")
@@ -558,7 +611,7 @@ def test_a_cache_served_client_shows_the_unreachable_server_in_status(
     cache = tmp_path / "flags.json"
     fill_cache(server, make_client, cache)
 
-    client = make_client(refused_url, cache_path=cache)
+    client = make_client(refused_url, cache_path=cache, transport=None)
 
     assert eventually(lambda: client.status().consecutive_failures >= 2)
     status = client.status()
@@ -705,7 +758,7 @@ def test_wait_until_ready_gives_up_while_the_server_only_fails(server, make_clie
     server.answer(Answer(status=500))
     client = make_client()
 
-    assert client.wait_until_ready(0.2) is False
+    assert client.wait_until_ready(0.1) is False
     resolution = client.evaluate("checkout", USER)
     assert (resolution.reason, resolution.error) == (Reason.ERROR, ErrorCode.NOT_READY)
 
@@ -785,7 +838,7 @@ def test_status_seen_from_an_on_update_callback_reports_the_new_snapshot(
 def test_a_client_dropped_without_close_stops_its_updater(server) -> None:
     server.publish(V1)
     before = set(threading.enumerate())
-    client = Client.from_url(server.url(), refresh_interval=0.05)
+    client = Client.from_url(server.url(), refresh_interval=0.05, transport=server.transport)
     (thread,) = new_snapshot_threads(before)
     assert client.wait_until_ready(WAIT)
 
@@ -804,8 +857,12 @@ def test_no_snapshot_is_swapped_in_after_close(server, make_client) -> None:
     (thread,) = new_snapshot_threads(before)
     assert server.wait_for_requests(1)
 
-    client.close()
+    # close() waits (briefly) for the held check: open the gate once it has said stop
+    closing = threading.Thread(target=client.close)
+    closing.start()
+    assert eventually(lambda: client._updater is not None and client._updater._stop.is_set())
     gate.set()
+    closing.join(WAIT)
     thread.join(WAIT)
 
     assert client.snapshot_version == ""
@@ -905,12 +962,12 @@ def test_with_a_key_and_a_pin_both_must_pass(pinned, signature) -> None:
 )
 def test_a_snapshot_url_must_be_http_or_https_with_a_host(url) -> None:
     with pytest.raises(ValueError, match="http"):
-        HttpFetcher(url)
+        UrlSource(url)
 
 
 @pytest.mark.parametrize("url", ["http://example.com/flags.json", "https://example.com:8443/"])
 def test_http_and_https_urls_are_accepted(url) -> None:
-    assert HttpFetcher(url).url == url
+    assert UrlSource(url).url == url
 
 
 def test_from_url_refuses_a_non_http_url() -> None:
@@ -921,16 +978,63 @@ def test_from_url_refuses_a_non_http_url() -> None:
 # -- redirects, encodings and arguments at the edges ---------------------------------------------
 
 
-def test_credentials_are_not_sent_on_to_another_host(server, make_client) -> None:
-    other_host = server.url("/moved/flags.json").replace("127.0.0.1", "localhost")
+def test_none_of_the_callers_headers_go_on_to_another_host(server, make_client) -> None:
+    other_host = server.url("/moved/flags.json").replace("snapshots.test", "elsewhere.test")
     server.answer(Answer(status=302, location=other_host))
     server.publish(V1, path="/moved/flags.json")
     client = make_client(headers={"Authorization": "Bearer s3cret", "X-Team": "web"})
 
     assert client.wait_until_ready(WAIT)
     moved = server.requests("/moved/flags.json")
-    assert moved and all("authorization" not in seen.headers for seen in moved)
-    assert all(seen.headers.get("x-team") == "web" for seen in moved)
+    assert moved and {seen.host for seen in moved} == {"elsewhere.test"}
+    assert all("authorization" not in seen.headers for seen in moved)
+    assert all("x-team" not in seen.headers for seen in moved)
+    assert all(seen.headers.get("accept-encoding") == "gzip" for seen in moved)  # ours go on
+    first = server.requests()[0]
+    assert (first.headers["authorization"], first.headers["x-team"]) == ("Bearer s3cret", "web")
+
+
+def test_a_redirect_to_another_port_is_another_origin(server, make_client) -> None:
+    server.answer(Answer(status=302, location="http://snapshots.test:8080/moved/flags.json"))
+    server.publish(V1, path="/moved/flags.json")
+    client = make_client(headers={"X-Api-Key": "k"})
+
+    assert client.wait_until_ready(WAIT)
+    assert all("x-api-key" not in seen.headers for seen in server.requests("/moved/flags.json"))
+
+
+def test_a_redirect_within_the_origin_keeps_the_callers_headers(server, make_client) -> None:
+    server.answer(Answer(status=301, location="/moved/flags.json"))
+    server.publish(V1, path="/moved/flags.json")
+    client = make_client(headers={"X-Api-Key": "k"})
+
+    assert client.wait_until_ready(WAIT)
+    assert {seen.headers.get("x-api-key") for seen in server.requests("/moved/flags.json")} == {"k"}
+
+
+def test_the_sidecar_at_another_origin_gets_none_of_the_callers_headers(
+    server, make_client
+) -> None:
+    other = server.url("/moved/flags.json").replace("snapshots.test", "elsewhere.test")
+    server.answer(Answer(status=302, location=other))
+    server.publish(V1, path="/moved/flags.json", key=KEY, sidecar=True)
+    client = make_client(signing_key=KEY, headers={"Authorization": "Bearer s3cret"})
+
+    assert client.wait_until_ready(WAIT)
+    (sidecar, *_) = server.answered(200, "/moved/flags.json.sig")
+    assert sidecar.host == "elsewhere.test"
+    assert "authorization" not in sidecar.headers
+
+
+def test_an_https_snapshot_is_never_fetched_over_http_after_a_redirect(server, make_client) -> None:
+    server.answer(Answer(status=301, location=server.url("/plain/flags.json")))
+    server.publish(V1, path="/plain/flags.json")
+    client = make_client("https://snapshots.test/flags.json", headers={"Authorization": "x"})
+
+    assert eventually(lambda: client.status().consecutive_failures >= 2)
+    assert server.requests("/plain/flags.json") == []
+    assert "from https to http" in (client.status().last_error or "")
+    assert client.status().ready is False
 
 
 def test_the_sidecar_is_fetched_where_the_redirect_led(server, make_client) -> None:
@@ -950,7 +1054,7 @@ def test_a_signature_in_upper_case_hex_is_accepted() -> None:
 def test_every_member_of_a_multi_member_gzip_body_is_inflated() -> None:
     middle = len(V1) // 2
     data = gzip.compress(V1[:middle]) + gzip.compress(V1[middle:])
-    assert _gunzip(data, 1 << 20) == V1
+    assert gunzip(data, 1 << 20) == V1
 
 
 @pytest.mark.parametrize(

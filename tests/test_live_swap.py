@@ -5,7 +5,7 @@ Snapshots A and B differ in every one of their five flags (each flag's variant n
 version), so an ``evaluate_all`` that read some flags from A and others from B, or a
 resolution whose variant and ``snapshot_version`` disagree, is caught. Four reader threads
 evaluate in a loop while the snapshot is swapped hundreds of times, first directly with
-``client._install`` (the swap every update path ends in), then through a watched file that
+``client.install`` (the swap every update path ends in), then through a watched file that
 a writer thread replaces over and over.
 """
 
@@ -124,7 +124,7 @@ def swap_until_all_saw_both(client: flagstone.Client, readers: Readers) -> int:
     parsed = {version: parse_snapshot(document(version)) for version in VERSIONS}
     swaps = 0
     while swaps < MIN_SWAPS or (not readers.all_saw(VERSIONS) and swaps < MAX_SWAPS):
-        client._install(parsed["B" if swaps % 2 == 0 else "A"])  # A is served first
+        client.install(parsed["B" if swaps % 2 == 0 else "A"])  # A is served first
         swaps += 1
     return swaps
 
@@ -202,7 +202,7 @@ def test_readers_see_each_swap_through_the_update_listener(clients):
     seen: list[tuple[str, Any]] = []
     client.on_update(lambda version: seen.append((version, read_all(client))))
 
-    client._install(parse_snapshot(document("B")))
-    client._install(parse_snapshot(document("A")))
+    client.install(parse_snapshot(document("B")))
+    client.install(parse_snapshot(document("A")))
 
     assert seen == [("B", "B"), ("A", "A")]

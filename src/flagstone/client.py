@@ -15,7 +15,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from . import overrides as _overrides
@@ -30,12 +29,14 @@ from .resolution import Outcome, Resolution
 from .sinks.base import ExposureSink
 from .sinks.exposure import Exposure
 from .sinks.fanout import flush_all
+from .sources.base import SnapshotSource
 from .sources.cache import DiskCache
-from .sources.fetch import HttpFetcher
+from .sources.file import FileSource
 from .sources.integrity import Integrity
-from .sources.updater import FileSource, HttpSource, SourceStatus, Updater
-from .sources.watch import FileWatcher
+from .sources.updater import SourceStatus, Updater
+from .sources.url import UrlSource
 from .stores.materializations import MaterializationStore
+from .transport.base import Transport
 
 __all__ = ["Client", "ValueDetails"]
 
@@ -56,8 +57,9 @@ class ValueDetails:
 class Client:
     """Resolves flags from a snapshot, in process.
 
-    Build one with :meth:`from_file` or :meth:`from_dict` (or from an already parsed
-    snapshot: ``Client(flagstone.formats.parse_snapshot(raw))``). Options:
+    Build one with :meth:`from_file`, :meth:`from_dict`, :meth:`from_url` or
+    :meth:`from_source` (or from an already parsed snapshot:
+    ``Client(flagstone.formats.parse_snapshot(raw))``). Options:
 
     ``client_secret``
         Resolve as that client: only the flags listed for it, and rules restricted to
@@ -141,36 +143,38 @@ class Client:
         ``stat``) and a changed, complete, valid version is swapped in; a bad one is
         refused and the current snapshot kept (see :meth:`status`). ``signing_key`` /
         ``expected_sha256`` require a signature in ``<path>.sig`` / a digest, as for
-        :meth:`from_url`.
+        :meth:`from_url`. (``from_source(FileSource(path), wait=True, …)`` with
+        ``refresh_interval=poll_interval``.)
         """
-        source = os.fspath(path)
+        source = FileSource(path)
         if watch and poll_interval <= 0:
             raise ValueError("poll_interval must be positive")
         try:
-            data = Path(source).read_bytes()
+            if watch:
+                return cls.from_source(
+                    source,
+                    refresh_interval=poll_interval,
+                    wait=True,
+                    signing_key=signing_key,
+                    expected_sha256=expected_sha256,
+                    client_secret=client_secret,
+                    sinks=sinks,
+                    materializations=materializations,
+                    strict=strict,
+                )
+            integrity = Integrity(_key(signing_key), expected_sha256)
+            document = source.poll(None, need_signature=integrity.needs_signature)
         except OSError as error:
             raise ConfigError(
-                f"cannot read the snapshot: {error.strerror or error}", source=source
+                f"cannot read the snapshot: {error.strerror or error}", source=source.name
             ) from None
-        integrity = Integrity(_key(signing_key), expected_sha256)
-        signature = FileWatcher(source).read_signature() if integrity.needs_signature else None
-        integrity.check(data, signature, source)
-        parsed = parse_snapshot(data, strict=strict, source=source)
+        assert document is not None  # a first read always gives one
+        integrity.check(document.body, document.signature, source.name)
+        parsed = parse_snapshot(document.body, strict=strict, source=source.name)
         client = cls(
             parsed, client_secret=client_secret, sinks=sinks, materializations=materializations
         )
-        client._origin = (source, "file")
-        if watch:
-            updater = Updater(
-                client,
-                FileSource(source),
-                interval=poll_interval,
-                integrity=integrity,
-                strict=strict,
-            )
-            updater.mark_loaded(parsed.version, "file", data)
-            client._updater = updater
-            updater.start(first_delay=poll_interval)
+        client._origin = (source.name, source.kind)
         return client
 
     @classmethod
@@ -181,7 +185,9 @@ class Client:
         refresh_interval: float = 30.0,
         headers: Mapping[str, str] | None = None,
         timeout: float | tuple[float, float] = (3.0, 10.0),
+        deadline: float | None = 30.0,
         max_bytes: int = 50 << 20,
+        transport: Transport | None = None,
         signing_key: bytes | str | None = None,
         expected_sha256: str | None = None,
         cache_path: str | os.PathLike[str] | None = None,
@@ -198,34 +204,99 @@ class Client:
         waits for it). Then every ``refresh_interval`` seconds (±10 % jitter) a
         conditional GET (``If-None-Match``/``If-Modified-Since``) looks for a new version;
         failures are retried with exponential backoff up to ``max_backoff`` seconds and the
-        last good snapshot keeps serving. ``headers`` are sent with every request (e.g.
-        ``Authorization``); ``timeout`` is seconds or ``(connect, read)``; bodies over
-        ``max_bytes`` (sent or inflated) are refused.
+        last good snapshot keeps serving. ``headers`` are sent with every request to the
+        URL's origin (e.g. ``Authorization``; never to another origin a redirect leads to);
+        ``timeout`` is seconds or ``(connect, read)``; ``deadline`` bounds a whole fetch
+        (seconds); bodies over ``max_bytes`` (sent or inflated) are refused. ``transport``
+        replaces the default ``flagstone.transport.HttpTransport`` (a proxy, an
+        ``ssl.SSLContext``, a ``MockTransport`` in tests).
 
         ``signing_key`` requires an HMAC-SHA256 signature (header ``X-Flagstone-Signature:
         sha256=<hex>`` or sidecar ``<url>.sig``); ``expected_sha256`` pins the document's
         digest. ``cache_path`` keeps the last good snapshot on disk and starts from it,
         so a process that boots while the URL is unreachable still serves flags.
+        (``from_source(UrlSource(url, …), …)``.)
         """
-        fetcher = HttpFetcher(url, headers=headers, timeout=timeout, max_bytes=max_bytes)
         if refresh_interval <= 0:
             raise ValueError("refresh_interval must be positive")
-        client = cls(
-            None, client_secret=client_secret, sinks=sinks, materializations=materializations
+        source = UrlSource(
+            url,
+            headers=headers,
+            timeout=timeout,
+            deadline=deadline,
+            max_bytes=max_bytes,
+            transport=transport,
         )
-        client._plan = PendingPlan(url)
+        return cls.from_source(
+            source,
+            refresh_interval=refresh_interval,
+            signing_key=signing_key,
+            expected_sha256=expected_sha256,
+            cache_path=cache_path,
+            max_backoff=max_backoff,
+            client_secret=client_secret,
+            sinks=sinks,
+            materializations=materializations,
+            strict=strict,
+        )
+
+    @classmethod
+    def from_source(
+        cls,
+        source: SnapshotSource,
+        *,
+        refresh_interval: float = 30.0,
+        wait: bool = False,
+        signing_key: bytes | str | None = None,
+        expected_sha256: str | None = None,
+        cache_path: str | os.PathLike[str] | None = None,
+        max_backoff: float = 300.0,
+        client_secret: str | None = None,
+        sinks: Iterable[ExposureSink] = (),
+        materializations: MaterializationStore | None = None,
+        strict: bool = True,
+    ) -> Client:
+        """A client kept fresh from ``source`` (a ``flagstone.sources.SnapshotSource``:
+        ``FileSource``, ``UrlSource``, ``FunctionSource`` or your own), on a background
+        thread that polls it every ``refresh_interval`` seconds (±10 % jitter).
+
+        A new document is verified (``signing_key``, ``expected_sha256``), parsed,
+        validated and compiled before it replaces the snapshot being served; a failure keeps
+        the last good snapshot, shows in :meth:`status` and is retried with exponential
+        backoff up to ``max_backoff`` seconds. ``cache_path`` keeps the last good document
+        on disk and starts from it.
+
+        With ``wait=False`` (the default) this returns at once and the first poll runs in
+        the background (``evaluate`` answers ``NOT_READY`` until a snapshot is in). With
+        ``wait=True`` the first poll runs before this returns and, unless the cache gave a
+        snapshot, its failure is raised (``ConfigError``/``IntegrityError`` for a bad
+        document, ``FetchError`` for a URL or a source with nothing to give, or what the
+        source raised); polling then goes on ``refresh_interval`` seconds later.
+        """
+        if not refresh_interval > 0:
+            raise ValueError("refresh_interval must be positive")
         updater = Updater(
-            client,
-            HttpSource(fetcher),
+            source,
             interval=refresh_interval,
             integrity=Integrity(_key(signing_key), expected_sha256),
             strict=strict,
             cache=DiskCache(cache_path) if cache_path is not None else None,
             max_backoff=max_backoff,
         )
+        client = cls(
+            None, client_secret=client_secret, sinks=sinks, materializations=materializations
+        )
+        client._plan = PendingPlan(source.name)
         client._updater = updater
-        updater.load_cache(client)
-        updater.start()
+        updater.bind(client)
+        updater.load_cache()
+        if wait:
+            try:
+                updater.load_now()
+            except BaseException:
+                updater.close()  # the source's connections; the client is never returned
+                raise
+        updater.start(first_delay=refresh_interval if wait else 0.0)
         return client
 
     # -- resolving --------------------------------------------------------------------------
@@ -345,13 +416,13 @@ class Client:
 
     @property
     def snapshot_version(self) -> str:
-        """The version of the snapshot being served (``""`` before a ``from_url`` client has
-        its first one)."""
+        """The version of the snapshot being served (``""`` before a ``from_url`` or
+        ``from_source`` client has its first one)."""
         return self._plan.version
 
     def wait_until_ready(self, timeout: float | None = None) -> bool:
         """Wait until a snapshot is loaded (at most ``timeout`` seconds); whether it is.
-        Only ``from_url`` clients are ever not ready."""
+        Only clients of a source (``from_url``, ``from_source``) are ever not ready."""
         if self._plan.ready:
             return True
         updater = self._updater
@@ -385,15 +456,21 @@ class Client:
 
         return remove
 
-    def _install(self, parsed: ParsedSnapshot, *, notify: bool = True) -> str:
-        """Compile ``parsed`` and serve it from the next evaluation on (one reference swap,
-        so an evaluation sees the old snapshot or the new one, never a mix), then tell the
-        ``on_update`` callbacks unless ``notify`` is false. Raises ``ConfigError`` and keeps
-        the current snapshot if it cannot be compiled."""
-        plan = compile_plan(parsed, client_secret=self._client_secret, store=self._materializations)
+    def install(self, snapshot: ParsedSnapshot) -> str:
+        """Serve ``snapshot`` from the next evaluation on and return its version.
+
+        The snapshot is compiled for this client first (``ConfigError`` if it cannot be,
+        e.g. it no longer knows this client's secret; the current snapshot then stays), then
+        swapped in by replacing one reference — an evaluation sees the old snapshot or the
+        new one, never a mix — and the :meth:`on_update` callbacks are called with its
+        version. Every source delivers through here; call it yourself to serve a snapshot
+        obtained another way (``flagstone.formats.parse_snapshot(raw)``).
+        """
+        plan = compile_plan(
+            snapshot, client_secret=self._client_secret, store=self._materializations
+        )
         self._plan = plan
-        if notify:
-            self._notify(plan.version)
+        self._notify(plan.version)
         return plan.version
 
     def _notify(self, version: str) -> None:
@@ -431,7 +508,7 @@ class Client:
                 return
             self._closed = True
         if self._updater is not None:
-            self._updater.stop()
+            self._updater.close()
         flush_all(self._sinks, timeout, self._log)
         for sink in self._sinks:
             try:

@@ -14,6 +14,9 @@ Every exception flagstone raises on purpose derives from ``FlagstoneError``::
      ├── FetchError             a snapshot could not be fetched: network, HTTP status, size,
      │                          encoding (the source's status shows it; never raised to callers
      │                          of ``evaluate``)
+     ├── TransportError         an HTTP exchange failed: connection, TLS, proxy, deadline,
+     │                          redirects, size, encoding (``flagstone.transport``; the URL source
+     │                          and ``HttpSink`` turn it into ``FetchError`` / ``SinkError``)
      ├── SinkError              an exposure sink could not deliver a batch (raised by a
      │    │                     sink's ``write_batch`` to the batching sink that retries it)
      │    └── PartialDelivery   only the first ``delivered`` records of the batch got through
@@ -44,6 +47,7 @@ __all__ = [
     "Problem",
     "SinkError",
     "SpoolFull",
+    "TransportError",
     "UnknownClientError",
 ]
 
@@ -138,6 +142,12 @@ class SpoolFull(FlagstoneError, OSError):
 
 class FetchError(FlagstoneError):
     """A snapshot could not be fetched (network, HTTP status, size, encoding)."""
+
+
+class TransportError(FlagstoneError):
+    """An HTTP exchange failed: the connection, TLS, the proxy, the deadline, a redirect that
+    is not followed, a body too large or badly encoded. Raised by ``flagstone.transport``;
+    any other exception a transport raises is translated into it where it enters."""
 
 
 class DocumentLockTimeout(FlagstoneError, TimeoutError):

@@ -1,12 +1,40 @@
-"""Live snapshots: from a URL or a watched file, swapped in without a request ever waiting.
+"""Where snapshots come from: a public extension point.
 
-``Client.from_url(...)`` and ``Client.from_file(..., watch=True)`` build on this package:
-``fetch`` (conditional HTTP GETs), ``watch`` (cheap file change detection), ``integrity``
-(HMAC signatures and pinned digests), ``cache`` (the last good snapshot on disk) and
-``updater`` (the background thread, backoff and ``SourceStatus``).
+A ``SnapshotSource`` is polled for a document newer than the one being served
+(``poll(current, need_signature=…)`` → a ``SourceDocument`` or ``None`` for "unchanged");
+``Client.from_source(source, …)`` keeps a client fresh from one, on a background thread,
+with the same integrity checks, disk cache, backoff, ``status()`` and fork behaviour for every
+source. ``Client.from_file(…, watch=True)`` and ``Client.from_url(…)`` are this with the two
+sources that ship:
+
+``FileSource(path)``
+    a file, noticed with one ``stat`` per poll and never read half-written; ``<path>.sig``.
+``UrlSource(url, headers=…, timeout=…, deadline=…, max_bytes=…, transport=…)``
+    conditional GETs over a ``flagstone.transport.Transport``; ``<url>.sig``.
+``FunctionSource(fn)``
+    anything else (S3, Redis, a database): ``fn()`` returns bytes, ``(bytes, signature)``,
+    or ``None`` for nothing new.
+
+Also here: ``Integrity`` and ``sign`` (HMAC signatures, pinned digests), ``SourceStatus``.
+The package never imports the client: the updater installs through the client's public
+``install`` (``updater.SnapshotTarget``).
 """
 
+from .base import SnapshotSource, SourceDocument
+from .file import FileSource
+from .function import FunctionSource
 from .integrity import SIGNATURE_HEADER, Integrity, sign
 from .updater import SourceStatus
+from .url import UrlSource
 
-__all__ = ["SIGNATURE_HEADER", "Integrity", "SourceStatus", "sign"]
+__all__ = [
+    "SIGNATURE_HEADER",
+    "FileSource",
+    "FunctionSource",
+    "Integrity",
+    "SnapshotSource",
+    "SourceDocument",
+    "SourceStatus",
+    "UrlSource",
+    "sign",
+]

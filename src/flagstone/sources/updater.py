@@ -1,8 +1,10 @@
-"""Keeping a client's snapshot fresh from a URL or a file, on a background thread.
+"""Keeping a client's snapshot fresh from any ``SnapshotSource``, on a background thread.
 
-Each check asks the source for something new (a conditional GET, a file ``stat``); a new
-document is verified (signature, digest), parsed, validated and compiled, and only then
-swapped into the client, which keeps serving the last good snapshot through every failure.
+Each check asks the source for something new (a conditional GET, a file ``stat``, your
+function); a new document is verified (signature, digest), parsed and validated, and only then
+handed to the client's public ``install``, which compiles it and swaps it in; the client
+keeps serving the last good snapshot through every failure. The updater is its client's first
+``on_update`` listener, so ``status()`` already shows a new snapshot when your callbacks run.
 Failures are counted, logged at a limited rate and shown in ``status()``; the next check then
 comes sooner at first and later as failures repeat (exponential backoff with jitter). After
 ``os.fork()`` the child gets its own thread.
@@ -18,21 +20,17 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from ..errors import ConfigError
+from ..errors import ConfigError, FetchError
 from ..formats.native import ParsedSnapshot, parse_snapshot
 from ..process.hooks import register_fork_hooks
 from ..process.ratelimit import RateLimitedLog
+from .base import SnapshotSource, SourceDocument
 from .cache import DiskCache
-from .fetch import HttpFetcher
 from .integrity import Integrity
-from .watch import FileWatcher
 
-if TYPE_CHECKING:
-    from ..client import Client
-
-__all__ = ["FileSource", "HttpSource", "SourceStatus", "Update", "Updater"]
+__all__ = ["SnapshotTarget", "SourceStatus", "Updater"]
 
 logger = logging.getLogger("flagstone.sources")
 
@@ -44,11 +42,14 @@ class SourceStatus:
     ready: bool
     """A snapshot is loaded (``evaluate`` answers ``NOT_READY`` until then)."""
     source: str
-    """The URL or path, or ``"static"`` for a client built from a document."""
+    """The source's ``name`` (a URL, a path…), or ``"static"`` for a client built from a
+    document."""
     snapshot_version: str | None
     """The version being served."""
     loaded_from: str | None = None
-    """Where the snapshot being served came from: ``"url"``, ``"file"``, ``"cache"``."""
+    """Where the snapshot being served came from: the source's ``kind`` (``"url"``,
+    ``"file"``, ``"function"``…), ``"cache"`` (the disk cache), or ``"install"`` (a
+    ``client.install`` of yours)."""
     last_success: float | None = None
     """When a check last succeeded (new snapshot or nothing new), epoch seconds."""
     last_update: float | None = None
@@ -63,80 +64,25 @@ class SourceStatus:
     """Snapshots swapped in (the first load included)."""
 
 
-@dataclass(frozen=True)
-class Update:
-    """A new document from a source, with what to remember if it is accepted."""
+class SnapshotTarget(Protocol):
+    """What an updater keeps fresh (``flagstone.Client`` is one): it installs snapshots with
+    a public method and announces them to ``on_update`` listeners."""
 
-    body: bytes
-    signature: str | None = None
-    etag: str | None = None
-    last_modified: str | None = None
+    def install(self, snapshot: ParsedSnapshot) -> str: ...
 
-
-class Source(Protocol):
-    name: str
-    kind: str
-
-    def poll(self, integrity: Integrity) -> Update | None: ...
-
-    def accept(self, update: Update) -> None: ...
-
-
-class HttpSource:
-    """A snapshot URL, polled with conditional GETs."""
-
-    kind = "url"
-
-    def __init__(self, fetcher: HttpFetcher) -> None:
-        self.fetcher = fetcher
-        self.name = fetcher.url
-        self.etag: str | None = None
-        self.last_modified: str | None = None
-
-    def poll(self, integrity: Integrity) -> Update | None:
-        fetched = self.fetcher.fetch(self.etag, self.last_modified)
-        if fetched.body is None:
-            return None
-        signature = fetched.signature
-        if signature is None and integrity.needs_signature:
-            signature = self.fetcher.fetch_signature()
-        return Update(fetched.body, signature, fetched.etag, fetched.last_modified)
-
-    def accept(self, update: Update) -> None:
-        self.etag = update.etag
-        self.last_modified = update.last_modified
-
-
-class FileSource:
-    """A snapshot file, polled with ``stat``."""
-
-    kind = "file"
-
-    def __init__(self, path: str) -> None:
-        self.watcher = FileWatcher(path)
-        self.name = path
-
-    def poll(self, integrity: Integrity) -> Update | None:
-        body = self.watcher.read_if_changed()
-        if body is None:
-            return None
-        signature = self.watcher.read_signature() if integrity.needs_signature else None
-        return Update(body, signature)
-
-    def accept(self, update: Update) -> None:
-        self.watcher.accept(update.body)
+    def on_update(self, callback: Callable[[str], object]) -> Callable[[], None]: ...
 
 
 class Updater:
-    """Checks ``source`` every ``interval`` seconds and swaps new snapshots into ``client``.
+    """Checks ``source`` every ``interval`` seconds and installs new snapshots into the
+    target it is bound to.
 
-    Holds the client weakly: a client that is dropped without ``close()`` stops its updater.
+    Holds the target weakly: a client that is dropped without ``close()`` stops its updater.
     """
 
     def __init__(
         self,
-        client: Client,
-        source: HttpSource | FileSource,
+        source: SnapshotSource,
         *,
         interval: float,
         integrity: Integrity,
@@ -146,9 +92,9 @@ class Updater:
         rng: random.Random | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        if interval <= 0:
+        if not interval > 0:
             raise ValueError("the refresh interval must be positive")
-        self._client = weakref.ref(client)
+        self._target: weakref.ref[SnapshotTarget] | None = None
         self.source = source
         self.interval = interval
         self.integrity = integrity
@@ -165,7 +111,9 @@ class Updater:
         self._thread: threading.Thread | None = None
         self._first_delay = 0.0
         self._stopped_in_parent = False
-        self._digest: bytes | None = None  # of the document being served
+        self._current: SourceDocument | None = None  # the document being served
+        self._digest: bytes | None = None  # its sha256
+        self._installing: tuple[int, str] | None = None  # (thread, kind) inside install
         register_fork_hooks(self)
 
     # -- what the client asks -----------------------------------------------------------
@@ -177,12 +125,41 @@ class Updater:
     def wait_until_ready(self, timeout: float | None) -> bool:
         return self._ready.wait(timeout)
 
-    def mark_loaded(self, version: str, loaded_from: str, body: bytes) -> None:
-        """The client was built from ``body`` already (``from_file``): start from there."""
-        if isinstance(self.source, FileSource):
-            self.source.accept(Update(body))
-        self._digest = hashlib.sha256(body).digest()
-        self._record_update(version, loaded_from)
+    def bind(self, target: SnapshotTarget) -> None:
+        """Install into ``target`` from now on (held weakly); ``status()`` follows every
+        snapshot ``target`` installs, ours first."""
+        self._target = weakref.ref(target)
+        target.on_update(self._installed)
+
+    # -- loading in the calling thread ---------------------------------------------------
+
+    def load_cache(self) -> bool:
+        """Install the cached snapshot, if there is a good one (a cold start)."""
+        target = self._bound()
+        if self.cache is None or target is None:
+            return False
+        try:
+            cached = self.cache.load()
+            if cached is None:
+                return False
+            document = SourceDocument(
+                cached.body, cached.signature, cached.etag, cached.last_modified
+            )
+            self._install(target, self._verified(document), "cache")
+        except Exception as error:
+            self._log.warning("cache", "the snapshot cache is unusable: %s", error)
+            return False
+        self._served(document)
+        return True
+
+    def load_now(self) -> None:
+        """Check once in the calling thread. With nothing served yet (no cache), a failure
+        raises, and so does a source with nothing to give; otherwise a failure is recorded
+        like any failed check."""
+        target = self._bound()
+        if target is None:
+            raise RuntimeError("the updater is not bound to a client")
+        self._check(target, first=self._current is None)
 
     # -- the thread ---------------------------------------------------------------------
 
@@ -198,15 +175,27 @@ class Updater:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 
+    def close(self, timeout: float = 1.0) -> None:
+        """Stop the thread, then close the source."""
+        self.stop(timeout)
+        self._close_source()
+
+    def _close_source(self) -> None:
+        try:
+            self.source.close()
+        except Exception:
+            self._log.warning("close", "closing %r failed", self.source, exc_info=True)
+
     def _run(self) -> None:
         delay = self._first_delay
         stop = self._stop
         while not stop.wait(delay):
-            client = self._client()
-            if client is None:
-                return  # dropped without close(): nothing left to update
-            succeeded = self.check(client)
-            del client
+            target = self._bound()
+            if target is None:  # dropped without close(): nothing left to update
+                self._close_source()
+                return
+            succeeded = self.check(target)
+            del target
             delay = self._next_delay(succeeded)
 
     def _next_delay(self, succeeded: bool) -> float:
@@ -235,65 +224,81 @@ class Updater:
 
     # -- one check --------------------------------------------------------------------------
 
-    def check(self, client: Client) -> bool:
+    def check(self, target: SnapshotTarget) -> bool:
         """Look for a new snapshot once; ``True`` unless something failed."""
+        return self._check(target, first=False)
+
+    def _check(self, target: SnapshotTarget, *, first: bool) -> bool:
+        """One check; with ``first``, failures raise instead of being recorded."""
         try:
-            update = self.source.poll(self.integrity)
+            document = self._poll()
             if self._stop.is_set():
-                return True  # closed while fetching: swap nothing in
-            if update is None:
+                return True  # closed while polling: install nothing
+            if document is None:
+                if first:
+                    raise FetchError(f"{self.source.name} has no snapshot to give")
                 self._record_success()
                 return True
-            digest = hashlib.sha256(update.body).digest()
-            if digest == self._digest:  # the same document again (a server without ETags)
-                self.source.accept(update)
-                self._record_success()
+            if self._same_as_served(document):
                 return True
-            parsed = self._verified(update.body, update.signature)
-            version = client._install(parsed, notify=False)
-            self.source.accept(update)
-            self._digest = digest
+            self._install(target, self._verified(document), self.source.kind)
+            self._served(document)
         except Exception as error:
+            if first:
+                raise
             self._record_failure(error)
             return False
-        self._record_update(version, self.source.kind)
-        client._notify(version)  # after the status, so a callback reading it sees the update
-        if self.cache is not None:
-            try:
-                self.cache.store(
-                    update.body,
-                    etag=update.etag,
-                    last_modified=update.last_modified,
-                    signature=update.signature,
-                )
-            except OSError:
-                self._log.warning("cache", "could not write the snapshot cache", exc_info=True)
+        self._store(document)
         return True
 
-    def load_cache(self, client: Client) -> bool:
-        """Serve the cached snapshot, if there is a good one (cold start)."""
-        if self.cache is None:
-            return False
+    def _install(self, target: SnapshotTarget, parsed: ParsedSnapshot, kind: str) -> None:
+        self._installing = (threading.get_ident(), kind)
         try:
-            cached = self.cache.load()
-            if cached is None:
-                return False
-            parsed = self._verified(cached.body, cached.signature)
-            version = client._install(parsed)
-        except Exception as error:
-            self._log.warning("cache", "the snapshot cache is unusable: %s", error)
+            target.install(parsed)  # _installed records it before other listeners run
+        finally:
+            self._installing = None
+
+    def _bound(self) -> SnapshotTarget | None:
+        return self._target() if self._target is not None else None
+
+    def _poll(self) -> SourceDocument | None:
+        return self.source.poll(self._current, need_signature=self.integrity.needs_signature)
+
+    def _same_as_served(self, document: SourceDocument) -> bool:
+        """The document being served again (a server without ETags, a touched file): keep
+        its new validators, count a success, install nothing."""
+        if self._digest is None or hashlib.sha256(document.body).digest() != self._digest:
             return False
-        if isinstance(self.source, HttpSource):
-            self.source.accept(
-                Update(cached.body, cached.signature, cached.etag, cached.last_modified)
-            )
-        self._digest = hashlib.sha256(cached.body).digest()
-        self._record_update(version, "cache")
+        self._current = document
+        self._record_success()
         return True
 
-    def _verified(self, body: bytes, signature: str | None) -> ParsedSnapshot:
-        self.integrity.check(body, signature, self.source.name)
-        return parse_snapshot(body, strict=self.strict, source=self.source.name)
+    def _verified(self, document: SourceDocument) -> ParsedSnapshot:
+        self.integrity.check(document.body, document.signature, self.source.name)
+        return parse_snapshot(document.body, strict=self.strict, source=self.source.name)
+
+    def _served(self, document: SourceDocument) -> None:
+        self._current = document
+        self._digest = hashlib.sha256(document.body).digest()
+
+    def _store(self, document: SourceDocument) -> None:
+        if self.cache is None:
+            return
+        try:
+            self.cache.store(
+                document.body,
+                etag=document.etag,
+                last_modified=document.last_modified,
+                signature=document.signature,
+            )
+        except OSError:
+            self._log.warning("cache", "could not write the snapshot cache", exc_info=True)
+
+    def _installed(self, version: str) -> None:
+        """The target installed ``version`` (our ``check``, or someone else's ``install``)."""
+        installing = self._installing
+        mine = installing is not None and installing[0] == threading.get_ident()
+        self._record_update(version, installing[1] if mine and installing else "install")
 
     # -- bookkeeping ------------------------------------------------------------------------
 
