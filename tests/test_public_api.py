@@ -45,6 +45,7 @@ PUBLIC_NAMES = [
     "sinks",
     "sources",
     "testing",
+    "transport",
 ]
 
 SINK_NAMES = [
@@ -99,6 +100,29 @@ def _own_docstring(obj: Any) -> str | None:
 
 def test_flagstone_exports_exactly_the_public_names() -> None:
     assert flagstone.__all__ == PUBLIC_NAMES
+
+
+PUBLIC_MODULES = {"live", "sinks", "sources", "testing", "transport"}
+
+
+def test_the_front_exports_every_public_name_it_holds() -> None:
+    # derived from the front itself (httpx's test_exported_members): every non-module name
+    # it binds is exported, so nothing public hides behind a submodule import
+    held = {
+        name
+        for name, value in vars(flagstone).items()
+        if not name.startswith("_") and not isinstance(value, ModuleType)
+    }
+    assert set(flagstone.__all__) == held | PUBLIC_MODULES | {"__version__"}
+
+
+@pytest.mark.parametrize("name", [n for n in PUBLIC_NAMES if n[0].isupper()])
+def test_exported_classes_present_themselves_as_flagstones(name: str) -> None:
+    exported = getattr(flagstone, name)
+    assert exported.__module__ == "flagstone"
+    assert repr(exported).startswith(("<class 'flagstone.", "<enum ")) or "flagstone." in repr(
+        exported
+    )
 
 
 def test_flagstone_sources_exports_exactly_the_source_names() -> None:

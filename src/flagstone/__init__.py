@@ -7,7 +7,7 @@ Confidence, in process.
 'new-checkout'
 """
 
-from . import live, sinks, sources, testing
+from . import live, sinks, sources, testing, transport
 from ._version import __version__
 from .abtests import AbTests
 from .client import Client, ValueDetails
@@ -53,4 +53,13 @@ __all__ = [
     "sinks",
     "sources",
     "testing",
+    "transport",
 ]
+
+# Exported classes and functions present themselves as flagstone's (``flagstone.Client`` in
+# reprs, tracebacks and help), not as the private module that defines them (httpx does so).
+for _name in __all__:
+    _value = globals()[_name]
+    if isinstance(_value, type) or callable(_value):
+        _value.__module__ = __name__
+del _name, _value
