@@ -19,6 +19,7 @@ the whole document instead.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -29,7 +30,9 @@ __all__ = ["Member", "ScannedText", "Span", "scan", "splice"]
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _INDENT = re.compile(r"[ \t]*")
-_ESCAPED_NON_ASCII = re.compile(r"\\u(?:00[89a-fA-F]|0[1-9a-fA-F]|[1-9a-fA-F])")
+_ESCAPED_NON_ASCII = re.compile(r"(?<!\\)(?:\\\\)*\\u(?:00[89a-fA-F]|0[1-9a-fA-F]|[1-9a-fA-F])")
+"""A ``\\uXXXX`` escape of a character beyond ASCII (not an escaped backslash before a
+``u``)."""
 _DECODER = json.JSONDecoder()
 
 
@@ -184,17 +187,22 @@ class _Style:
 
 
 def _style(text: str, opening: int, members: Sequence[Member]) -> _Style:
+    """The file's style, read from its top-level object: indented if a member starts a line
+    (the indent is that line's beyond the brace's), else on one line with the separators
+    between its first members."""
     first = members[0]
-    before_first = text[opening + 1 : first.start]
     key_separator = text[first.key_end : first.value.start]
-    if "\n" in before_first:
+    gaps = [text[opening + 1 : first.start]]
+    gaps += [text[a.value.end : b.start] for a, b in itertools.pairwise(members)]
+    on_own_line = [member for member, gap in zip(members, gaps, strict=True) if "\n" in gap]
+    if on_own_line:
         outer = _line_indent(text, opening)
-        inner = _line_indent(text, first.start)
+        inner = _line_indent(text, on_own_line[0].start)
         indent: str | None = inner.removeprefix(outer)
         item_separator = ", "
     else:
         indent = None
-        item_separator = text[first.value.end : members[1].start] if len(members) > 1 else ", "
+        item_separator = gaps[1] if len(gaps) > 1 else ", "
     escaped = text.isascii() and _ESCAPED_NON_ASCII.search(text) is not None
     return _Style(indent, key_separator, item_separator, escaped)
 
@@ -218,7 +226,20 @@ def _same(old: Any, new: Any) -> bool:
         return list(old) == list(new) and all(_same(old[key], new[key]) for key in old)
     if isinstance(old, list):
         return len(old) == len(new) and all(_same(a, b) for a, b in zip(old, new, strict=True))
+    if isinstance(old, float):
+        return repr(old) == repr(new)  # -0.0 == 0.0, but not in a file
     return bool(old == new)
+
+
+def _written_on_one_line(text: str, span: Span) -> bool:
+    """Whether the value at ``span`` is an object or array with content, on one line (a
+    hand-formatted item in an indented file, say): what replaces it is written so too."""
+    written = text[span.start : span.end]
+    return (
+        written[:1] in ("{", "[")
+        and "\n" not in written
+        and _skip(text, span.start + 1) < span.end - 1
+    )
 
 
 _Edit = tuple[int, int, str]
@@ -268,7 +289,9 @@ def _spliced(
             edits += _array(text, member, before, after, style)
         else:
             where = _line_indent(text, member.start)
-            edits.append((member.value.start, member.value.end, style.render(after, where)))
+            one_line = _written_on_one_line(text, member.value)
+            rendered = style.render(after, where, one_line=one_line)
+            edits.append((member.value.start, member.value.end, rendered))
     spans = [Span(member.start, member.value.end) for member in members]
     edits += _remove_runs(text, spans, set(kept), scanned.open, scanned.close, "{}")
     added = [key for key in new if key not in old]
@@ -326,7 +349,7 @@ def _array(
     separator = _separator(text, items, opening, style)
 
     def render(value: Any, near: Span) -> str:
-        one_line = "\n" not in text[near.start : near.end]
+        one_line = _written_on_one_line(text, near)
         return style.render(value, _line_indent(text, near.start), one_line=one_line)
 
     if len(removed) == len(added):
