@@ -37,6 +37,7 @@ NATIVE: dict[str, tuple[str, bool]] = {
 }
 """The issue's mapping: Alexa state → native (state, preview)."""
 
+
 def alexa_state(test: dict[str, Any]) -> str:
     """``flagstone.model.states.alexa_state`` of a test as ``AbTests`` returns it (JSON)."""
     return alexa_state_of_model(ABTEST_INSTANCE.validate_python(test))

@@ -2,10 +2,12 @@
 Experiments-API or Alexa experiments.
 
 This module owns the command: arguments, request bodies, exit codes and printing. The rules
-are :class:`flagstone.abtests.lifecycle.AbTests`'s; the file is edited by
-:func:`flagstone.abtests.storage.edit_document` (an exclusive lock, the whole snapshot
-validated, then a temporary file, fsync and an atomic rename), so two edits never interleave
-and an edit that is refused or interrupted leaves the file as it was::
+are the lifecycle's (:mod:`flagstone.abtests.transitions`); a snapshot file is edited by
+:func:`flagstone.abtests.storage.patch_document`: under an exclusive lock it is read, parsed
+and validated once, the transition validates the test it changes, and only that test is
+written back into the file's text (every other byte stays), through a temporary file, fsync
+and an atomic rename. Two edits never interleave, and an edit that is refused or interrupted
+leaves the file as it was::
 
     python -m flagstone abtest create FILE --body JSON [--id ID]
     python -m flagstone abtest list FILE [--state S] [--page-size N] [--page-token T]
@@ -40,8 +42,9 @@ The file's shape: ``--format`` (every subcommand; never guessed)
     of seed 002 (:mod:`flagstone.formats.alexa`).
 
 In the two other shapes the file is read into a native document (``shape.read``), the
-lifecycle acts on it exactly as on a snapshot, and the result is written back in the same
-shape (``shape.write``) and checked by reading it again; a result the shape cannot express
+lifecycle acts on it exactly as on a snapshot, and the result is written back whole in the
+same shape (``shape.write``, by :func:`flagstone.abtests.storage.edit_document`) and checked
+by reading it again; a result the shape cannot express
 (treatment overrides or an allocation in an Experiments-API file, targeting in an Alexa file,
 …) is refused with exit 1 and the file is left as it was. NAME is the experiment's id (the
 native test's id). What is printed is the shape's object: the Experiments-API experiment, the
@@ -163,8 +166,8 @@ def register(commands: Any) -> None:
         help="create, change and move the A/B tests of a snapshot file through their states",
         description="Create, change and move the A/B tests of a snapshot file (or of a file\n"
         "of Experiments-API or Alexa experiments: --format) through their states. Edits\n"
-        "take an exclusive lock, validate the whole file and replace it atomically; every\n"
-        "command prints JSON.",
+        "take an exclusive lock, validate the file and replace it atomically, rewriting\n"
+        "only the changed test of a snapshot; every command prints JSON.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
