@@ -5,6 +5,8 @@ placement (``exclusive``), and safe edits of JSON files that rewrite only what c
 (``storage``, ``splice``) for ``python -m flagstone abtest``. The state tables are the
 model's (``flagstone.model.states``)."""
 
+from . import transitions
+from .document import Change, Document
 from .lifecycle import INSTANCE_PREFIX, AbTests, new_abtest_id
 
-__all__ = ["INSTANCE_PREFIX", "AbTests", "new_abtest_id"]
+__all__ = ["INSTANCE_PREFIX", "AbTests", "Change", "Document", "new_abtest_id", "transitions"]
