@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 from unittest import mock
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +28,7 @@ from flagstone.abtests import transitions
 from flagstone.abtests.document import Change, Document
 from flagstone.errors import Problem
 from flagstone.formats import parse_snapshot
+from flagstone.model.validation import Findings
 
 NOW = "2026-03-01T12:00:00Z"
 IDS = ("seed", "a", "b", "c")
@@ -215,7 +217,8 @@ def operations(draw: st.DrawFn, existing: list[str]) -> tuple[str, Callable[[Doc
 
 @contextmanager
 def focused_check_off() -> Iterator[None]:
-    with mock.patch.object(document_module, "check_abtest_change", lambda *a, **k: []):
+    nothing = Findings(problems=[], warnings=[])
+    with mock.patch.object(document_module, "check_abtest_change", lambda *a, **k: nothing):
         yield
 
 
@@ -258,3 +261,31 @@ def test_a_change_is_accepted_exactly_when_the_whole_new_snapshot_is_valid(
                 assert isinstance(made, Change), (label, made)
                 assert made.document.raw == reference.document.raw, label
                 document = made.document
+
+
+def test_a_change_logs_the_warnings_of_the_test_it_changed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    document = Document.parse(snapshot())
+    version_zero = {
+        "criteria": {
+            "v": {
+                "attribute": {
+                    "attributeName": "app_version",
+                    "rangeRule": {"startInclusive": {"versionValue": {"version": "v2"}}},
+                }
+            }
+        },
+        "expression": {"ref": "v"},
+    }
+
+    with caplog.at_level("WARNING", logger="flagstone"):
+        change = transitions.update_segment(
+            document, "seed", {"targeting": version_zero}, "targeting"
+        )
+
+    (record,) = [r for r in caplog.records if r.name == "flagstone"]
+    assert record.levelname == "WARNING"
+    path = "$.abtests[0].segment.targeting.criteria.v.attribute.rangeRule.startInclusive"
+    assert f"{path}.versionValue.version" in record.getMessage()
+    assert change.document.model.abtests[0].segment is not None

@@ -30,8 +30,6 @@ from ..model.abtests import ABTEST_INSTANCE, INSTANCE_PREFIX, AbTestInstance
 from ..model.snapshot import Snapshot
 from ..model.validation import abtest_segment_name, check_abtest_change
 
-logger = logging.getLogger("flagstone")
-
 __all__ = [
     "Change",
     "Document",
@@ -42,6 +40,8 @@ __all__ = [
     "unknown_test",
     "validate_test",
 ]
+
+logger = logging.getLogger("flagstone")
 
 
 @dataclass(frozen=True)
