@@ -2,7 +2,7 @@
 launch it, ramp it, end it. Run: python examples/abtest_lifecycle.py
 
 It works on a copy of examples/flags.json in memory (``python -m flagstone abtest`` does the
-same on the file itself, with a lock and an atomic write).
+same on the file itself, with a lock and an atomic write that rewrites only the changed test).
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ from freezegun import freeze_time
 
 import flagstone
 from flagstone import AbTestNotFound, AbTests, ConfigError, LifecycleError, Reason
-from flagstone.abtests.states import alexa_state
+from flagstone.model.abtests import ABTEST_INSTANCE
+from flagstone.model.states import alexa_state as alexa_state_of_model
 from tests.test_abtest_lifecycle import T0, T1, T2
 
 FLAG = "flags/skill-greeting"
@@ -35,6 +36,12 @@ NATIVE: dict[str, tuple[str, bool]] = {
     "FAILED": ("ended", True),
 }
 """The issue's mapping: Alexa state → native (state, preview)."""
+
+
+def alexa_state(test: dict[str, Any]) -> str:
+    """``flagstone.model.states.alexa_state`` of a test as ``AbTests`` returns it (JSON)."""
+    return alexa_state_of_model(ABTEST_INSTANCE.validate_python(test))
+
 
 TARGETS: dict[str, set[str]] = {
     "CREATED": {"ENABLED"},

@@ -1,5 +1,9 @@
-"""``python -m flagstone abtest …``: the A/B-test lifecycle over a snapshot file, run as a
-subprocess exactly as a user runs it.
+"""``python -m flagstone abtest …``: the A/B-test lifecycle over a snapshot file.
+
+The commands run in this process through ``flagstone.cli.main`` (what ``python -m flagstone``
+runs), with stdin, stdout and stderr captured; a few smoke tests run the real command as a
+subprocess, and the tests of concurrent editors and of editors killed mid-write run editors
+as processes of their own (``tests/scripts/abtest_*.py``).
 
 Exit codes: 0 done, 1 an invalid snapshot (the file, or what the change would make of it),
 2 a usage or input error, 3 an action the test's state does not allow. Edits are atomic and
@@ -9,17 +13,22 @@ leaves a valid file (see ``flagstone.abtests.storage``).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from flagstone.abtests.storage import lock_path
+from flagstone.cli import main
 from flagstone.formats import parse_snapshot
 
 SCRIPTS = Path(__file__).parent / "scripts"
@@ -88,17 +97,51 @@ def file(tmp_path: Path) -> Path:
     return path
 
 
-def run(*arguments: str | Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+@dataclass(frozen=True)
+class Ran:
+    """What a command did: its exit status and what it printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@contextlib.contextmanager
+def standard_input(text: str) -> Iterator[None]:
+    previous = sys.stdin
+    sys.stdin = io.StringIO(text)
+    try:
+        yield
+    finally:
+        sys.stdin = previous
+
+
+def run(*arguments: str | Path, stdin: str | None = None) -> Ran:
+    """``python -m flagstone ARGUMENTS``, run in this process (``flagstone.cli.main``) with
+    ``stdin`` as its standard input and its output captured."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with (
+        standard_input(stdin or ""),
+        contextlib.redirect_stdout(stdout),
+        contextlib.redirect_stderr(stderr),
+    ):
+        code = main([str(argument) for argument in arguments])
+    return Ran(code, stdout.getvalue(), stderr.getvalue())
+
+
+def run_process(*arguments: str | Path, stdin: str | None = None) -> Ran:
+    """``python -m flagstone ARGUMENTS`` as a subprocess, exactly as a user runs it."""
+    done = subprocess.run(
         [sys.executable, "-m", "flagstone", *map(str, arguments)],
         input=stdin,
         capture_output=True,
         text=True,
         timeout=120,
     )
+    return Ran(done.returncode, done.stdout, done.stderr)
 
 
-def abtest(*arguments: str | Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def abtest(*arguments: str | Path, stdin: str | None = None) -> Ran:
     return run("abtest", *arguments, stdin=stdin)
 
 
@@ -109,9 +152,7 @@ def ok(*arguments: str | Path, stdin: str | None = None) -> Any:
     return json.loads(result.stdout)
 
 
-def failed(
-    code: int, *arguments: str | Path, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
+def failed(code: int, *arguments: str | Path, stdin: str | None = None) -> Ran:
     """Run ``abtest …``, require exit ``code`` and exactly one line on stderr."""
     result = abtest(*arguments, stdin=stdin)
     assert result.returncode == code, (result.stdout, result.stderr)
@@ -120,7 +161,7 @@ def failed(
     return result
 
 
-def usage_error(*arguments: str | Path) -> subprocess.CompletedProcess[str]:
+def usage_error(*arguments: str | Path) -> Ran:
     """Run ``abtest …``, require argparse's refusal: exit 2, usage and the error on stderr."""
     result = abtest(*arguments)
     assert result.returncode == 2, (result.stdout, result.stderr)
@@ -475,7 +516,7 @@ def test_state_moves_the_test_by_its_alexa_target_state(file: Path) -> None:
 
 
 def test_the_top_level_help_lists_the_abtest_command() -> None:
-    result = run("--help")
+    result = run_process("--help")
 
     assert result.returncode == 0
     assert "abtest" in result.stdout
@@ -613,6 +654,47 @@ def test_reading_needs_no_lock(file: Path) -> None:
         listed = ok("list", file)
 
     assert [test["name"] for test in listed["abtests"]] == [NAME]
+
+
+# -- as a user runs it ------------------------------------------------------------------------
+
+
+def test_smoke_a_session_run_as_subprocesses_prints_json_and_exits_with_each_code(
+    file: Path,
+) -> None:
+    created = run_process(
+        "abtest",
+        "create",
+        file,
+        "--id",
+        "checkout-test",
+        "--body",
+        "-",
+        stdin=json.dumps(CREATE_BODY),
+    )
+    assert (created.returncode, created.stderr) == (0, "")
+    assert json.loads(created.stdout) == in_file(file)
+
+    launched = run_process("abtest", "launch", file, "checkout-test")
+    assert (launched.returncode, launched.stderr) == (0, "")
+    assert json.loads(launched.stdout)["state"] == "live"
+
+    refused = run_process("abtest", "launch", file, "checkout-test")
+    assert refused.returncode == 3
+    assert refused.stderr.startswith("flagstone abtest: ") and "live" in refused.stderr
+    assert len(refused.stderr.splitlines()) == 1
+
+    unknown = run_process("abtest", "get", file, "nope")
+    assert unknown.returncode == 2
+    assert "workflows/abtest/instances/nope" in unknown.stderr
+
+    body = json.loads(json.dumps(CREATE_BODY))
+    body["abtest"]["treatments"][1]["variant"] = "flags/checkout/variants/missing"
+    before = file.read_bytes()
+    invalid = run_process("abtest", "create", file, "--body", json.dumps(body))
+    assert invalid.returncode == 1
+    assert json.loads(invalid.stdout)["ok"] is False
+    assert file.read_bytes() == before
 
 
 # -- concurrent editors -----------------------------------------------------------------------

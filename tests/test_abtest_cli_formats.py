@@ -1,6 +1,6 @@
 """``python -m flagstone abtest … --format experiments-api|alexa``: the lifecycle on a file
-kept in the shape of seed 001 (Experiments API) or seed 002 (Alexa), run as a subprocess
-exactly as a user runs it.
+kept in the shape of seed 001 (Experiments API) or seed 002 (Alexa), run in this process
+through ``flagstone.cli.main`` as ``tests/test_abtest_cli.py`` runs the native commands.
 
 The file is read into a native document, the lifecycle acts on it, and the result is written
 back in the same shape: after every edit the file is still a document of that shape, and what

@@ -1,6 +1,7 @@
 """Safe edits of a snapshot file (``flagstone.abtests.storage``): one editor at a time under a
-sidecar ``flock``, the whole snapshot validated before anything is written, then a temporary
-file, fsync and an atomic rename.
+sidecar ``flock``, the snapshot validated before anything is written, then a temporary file,
+fsync and an atomic rename. ``edit_document`` writes the whole document; ``patch_document``
+keeps the bytes of what did not change.
 
 The expected bytes are written out here by hand (indent 2, non-ASCII as is, a trailing
 newline), not produced by the module.
@@ -25,6 +26,7 @@ from flagstone.abtests.storage import (
     DocumentLockTimeout,
     edit_document,
     lock_path,
+    patch_document,
     read_document,
 )
 
@@ -266,6 +268,161 @@ def test_the_next_editor_removes_the_temporary_files_of_crashed_editors(tmp_path
     edit_document(path, set_version("v2"))
 
     assert leftovers(tmp_path) == [".snapshot.json.backup.tmp"]
+
+
+# -- patches: only what changed is rewritten --------------------------------------------------
+
+HAND_FORMATTED = b"""{"version": "v1",
+ "flags": {"flags/a": {"name":"flags/a"}},
+ "abtests": [ {"name": "workflows/abtest/instances/one"},
+              {"name": "workflows/abtest/instances/two"} ]}
+"""
+
+
+def patch_version(version: Any) -> Any:
+    def edit(document: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        return {**document, "version": version}, f"set {version}"
+
+    return edit
+
+
+def test_a_patch_rewrites_only_what_changed(tmp_path: Path) -> None:
+    path = snapshot_file(tmp_path, HAND_FORMATTED)
+
+    def rename_second(document: dict[str, Any]) -> tuple[dict[str, Any], None]:
+        tests = list(document["abtests"])
+        tests[1] = {"name": "workflows/abtest/instances/two", "state": "live"}
+        return {**document, "abtests": tests}, None
+
+    patch_document(path, rename_second)
+
+    assert path.read_bytes() == HAND_FORMATTED.replace(
+        b'{"name": "workflows/abtest/instances/two"}',
+        b'{"name": "workflows/abtest/instances/two", "state": "live"}',
+    )
+
+
+def test_a_patch_replaces_a_top_level_scalar_and_returns_what_the_edit_returned(
+    tmp_path: Path,
+) -> None:
+    path = snapshot_file(tmp_path, HAND_FORMATTED)
+
+    assert patch_document(path, patch_version("v2")) == "set v2"
+
+    assert path.read_bytes() == HAND_FORMATTED.replace(b'"v1"', b'"v2"')
+
+
+def test_a_patch_that_changes_nothing_leaves_the_file_alone(tmp_path: Path) -> None:
+    path = snapshot_file(tmp_path, HAND_FORMATTED)
+    inode = path.stat().st_ino
+
+    patch_document(path, lambda document: (document, None))
+    patch_document(path, lambda document: (dict(document), None))
+
+    assert path.stat().st_ino == inode
+    assert path.read_bytes() == HAND_FORMATTED
+
+
+def test_a_patch_is_fsynced_renamed_and_keeps_the_permission_bits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = snapshot_file(tmp_path, HAND_FORMATTED)
+    path.chmod(0o640)
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(descriptor: int) -> None:
+        events.append(
+            "fsync " + ("directory" if stat.S_ISDIR(os.fstat(descriptor).st_mode) else "file")
+        )
+        real_fsync(descriptor)
+
+    def replace(source: Any, destination: Any) -> None:
+        events.append("replace")
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+
+    patch_document(path, patch_version("v2"))
+
+    assert events == ["fsync file", "replace", "fsync directory"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert leftovers(tmp_path) == []
+
+
+def test_a_patch_whose_edit_raises_writes_nothing(tmp_path: Path) -> None:
+    path = snapshot_file(tmp_path, HAND_FORMATTED)
+
+    def refuse(document: dict[str, Any]) -> tuple[dict[str, Any], None]:
+        raise ConfigError("refused by the edit")
+
+    with pytest.raises(ConfigError, match="refused by the edit"):
+        patch_document(path, refuse)
+
+    assert path.read_bytes() == HAND_FORMATTED
+    assert leftovers(tmp_path) == []
+
+
+def test_a_patch_to_a_document_that_is_not_json_is_refused(tmp_path: Path) -> None:
+    path = snapshot_file(tmp_path, HAND_FORMATTED)
+
+    with pytest.raises(ConfigError, match="not JSON"):
+        patch_document(path, patch_version(float("nan")))
+
+    assert path.read_bytes() == HAND_FORMATTED
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'\xef\xbb\xbf{"version": "v1", "flags": {}}',  # a byte-order mark
+        b'{"version": "v0", "version": "v1", "flags": {}}',  # a repeated key
+    ],
+)
+def test_a_file_a_patch_cannot_splice_is_written_whole(tmp_path: Path, content: bytes) -> None:
+    path = snapshot_file(tmp_path, content)
+
+    patch_document(path, patch_version("v2"))
+
+    assert path.read_bytes() == b'{\n  "version": "v2",\n  "flags": {}\n}\n'
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"[1, 2]"])
+def test_a_patch_of_a_file_that_is_not_a_json_object_is_refused_before_the_edit_runs(
+    tmp_path: Path, content: bytes
+) -> None:
+    path = snapshot_file(tmp_path, content)
+    calls: list[dict[str, Any]] = []
+
+    def edit(document: dict[str, Any]) -> tuple[dict[str, Any], None]:
+        calls.append(document)
+        return document, None
+
+    with pytest.raises(ConfigError):
+        patch_document(path, edit)
+
+    assert calls == []
+    assert path.read_bytes() == content
+
+
+def test_a_patch_removes_the_temporary_files_of_crashed_editors(tmp_path: Path) -> None:
+    path = snapshot_file(tmp_path, HAND_FORMATTED)
+    (tmp_path / ".snapshot.json.flagstone-deadbeef.tmp").write_bytes(b'{"version": "torn')
+
+    patch_document(path, patch_version("v2"))
+
+    assert leftovers(tmp_path) == []
+
+
+def test_a_patch_waits_for_the_lock_like_any_edit(tmp_path: Path) -> None:
+    path = snapshot_file(tmp_path, HAND_FORMATTED)
+    with lock_path(path).open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with pytest.raises(DocumentLockTimeout):
+            patch_document(path, patch_version("v2"), lock_timeout=0.05)
+
+    assert path.read_bytes() == HAND_FORMATTED
 
 
 # -- reading ----------------------------------------------------------------------------------

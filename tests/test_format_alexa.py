@@ -23,7 +23,14 @@ from hypothesis import strategies as st
 import flagstone
 from flagstone import ConfigError, Reason
 from flagstone.formats import parse_snapshot
-from flagstone.formats.alexa import read, treatment_override_count, write
+from flagstone.formats.alexa import (
+    create_entry,
+    name_clashes,
+    read,
+    treatment_override_count,
+    update_entry,
+    write,
+)
 
 # -- seed 002's examples, copied as the seed writes them ------------------------------------------
 
@@ -1169,6 +1176,64 @@ def test_an_invalid_native_document_is_refused_with_its_native_problems() -> Non
     native["abtests"][0]["abtest"]["treatments"][1]["weight"] = 4000
 
     assert "$.abtests[0].abtest.treatments" in write_problems(native)
+
+
+# -- the seed's create and update bodies ----------------------------------------------------------
+
+NOW = "2025-01-28T10:00:00Z"
+
+
+def test_a_create_body_becomes_a_created_entry() -> None:
+    entry = create_entry(SEED_CREATE_BODY, "exp-9", NOW, "$.experiments[1]")
+
+    assert entry == {
+        "experimentId": "exp-9",
+        "experiment": {
+            **SEED_CREATE_BODY["experiment"],
+            "state": "CREATED",
+            "history": {"creationTime": NOW},
+        },
+    }
+    assert read({"experiments": [entry]})["abtests"][0]["origin"]["state"] == "CREATED"
+
+
+@pytest.mark.parametrize("field", ["state", "history"])
+def test_a_create_body_cannot_set_the_state_or_the_history(field: str) -> None:
+    body = {"experiment": {**SEED_CREATE_BODY["experiment"], field: {}}}
+
+    with pytest.raises(ConfigError) as refused:
+        create_entry(body, "x", NOW, "$.experiments[1]")
+
+    assert [p.path for p in refused.value.problems] == [f"$.experiments[1].experiment.{field}"]
+
+
+def test_a_request_body_is_one_experiment_object() -> None:
+    with pytest.raises(ConfigError) as refused:
+        create_entry({"experimentId": "x"}, "x", NOW)
+
+    assert [p.path for p in refused.value.problems] == ["$.experimentId", "$.experiment"]
+
+
+def test_an_update_changes_the_four_updatable_fields_only() -> None:
+    entry = create_entry(SEED_CREATE_BODY, "exp-9", NOW)
+
+    updated = update_entry(entry, {"experiment": {"plannedDuration": "P2W"}}, "$.experiments[0]")
+    with pytest.raises(ConfigError) as refused:
+        update_entry(entry, {"experiment": {"name": "renamed", "type": "X"}}, "$.experiments[0]")
+
+    assert updated["experiment"] == {**entry["experiment"], "plannedDuration": "P2W"}
+    assert entry["experiment"]["plannedDuration"] == "P4W"
+    assert [p.path for p in refused.value.problems] == [
+        "$.experiments[0].experiment.name",
+        "$.experiments[0].experiment.type",
+    ]
+
+
+def test_a_repeated_experiment_name_is_a_clash_at_the_entry_that_repeats_it() -> None:
+    entries = [{"experiment": {"name": "a"}}, {"experiment": {"name": "a"}}, {"experiment": {}}]
+
+    assert [p.path for p in name_clashes(entries, 1)] == ["$.experiments[1].experiment.name"]
+    assert name_clashes(entries, 2) == []
 
 
 # -- round trips, property tested -----------------------------------------------------------------

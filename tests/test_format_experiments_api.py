@@ -23,7 +23,13 @@ from scipy.stats import chisquare
 import flagstone
 from flagstone import ConfigError, Reason
 from flagstone.formats import parse_snapshot
-from flagstone.formats.experiments_api import read, write
+from flagstone.formats.experiments_api import (
+    create_experiment,
+    name_clashes,
+    read,
+    update_experiment,
+    write,
+)
 
 # -- the seed's examples (001, verbatim) -------------------------------------------------------
 
@@ -493,6 +499,69 @@ def test_a_reference_to_a_top_level_segment_is_written_as_its_audience_id() -> N
     written = write(native)
     assert written["audiences"] == [{"id": "swedes", "name": "swedes", "targeting": SWEDEN}]
     assert written["experiments"][0]["audienceId"] == "swedes"
+
+
+# -- the seed's create and update bodies --------------------------------------------------------
+
+NOW = "2025-01-28T10:00:00Z"
+
+
+def test_a_create_body_becomes_a_draft_with_variant_ids_by_position() -> None:
+    experiment = create_experiment(SEED_CREATE_BODY, "exp_new", NOW, "$.experiments[3]")
+
+    assert experiment == {
+        "id": "exp_new",
+        **SEED_CREATE_BODY,
+        "variants": [
+            {"id": f"v{n}", **variant} for n, variant in enumerate(SEED_CREATE_BODY["variants"], 1)
+        ],
+        "status": "draft",
+        "createdAt": NOW,
+        "updatedAt": NOW,
+    }
+    assert (
+        read({"experiments": [experiment], "audiences": AUDIENCES})["abtests"][0]["state"]
+        == "draft"
+    )
+
+
+def test_variants_with_ids_keep_them() -> None:
+    body = {**SEED_CREATE_BODY, "variants": [{"id": "a", "name": "A", "splitPercentage": 100}]}
+
+    assert create_experiment(body, "x", NOW)["variants"] == body["variants"]
+
+
+@pytest.mark.parametrize(
+    "field", ["id", "status", "createdAt", "updatedAt", "startDate", "endDate"]
+)
+def test_a_create_or_update_body_cannot_set_what_the_lifecycle_sets(field: str) -> None:
+    body = {**SEED_CREATE_BODY, field: "x"}
+
+    with pytest.raises(ConfigError) as created:
+        create_experiment(body, "x", NOW, "$.experiments[2]")
+    with pytest.raises(ConfigError) as updated:
+        update_experiment(EXPERIMENT, {field: "x"}, "$.experiments[0]")
+
+    assert [p.path for p in created.value.problems] == [f"$.experiments[2].{field}"]
+    assert [p.path for p in updated.value.problems] == [f"$.experiments[0].{field}"]
+
+
+def test_an_update_replaces_the_fields_given_and_leaves_the_experiment_given_alone() -> None:
+    before = copy.deepcopy(EXPERIMENT)
+    variants = [{"id": "v1", "name": "Only", "splitPercentage": 100}]
+
+    updated = update_experiment(EXPERIMENT, {"name": "renamed", "variants": variants})
+
+    assert updated == {**before, "name": "renamed", "variants": variants}
+    assert list(updated) == list(before)
+    assert before == EXPERIMENT
+
+
+def test_a_repeated_name_is_a_clash_at_the_experiment_that_repeats_it() -> None:
+    experiments = [{"name": "a"}, {"name": "b"}, {"name": "a"}]
+
+    assert [p.path for p in name_clashes(experiments, 2)] == ["$.experiments[2].name"]
+    assert name_clashes(experiments, 1) == []
 
 
 # -- errors in the Experiments-API document, with their paths ----------------------------------

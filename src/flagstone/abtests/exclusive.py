@@ -4,7 +4,8 @@ Tests that share an exclusivity tag own disjoint ``bucketRanges`` of the 1 000 0
 ``f"MegaSalt-{account id}|{unit}"``, so no unit is in two of them. ``place`` sizes one test's
 ranges to a new width without moving a bucket it already owns: growing adds the lowest free
 buckets (first fit, so the result depends only on the ranges given out), shrinking (drafts
-only) gives back the highest buckets first.
+only) gives back the highest buckets first. ``held`` finds the ranges the other holders of a
+tag have in a snapshot.
 """
 
 from __future__ import annotations
@@ -12,9 +13,25 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from ..errors import ConfigError, Problem
+from ..model.segments import Allocation
+from ..model.snapshot import Snapshot
 from ..semantics.hashing import ACCOUNT_BUCKETS
 
-__all__ = ["Range", "free_ranges", "merge", "place", "width"]
+__all__ = [
+    "HOLDING",
+    "Range",
+    "free_ranges",
+    "held",
+    "merge",
+    "place",
+    "ranges_of",
+    "share_of",
+    "width",
+]
+
+HOLDING = ("draft", "live")
+"""The states in which a test holds its exclusive buckets (ended and archived tests give them
+back)."""
 
 Range = tuple[int, int]
 """``(lower, upper)``: buckets ``lower`` (inclusive) to ``upper`` (exclusive)."""
@@ -98,3 +115,38 @@ def _shrink(ranges: list[Range], excess: int) -> list[Range]:
             kept.append((lower, upper - cut))
         excess -= cut
     return kept
+
+
+def ranges_of(allocation: Allocation | None) -> list[Range]:
+    """An allocation's bucket ranges, merged (none for no allocation)."""
+    if allocation is None:
+        return []
+    return merge((item.lower, item.upper) for item in allocation.bucket_ranges)
+
+
+def share_of(allocation: Allocation | None) -> float:
+    """The share of the population an allocation admits: its proportion, else the width of
+    its bucket ranges, else everyone (1.0)."""
+    if allocation is None:
+        return 1.0
+    if allocation.proportion is not None:
+        return allocation.proportion
+    ranges = ranges_of(allocation)
+    return width(ranges) / ACCOUNT_BUCKETS if ranges else 1.0
+
+
+def held(snapshot: Snapshot, tags: Iterable[str], *, besides: int | None = None) -> list[Range]:
+    """The ranges held under any of ``tags`` by the snapshot's segments and by its tests in a
+    holding state, the test at index ``besides`` left out."""
+    wanted = set(tags)
+    allocations = [segment.allocation for _, _, segment in snapshot.segment_entries()]
+    allocations += [
+        test.segment.allocation
+        for index, test in enumerate(snapshot.abtests)
+        if index != besides and test.state in HOLDING and test.segment is not None
+    ]
+    taken: list[Range] = []
+    for allocation in allocations:
+        if allocation is not None and wanted & set(allocation.exclusivity_tags):
+            taken += ranges_of(allocation)
+    return taken

@@ -2,16 +2,20 @@
 written, and never half written.
 
 This module owns reading and replacing the file; what an edit changes is the caller's
-business (the ``abtest`` command passes the A/B-test lifecycle). :func:`edit_document`
+business (the ``abtest`` command passes the A/B-test lifecycle). Two kinds of edit share the
+same guarantees: :func:`patch_document`, which writes back only what changed (the ``abtest``
+command's native edits), and :func:`edit_document`, which rewrites the whole document (its
+edits of the Experiments-API and Alexa files). Either
 
 1. takes an exclusive lock (``fcntl.flock``) on a sidecar file ``<file>.lock``, waiting up to
    ``lock_timeout`` seconds for another editor to finish (the document itself cannot carry
    the lock: it is replaced by a rename, and a lock on the old inode would not exclude an
    editor that opened the new one). The sidecar is left in place on purpose: removing it
    would let two editors lock two different inodes;
-2. reads and decodes the document and lets ``change`` edit it in place;
-3. validates the whole new document (``flagstone.formats.parse_snapshot`` by default); a
-   refusal writes nothing;
+2. reads and decodes the document and lets the edit change it;
+3. has the new document validated (:func:`edit_document`: by ``validate``, the whole
+   snapshot by default; :func:`patch_document`: by the edit itself, which validates what it
+   changed); a refusal writes nothing;
 4. writes the new text to a temporary file in the same directory, flushes and fsyncs it,
    gives it the document's permission bits, renames it over the document (``os.replace``,
    atomic) and fsyncs the directory so the rename itself survives a power cut.
@@ -22,8 +26,12 @@ the rename, the new one); its temporary file, named ``.<file>.flagstone-<random>
 never read as the document and is removed by the next editor (only a lock holder writes
 one, so a temporary file found while holding the lock belongs to a dead editor).
 
-Documents are written as ``json.dumps(document, indent=2, ensure_ascii=False)`` plus a
-newline, keys in the order they were read, so an edit's diff is the change and nothing else.
+:func:`patch_document` keeps the file's bytes outside what changed: a changed top-level value
+or item of a top-level array (``$.abtests[i]``) is written in the file's own indentation and
+separators in place of the old one, everything else stays byte for byte (see
+:mod:`flagstone.abtests.splice`), and the new text is decoded once to check it is exactly the
+new document. :func:`edit_document` writes ``json.dumps(document, indent=2,
+ensure_ascii=False)`` plus a newline, keys in the order they were read.
 
 POSIX only (``fcntl``), and only on file systems where ``flock`` locks are honoured between
 processes (local disks; not every network file system). A symbolic link is followed: the
@@ -40,12 +48,13 @@ import os
 import stat
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import ConfigError, DocumentLockTimeout, Problem
 from ..formats import parse_snapshot
+from .splice import scan, splice
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
@@ -53,6 +62,7 @@ __all__ = [
     "edit_document",
     "encode_document",
     "lock_path",
+    "patch_document",
     "read_document",
     "validate_snapshot",
 ]
@@ -103,7 +113,8 @@ def edit_document(
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> T:
     """Apply ``change`` to the JSON document in ``path`` under an exclusive lock, validate
-    the result and replace the file atomically; return what ``change`` returned.
+    the result and replace the file atomically with the whole new document
+    (:func:`encode_document`); return what ``change`` returned.
 
     ``change`` receives the decoded document (a fresh ``dict``, no one else holds it) and
     edits it in place; its return value is passed back. If ``change`` raises, nothing is
@@ -116,24 +127,84 @@ def edit_document(
     not a JSON object or the edit is refused, and :class:`DocumentLockTimeout` when another
     editor holds the lock for more than ``lock_timeout`` seconds.
     """
-    target = _target(path)
-    source = os.fspath(path)
     check = validate_snapshot if validate is None else validate
-    with _exclusive_lock(target, lock_timeout, source):
+
+    def edit(original: bytes) -> tuple[bytes, T]:
+        document = _decode(original, os.fspath(path))
+        result = change(document)
+        encoded = _encode(document, os.fspath(path))
+        check(document)
+        return encoded, result
+
+    return _locked_edit(path, edit, lock_timeout)
+
+
+def patch_document(
+    path: str | os.PathLike[str],
+    edit: Callable[[dict[str, Any]], tuple[Mapping[str, Any], T]],
+    *,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+) -> T:
+    """Apply ``edit`` to the JSON document in ``path`` under an exclusive lock and replace the
+    file atomically, rewriting only what changed; return the result ``edit`` gave.
+
+    ``edit`` receives the decoded document, which it must not change, and returns ``(new
+    document, result)``; it validates the new document itself and refuses it by raising
+    (nothing is written; the exception propagates). In the new text every top-level value and
+    every item of a top-level array that the new document shares with the old one keeps its
+    bytes; the rest is written in the file's style, and the text is checked to decode to
+    exactly the new document (should that ever fail, or should the file not allow it, the
+    whole document is written as :func:`edit_document` writes it). A new document equal to
+    the old one is not written.
+
+    Raises ``OSError`` when the file cannot be read or written, ``ConfigError`` when it is
+    not a JSON object or the new document is not JSON, and :class:`DocumentLockTimeout`
+    when another editor holds the lock for more than ``lock_timeout`` seconds.
+    """
+    source = os.fspath(path)
+
+    def change(original: bytes) -> tuple[bytes, T]:
+        try:
+            scanned = scan(original)
+        except ValueError as error:  # UnicodeDecodeError included
+            raise ConfigError([Problem("$", f"not valid JSON: {error}")], source=source) from None
+        document = scanned.document
+        if not isinstance(document, dict):
+            raise _not_an_object(document, source)
+        new, result = edit(document)
+        if new is document:
+            return original, result
+        text = splice(scanned, new)
+        encoded = _encode(new, source) if text is None else text.encode("utf-8", "surrogatepass")
+        return encoded, result
+
+    return _locked_edit(path, change, lock_timeout)
+
+
+def _locked_edit(
+    path: str | os.PathLike[str],
+    edit: Callable[[bytes], tuple[bytes, T]],
+    lock_timeout: float,
+) -> T:
+    """Under the lock: clean up dead editors' temporary files, read the document, let
+    ``edit`` turn its bytes into new bytes, and replace the file if they differ."""
+    target = _target(path)
+    with _exclusive_lock(target, lock_timeout, os.fspath(path)):
         _remove_stale_temporaries(target)
         original = target.read_bytes()
-        document = _decode(original, source)
-        result = change(document)
-        try:
-            encoded = encode_document(document)
-        except (TypeError, ValueError) as error:
-            raise ConfigError(
-                [Problem("$", f"the edited document is not JSON: {error}")], source=source
-            ) from None
-        check(document)
+        encoded, result = edit(original)
         if encoded != original:
             _replace(target, encoded)
         return result
+
+
+def _encode(document: Any, source: str) -> bytes:
+    try:
+        return encode_document(document)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(
+            [Problem("$", f"the edited document is not JSON: {error}")], source=source
+        ) from None
 
 
 def _target(path: str | os.PathLike[str]) -> Path:
@@ -151,11 +222,15 @@ def _decode(raw: bytes, source: str) -> dict[str, Any]:
     except ValueError as error:  # UnicodeDecodeError included
         raise ConfigError([Problem("$", f"not valid JSON: {error}")], source=source) from None
     if not isinstance(document, dict):
-        raise ConfigError(
-            [Problem("$", f"a snapshot is a JSON object, not {type(document).__name__}")],
-            source=source,
-        )
+        raise _not_an_object(document, source)
     return document
+
+
+def _not_an_object(document: Any, source: str) -> ConfigError:
+    return ConfigError(
+        [Problem("$", f"a snapshot is a JSON object, not {type(document).__name__}")],
+        source=source,
+    )
 
 
 @contextlib.contextmanager

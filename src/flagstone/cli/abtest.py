@@ -2,10 +2,12 @@
 Experiments-API or Alexa experiments.
 
 This module owns the command: arguments, request bodies, exit codes and printing. The rules
-are :class:`flagstone.abtests.lifecycle.AbTests`'s; the file is edited by
-:func:`flagstone.abtests.storage.edit_document` (an exclusive lock, the whole snapshot
-validated, then a temporary file, fsync and an atomic rename), so two edits never interleave
-and an edit that is refused or interrupted leaves the file as it was::
+are the lifecycle's (:mod:`flagstone.abtests.transitions`); a snapshot file is edited by
+:func:`flagstone.abtests.storage.patch_document`: under an exclusive lock it is read, parsed
+and validated once, the transition validates the test it changes, and only that test is
+written back into the file's text (every other byte stays), through a temporary file, fsync
+and an atomic rename. Two edits never interleave, and an edit that is refused or interrupted
+leaves the file as it was::
 
     python -m flagstone abtest create FILE --body JSON [--id ID]
     python -m flagstone abtest list FILE [--state S] [--page-size N] [--page-token T]
@@ -40,8 +42,9 @@ The file's shape: ``--format`` (every subcommand; never guessed)
     of seed 002 (:mod:`flagstone.formats.alexa`).
 
 In the two other shapes the file is read into a native document (``shape.read``), the
-lifecycle acts on it exactly as on a snapshot, and the result is written back in the same
-shape (``shape.write``) and checked by reading it again; a result the shape cannot express
+lifecycle acts on it exactly as on a snapshot, and the result is written back whole in the
+same shape (``shape.write``, by :func:`flagstone.abtests.storage.edit_document`) and checked
+by reading it again; a result the shape cannot express
 (treatment overrides or an allocation in an Experiments-API file, targeting in an Alexa file,
 …) is refused with exit 1 and the file is left as it was. NAME is the experiment's id (the
 native test's id). What is printed is the shape's object: the Experiments-API experiment, the
@@ -93,20 +96,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..abtests.file_shapes import (
-    SHAPES,
-    Shape,
-    entry_of,
-    name_clashes,
-    reshaped,
-    test_id_of,
-    written_in,
-)
-from ..abtests.lifecycle import AbTests, new_abtest_id, now_timestamp
-from ..abtests.states import ALEXA_TARGETS, alexa_state
-from ..abtests.storage import DEFAULT_LOCK_TIMEOUT, edit_document, read_document
+from ..abtests import transitions
+from ..abtests.document import Change, Document
+from ..abtests.file_shapes import SHAPES, Shape, entry_of, reshaped, test_id_of, written_in
+from ..abtests.lifecycle import get_test, list_tests
+from ..abtests.storage import DEFAULT_LOCK_TIMEOUT, edit_document, patch_document, read_document
+from ..abtests.transitions import new_abtest_id, now_timestamp
 from ..errors import AbTestNotFound, ConfigError, DocumentLockTimeout, LifecycleError, Problem
 from ..formats import parse_snapshot
+from ..model.states import ALEXA_TARGETS, alexa_state
 from .common import (
     EXIT_NOT_ALLOWED,
     EXIT_OK,
@@ -145,16 +143,16 @@ exit codes:
   3  the test's state does not allow the action (stderr names the state and what it allows)
 """
 
-_TRANSITIONS = {
-    "launch": ("draft → live: start serving the test", AbTests.launch),
-    "end": ("live → ended: stop serving it (endTime is now)", AbTests.end),
-    "archive": ("any state → archived", AbTests.archive),
-    "enable": ("draft: serve its treatment overrides (Alexa ENABLED)", AbTests.enable),
+_TRANSITIONS: dict[str, tuple[str, Callable[[Document, str], Change]]] = {
+    "launch": ("draft → live: start serving the test", transitions.launch),
+    "end": ("live → ended: stop serving it (endTime is now)", transitions.end),
+    "archive": ("any state → archived", transitions.archive),
+    "enable": ("draft: serve its treatment overrides (Alexa ENABLED)", transitions.enable),
     "pause": (
         "live: no new unit enters, assigned units keep their variant (Experiments-API stop)",
-        AbTests.pause,
+        transitions.pause,
     ),
-    "resume": ("live: let new units enter again", AbTests.resume),
+    "resume": ("live: let new units enter again", transitions.resume),
 }
 
 
@@ -168,8 +166,8 @@ def register(commands: Any) -> None:
         help="create, change and move the A/B tests of a snapshot file through their states",
         description="Create, change and move the A/B tests of a snapshot file (or of a file\n"
         "of Experiments-API or Alexa experiments: --format) through their states. Edits\n"
-        "take an exclusive lock, validate the whole file and replace it atomically; every\n"
-        "command prints JSON.",
+        "take an exclusive lock, validate the file and replace it atomically, rewriting\n"
+        "only the changed test of a snapshot; every command prints JSON.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -314,10 +312,10 @@ def _run(args: argparse.Namespace) -> int:
 
 @dataclass
 class _Tests:
-    """The tests of the file, and for another shape the file as its writer gives it back
-    (to print the shape's objects from)."""
+    """The file's tests as a valid native document, and for another shape the file as its
+    writer gives it back (to print the shape's objects from)."""
 
-    tests: AbTests
+    document: Document
     shape: Shape | None
     written: dict[str, Any] | None
 
@@ -332,10 +330,14 @@ class _Tests:
 def _perform(args: argparse.Namespace) -> Any:
     """Run the command; return what to print."""
     command: str = args.command
+    name: str = getattr(args, "name", "")
     if command == "list":
         read = _read(args)
-        page = read.tests.list(
-            state=args.state, page_size=args.page_size, page_token=args.page_token
+        page = list_tests(
+            read.document.raw,
+            state=args.state,
+            page_size=args.page_size,
+            page_token=args.page_token,
         )
         if read.shape is None:
             return page
@@ -345,26 +347,28 @@ def _perform(args: argparse.Namespace) -> Any:
         }
     if command == "get":
         read = _read(args)
-        return read.show(read.tests.get(args.name))
+        return read.show(get_test(read.document.raw, name))
     if command == "create":
         body = _body(args.body)
         if args.format in SHAPES:
             return _create_in_shape(args, SHAPES[args.format], body)
-        return _edit(args, lambda tests: tests.create(body, abtest_id=args.id))
+        return _edit(args, lambda document: transitions.create(document, body, abtest_id=args.id))
     if command == "update":
         changes = _body(args.body)
         if args.format in SHAPES:
             return _update_in_shape(args, SHAPES[args.format], changes)
-        return _edit(args, lambda tests: tests.update(args.name, changes))
+        return _edit(args, lambda document: transitions.update(document, name, changes))
     if command == "update-segment":
         segment, mask = _segment_request(_body(args.body), args.mask)
-        return _edit(args, lambda tests: tests.update_segment(args.name, segment, mask))
+        return _edit(
+            args, lambda document: transitions.update_segment(document, name, segment, mask)
+        )
     if command == "delete":
-        _edit(args, lambda tests: tests.delete(args.name))
+        _edit(args, lambda document: transitions.delete(document, name))
         return {}
     if command in _TRANSITIONS:
         _, transition = _TRANSITIONS[command]
-        return _edit(args, lambda tests: transition(tests, args.name))
+        return _edit(args, lambda document: transition(document, name))
     if command == "override":
         return _override(args)
     if command == "exposure":
@@ -372,8 +376,8 @@ def _perform(args: argparse.Namespace) -> Any:
         percentage = args.percentage
         return _edit(
             args,
-            lambda tests: tests.set_exposure(
-                args.name, proportion=proportion, percentage=percentage
+            lambda document: transitions.set_exposure(
+                document, name, proportion=proportion, percentage=percentage
             ),
         )
     if command == "state":
@@ -381,35 +385,45 @@ def _perform(args: argparse.Namespace) -> Any:
             if args.stopped_reason is not None:
                 raise CommandFailure(EXIT_USAGE, "--stopped-reason goes with TARGET_STATE")
             read = _read(args)
-            instance = read.tests.get(args.name)
+            _, instance = read.document.find(name)
             if read.shape is None:
-                return {"name": instance["name"], "state": alexa_state(instance)}
-            return {read.shape.id_key: test_id_of(instance), "state": alexa_state(instance)}
+                return {"name": instance.name, "state": alexa_state(instance)}
+            return {read.shape.id_key: instance.instance_id, "state": alexa_state(instance)}
         target, reason = args.target, args.stopped_reason
         return _edit(
-            args, lambda tests: tests.set_alexa_state(args.name, target, stopped_reason=reason)
+            args,
+            lambda document: transitions.set_alexa_state(
+                document, name, target, stopped_reason=reason
+            ),
         )
     raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
 
 
 def _override(args: argparse.Namespace) -> Any:
+    name: str = args.name
     unit: str | None = args.unit
     variant: str | None = args.variant
     if unit is None:
         if args.remove:
             raise CommandFailure(EXIT_USAGE, "--remove needs the UNIT whose override goes")
-        overrides = _read(args).tests.overrides(args.name)
+        overrides = _overrides(args)
         return {"treatmentOverrides": overrides, "treatmentOverrideCount": len(overrides)}
     if args.remove and variant is not None:
         raise CommandFailure(EXIT_USAGE, "give either VARIANT or --remove, not both")
     if variant is None and not args.remove:
-        overrides = _read(args).tests.overrides(args.name)
+        overrides = _overrides(args)
         return {
             "unit": unit,
             "treatmentId": overrides.get(unit),
             "treatmentOverrideCount": len(overrides),
         }
-    return _edit(args, lambda tests: tests.set_override(args.name, unit, variant))
+    return _edit(args, lambda document: transitions.set_override(document, name, unit, variant))
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, str]:
+    """The test's treatment overrides, as the file holds them (read without the lock)."""
+    test = get_test(_read(args).document.raw, args.name)
+    return dict(test.get("treatmentOverrides") or {})
 
 
 # -- reading and editing the file -------------------------------------------------------------
@@ -419,48 +433,51 @@ def _read(args: argparse.Namespace) -> _Tests:
     """The tests of the file, for a command that only reads (no lock: edits are atomic).
     The file must be a valid document of its ``--format`` (``ConfigError`` otherwise)."""
     strict = not args.lenient
-    document = read_document(args.file)
+    raw = read_document(args.file)
     shape = SHAPES.get(args.format)
     if shape is None:
-        parse_snapshot(document, strict=strict, source=args.file)
-        return _Tests(AbTests(document, strict=strict), None, None)
-    tests = AbTests(shape.read(document), strict=strict)
-    return _Tests(tests, shape, written_in(shape, tests.document))
+        return _Tests(Document.parse(raw, strict=strict, source=args.file), None, None)
+    document = Document.parse(shape.read(raw), strict=strict, source=args.file)
+    return _Tests(document, shape, written_in(shape, document.raw))
 
 
-def _edit(args: argparse.Namespace, action: Callable[[AbTests], Any]) -> Any:
-    """Apply ``action`` (a lifecycle operation) to the file's tests under the lock; write the
-    result if the whole file validates. Return what to print: the test ``action`` returned
-    as the file's shape shows it (or what ``action`` returned, when not a test)."""
+def _edit(args: argparse.Namespace, transition: Callable[[Document], Change]) -> Any:
+    """Apply ``transition`` to the file's tests under the lock and write the result. Return
+    what to print: the changed test as the file's shape shows it (``{}`` when removed).
+
+    A native file is parsed and validated once; the transition validates what it changed,
+    and only the changed test is written back into the file's text (the rest keeps its
+    bytes). A file in another shape is read into a native document, and the result is
+    written back whole in the shape and checked by reading it again."""
     strict = not args.lenient
     shape = SHAPES.get(args.format)
+    if shape is None:
 
-    def change(document: dict[str, Any]) -> Any:
-        if shape is None:
-            parse_snapshot(document, strict=strict, source=args.file)
-            tests = AbTests(document, strict=strict)
-        else:
-            tests = AbTests(shape.read(document), strict=strict)
-        result = action(tests)
-        new = tests.document if shape is None else written_in(shape, tests.document)
+        def patch(raw: dict[str, Any]) -> tuple[Mapping[str, Any], Any]:
+            change = transition(Document.parse(raw, strict=strict, source=args.file))
+            return change.document.raw, {} if change.test is None else change.test
+
+        return patch_document(args.file, patch, lock_timeout=args.lock_timeout)
+
+    def rewrite(document: dict[str, Any]) -> Any:
+        native = Document.parse(shape.read(document), strict=strict, source=args.file)
+        change = transition(native)
+        new = written_in(shape, change.document.raw)
         document.clear()
         document.update(new)
-        if shape is not None and isinstance(result, Mapping) and "name" in result:
-            return entry_of(shape, new, test_id_of(result))
-        return result
+        return {} if change.test is None else entry_of(shape, new, test_id_of(change.test))
 
     return edit_document(
-        args.file, change, validate=_validator(args, shape), lock_timeout=args.lock_timeout
+        args.file, rewrite, validate=_validator(args, shape), lock_timeout=args.lock_timeout
     )
 
 
-def _validator(args: argparse.Namespace, shape: Shape | None) -> Callable[[dict[str, Any]], None]:
-    """The check of the edited file: the snapshot, or the shape read back into one."""
+def _validator(args: argparse.Namespace, shape: Shape) -> Callable[[dict[str, Any]], None]:
+    """The check of an edited file in another shape: read back into a snapshot."""
     strict = not args.lenient
 
     def validate(document: dict[str, Any]) -> None:
-        native = document if shape is None else shape.read(document)
-        parse_snapshot(native, strict=strict, source=args.file)
+        parse_snapshot(shape.read(document), strict=strict, source=args.file)
 
     return validate
 
@@ -484,7 +501,7 @@ def _create_in_shape(args: argparse.Namespace, shape: Shape, body: dict[str, Any
                 Problem(f"{path}.{shape.id_key}", f"an experiment {test_id!r} exists already")
             )
         entries.append(entry)
-        problems += name_clashes(shape, entries, len(entries) - 1)
+        problems += shape.name_clashes(entries, len(entries) - 1)
         if problems:
             raise ConfigError(problems)
         return written, test_id
@@ -498,13 +515,15 @@ def _update_in_shape(args: argparse.Namespace, shape: Shape, body: dict[str, Any
     strict = not args.lenient
 
     def update(document: dict[str, Any]) -> tuple[dict[str, Any], str]:
-        tests = AbTests(shape.read(document), strict=strict)
-        test_id = test_id_of(tests.update(args.name, {}))
-        written = written_in(shape, tests.document)
+        native = Document.parse(shape.read(document), strict=strict, source=args.file)
+        change = transitions.update(native, args.name, {})
+        assert change.test is not None
+        test_id = test_id_of(change.test)
+        written = written_in(shape, change.document.raw)
         entries: list[dict[str, Any]] = written["experiments"]
         index = next(i for i, entry in enumerate(entries) if entry.get(shape.id_key) == test_id)
-        shape.update_entry(entries[index], body, f"$.experiments[{index}]")
-        clashes = name_clashes(shape, entries, index)
+        entries[index] = shape.update_entry(entries[index], body, f"$.experiments[{index}]")
+        clashes = shape.name_clashes(entries, index)
         if clashes:
             raise ConfigError(clashes)
         return written, test_id

@@ -34,7 +34,7 @@ The mapping (one Alexa experiment is one flag plus one A/B-test instance):
   ``segment.allocation.proportion`` = exposurePercentage / 100, ``createTime`` =
   ``history.creationTime``, ``launchTime`` = ``history.startTime``, ``endTime`` =
   ``trigger.scheduledEndTime`` (the test stops serving then), ``treatmentOverrides``;
-* state and ``preview`` from ``flagstone.abtests.states.ALEXA_STATES``: CREATED is a draft
+* state and ``preview`` from ``flagstone.model.states.ALEXA_STATES``: CREATED is a draft
   that serves nobody, not even its overrides; ENABLING and ENABLED are drafts that serve their
   overrides; RUNNING is live; STOPPING, STOPPED and FAILED are ended;
 * ``origin``: ``{"format": "alexa", "state": <the Alexa state>, "fields": {...}}`` keeps what has
@@ -42,6 +42,10 @@ The mapping (one Alexa experiment is one flag plus one A/B-test instance):
   ``history`` (``stoppedReason``), ``trigger`` whole (so the scheduled end survives a test
   ended natively, which stamps ``endTime`` with the moment it ended), and any other field of
   the experiment object.
+
+``create_entry`` and ``update_entry`` apply seed 002's Create and Update A/B test bodies to an
+entry of the file shape (the ``abtest --format alexa`` command's ``create`` and ``update``);
+``name_clashes`` finds a repeated name.
 
 Alexa's "C for everyone else" is the application's default: units outside the exposure get
 ``RESOLVE_REASON_NO_SEGMENT_MATCH`` and no variant.
@@ -57,15 +61,15 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ..abtests.states import ALEXA_STATES, alexa_state
 from ..errors import ConfigError, Problem
 from ..model import AbTestInstance, Flag
 from ..model.abtests import INSTANCE_PREFIX
 from ..model.paths import key_path
+from ..model.states import ALEXA_STATES, alexa_state
 from ..model.validation import short_variant_name
 from ..semantics.scalars import parse_timestamp_ns
 from .native import parse_snapshot
@@ -76,8 +80,12 @@ __all__ = [
     "FORMAT",
     "METRIC_TYPES",
     "TREATMENT_IDS",
+    "UPDATABLE",
+    "create_entry",
+    "name_clashes",
     "read",
     "treatment_override_count",
+    "update_entry",
     "write",
 ]
 
@@ -92,6 +100,11 @@ METRIC_TYPES: Final = ("KEY", "GUARDRAIL")
 """``metricConfigurations[].metricTypes`` values."""
 EXPECTED_CHANGES: Final = ("INCREASE", "DECREASE")
 """``metricConfigurations[].expectedChange`` values."""
+
+UPDATABLE: Final = ("description", "plannedDuration", "exposurePercentage", "metricConfigurations")
+"""The fields of seed 002's Update A/B test (``POST …/properties``)."""
+_SET_BY_LIFECYCLE: Final = ("state", "history")
+"""Experiment fields a Create body may not set (the state commands and the clock set them)."""
 
 _WEIGHT: Final = 5000
 _SELECTOR: Final = "targeting_key"
@@ -542,6 +555,86 @@ def _timestamp(path: str, holder: Mapping[str, Any], key: str, problems: _Proble
     return value
 
 
+# -- the seed's create and update bodies ---------------------------------------------------------
+
+
+def create_entry(
+    body: Mapping[str, Any], experiment_id: str, now: str, path: str = "$"
+) -> dict[str, Any]:
+    """A CREATED entry ``experiment_id`` of the file shape from seed 002's Create A/B test
+    body ``{"experiment": {…}}``, created ``now``. ``ConfigError`` (at ``path``, where the
+    entry is to stand) for another body or one that sets ``state`` or ``history``."""
+    experiment = _request_experiment(body, path, "a create body")
+    problems = [
+        Problem(key_path(f"{path}.experiment", field), "set by the lifecycle, not by a create body")
+        for field in _SET_BY_LIFECYCLE
+        if field in experiment
+    ]
+    if problems:
+        raise ConfigError(problems)
+    return {
+        "experimentId": experiment_id,
+        "experiment": {**experiment, "state": "CREATED", "history": {"creationTime": now}},
+    }
+
+
+def update_entry(
+    entry: Mapping[str, Any], body: Mapping[str, Any], path: str = "$"
+) -> dict[str, Any]:
+    """``entry`` (of the file shape) after seed 002's Update A/B test body ``{"experiment":
+    {…}}``, which changes only the :data:`UPDATABLE` fields (``ConfigError`` at ``path``
+    for others)."""
+    changes = _request_experiment(body, path, "an update body")
+    problems = [
+        Problem(
+            key_path(f"{path}.experiment", str(key)),
+            "an update changes " + ", ".join(UPDATABLE) + " only",
+        )
+        for key in changes
+        if key not in UPDATABLE
+    ]
+    if problems:
+        raise ConfigError(problems)
+    return {**entry, "experiment": {**entry["experiment"], **changes}}
+
+
+def name_clashes(entries: Sequence[Mapping[str, Any]], index: int) -> list[Problem]:
+    """A problem if the experiment of the entry at ``index`` of a file's ``experiments`` has
+    the name of another's (names are unique, as the seed's names are)."""
+
+    def name_of(entry: Mapping[str, Any]) -> Any:
+        experiment = entry.get("experiment")
+        return experiment.get("name") if isinstance(experiment, Mapping) else None
+
+    name = name_of(entries[index])
+    return [
+        Problem(
+            f"$.experiments[{index}].experiment.name",
+            f"{name!r} is already the name of the experiment at $.experiments[{other}]",
+        )
+        for other, entry in enumerate(entries)
+        if other != index and name is not None and name_of(entry) == name
+    ]
+
+
+def _request_experiment(body: Mapping[str, Any], path: str, what: str) -> Mapping[str, Any]:
+    """The ``experiment`` object of a request body ``{"experiment": {…}}``."""
+    problems = [
+        Problem(key_path(path, str(key)), f'unknown field ({what} is {{"experiment": {{...}}}})')
+        for key in body
+        if key != "experiment"
+    ]
+    experiment = body.get("experiment")
+    if "experiment" not in body:
+        problems.append(Problem(f"{path}.experiment", "required field is missing"))
+    elif not isinstance(experiment, Mapping):
+        problems.append(Problem(f"{path}.experiment", "expected an object"))
+    if problems:
+        raise ConfigError(problems)
+    assert isinstance(experiment, Mapping)
+    return experiment
+
+
 # -- writing ------------------------------------------------------------------------------------
 
 
@@ -567,7 +660,8 @@ def write(native: Mapping[str, Any]) -> dict[str, Any]:
     experiments = []
     raw_tests = native.get("abtests") or []
     for (path, instance), raw in zip(snapshot.abtest_entries(), raw_tests, strict=True):
-        claimed.update(f"flags/{t.variant.split('/')[1]}" for t in instance.abtest.treatments)
+        if instance.flag is not None:  # always, in a valid document
+            claimed.add(instance.flag)
         entry = _write_test(path, instance, raw, problems)
         if entry is None:
             continue
@@ -631,7 +725,7 @@ def _write_test(
         "plannedDuration": fields["plannedDuration"],
         "exposurePercentage": exposure,
         "metricConfigurations": fields["metricConfigurations"],
-        "state": alexa_state(raw),
+        "state": alexa_state(instance),
     }
     history: dict[str, Any] = {}
     if instance.create_time is not None:
@@ -667,7 +761,7 @@ def _flag_id(path: str, instance: AbTestInstance, problems: _Problems) -> str | 
             "the Alexa shape has two treatments, C then T1, at 5000 basis points each",
         )
         return None
-    flag_id = treatments[0].variant.split("/")[1]
+    flag_id = (instance.flag or "").removeprefix("flags/")
     before = len(problems.items)
     _check_name(f"{path}.abtest.treatments[0].variant", flag_id, problems)
     return flag_id if len(problems.items) == before else None

@@ -29,6 +29,10 @@ The mapping, for an experiment ``id``:
   unknown fields of each variant by variant id), so ``write(read(doc)) == doc`` for any
   valid document in the file shape (up to generated variant ids).
 
+``create_experiment`` and ``update_experiment`` apply the seed's Create and PATCH bodies to a
+file's experiment (the ``abtest --format experiments-api`` command's ``create`` and
+``update``); ``name_clashes`` finds a repeated name.
+
 Neither direction guesses: bad input raises ``ConfigError`` naming every problem with its JSON
 path, in the Experiments-API document for ``read`` and in the native document for ``write``
 (which refuses whatever the shape cannot express: own rules, allocation, treatment overrides,
@@ -43,19 +47,27 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..abtests.states import EXPERIMENTS_API_STATUSES, experiments_api_status
 from ..errors import ConfigError, Problem
 from ..model.abtests import INSTANCE_PREFIX, AbTestInstance, default_segment_name
 from ..model.flags import Flag
 from ..model.paths import key_path
 from ..model.segments import Segment
 from ..model.snapshot import Snapshot
+from ..model.states import EXPERIMENTS_API_STATUSES, experiments_api_status
 from ..model.targeting import Targeting
 from ..model.validation import short_variant_name
 from ..semantics.scalars import parse_timestamp_ns
 from .native import parse_snapshot
 
-__all__ = ["FORMAT", "read", "write"]
+__all__ = [
+    "FORMAT",
+    "SET_BY_LIFECYCLE",
+    "create_experiment",
+    "name_clashes",
+    "read",
+    "update_experiment",
+    "write",
+]
 
 FORMAT = "experiments-api"
 """The ``origin.format`` of A/B tests read from this shape."""
@@ -92,6 +104,10 @@ _STATUSES = ", ".join(EXPERIMENTS_API_STATUSES)
 _FILE_KEYS = ("experiments", "audiences")
 _RESPONSE_KEYS = ("data", "meta", "audiences")
 _BOUNDARY = re.compile(r"[.\[]")
+
+SET_BY_LIFECYCLE = ("id", "status", "createdAt", "updatedAt", "startDate", "endDate")
+"""Experiment fields a create or update body may not set: the id (given beside the body),
+the status (the lifecycle's commands) and the timestamps (the clock)."""
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -499,6 +515,64 @@ def _percent(basis_points: int) -> str:
     return str(basis_points // 100) if basis_points % 100 == 0 else str(basis_points / 100)
 
 
+# -- the seed's create and update bodies -------------------------------------------------------
+
+
+def create_experiment(
+    body: Mapping[str, Any], experiment_id: str, now: str, path: str = "$"
+) -> dict[str, Any]:
+    """A draft experiment ``experiment_id`` from seed 001's Create Experiment body (``name``,
+    ``description``, ``type``, ``audienceId``, ``variants``), created and updated ``now``;
+    variants without ids are ``v1``, ``v2``, …. ``ConfigError`` (at ``path``, where the
+    experiment is to stand) for a body that sets what the lifecycle sets."""
+    _refuse_lifecycle_fields(path, body, "a create body")
+    experiment: dict[str, Any] = {"id": experiment_id, **body}
+    variants = body.get("variants")
+    if isinstance(variants, list) and not any(
+        isinstance(variant, Mapping) and "id" in variant for variant in variants
+    ):
+        experiment["variants"] = [
+            {"id": f"v{index + 1}", **variant} if isinstance(variant, Mapping) else variant
+            for index, variant in enumerate(variants)
+        ]
+    experiment.update(status="draft", createdAt=now, updatedAt=now)
+    return experiment
+
+
+def update_experiment(
+    experiment: Mapping[str, Any], body: Mapping[str, Any], path: str = "$"
+) -> dict[str, Any]:
+    """``experiment`` after seed 001's PATCH ``body``: each field given replaces the
+    experiment's (``variants`` whole). ``ConfigError`` (at ``path``) for fields the lifecycle
+    sets."""
+    _refuse_lifecycle_fields(path, body, "an update")
+    return {**experiment, **body}
+
+
+def name_clashes(experiments: Sequence[Mapping[str, Any]], index: int) -> list[Problem]:
+    """A problem if the experiment at ``index`` of a file's ``experiments`` has the name of
+    another (names are unique, as the seed's names are)."""
+    name = experiments[index].get("name")
+    return [
+        Problem(
+            f"$.experiments[{index}].name",
+            f"{name!r} is already the name of the experiment at $.experiments[{other}]",
+        )
+        for other, experiment in enumerate(experiments)
+        if other != index and name is not None and experiment.get("name") == name
+    ]
+
+
+def _refuse_lifecycle_fields(path: str, body: Mapping[str, Any], what: str) -> None:
+    problems = [
+        Problem(key_path(path, field), f"set by the lifecycle, not by {what}")
+        for field in SET_BY_LIFECYCLE
+        if field in body
+    ]
+    if problems:
+        raise ConfigError(problems)
+
+
 # -- writing ----------------------------------------------------------------------------------
 
 
@@ -765,7 +839,7 @@ class _Writer:
             experiment["type"] = fields["type"]
         elif not has_origin:
             experiment["type"] = "ab_test"
-        experiment["status"] = experiments_api_status(raw)
+        experiment["status"] = experiments_api_status(instance)
         if audience_id is not None or "audienceId" in fields:
             experiment["audienceId"] = audience_id
         for source, native in _DATES:

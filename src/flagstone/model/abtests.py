@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, TypeAdapter
 
 from .base import CONFIG, ResourceMetadata, dataclass
 from .segments import Allocation
 from .targeting import Targeting
 
 __all__ = [
+    "ABTEST_INSTANCE",
     "INSTANCE_PREFIX",
     "AbTestInstance",
     "AbTestOrigin",
@@ -28,6 +29,7 @@ __all__ = [
     "Treatment",
     "Weight",
     "default_segment_name",
+    "treatment_flag",
 ]
 
 INSTANCE_PREFIX = "workflows/abtest/instances/"
@@ -37,6 +39,15 @@ INSTANCE_PREFIX = "workflows/abtest/instances/"
 def default_segment_name(instance_id: str) -> str:
     """The segment an instance without a ``segment.name`` buckets in: ``segments/abtest-<id>``."""
     return f"segments/abtest-{instance_id}"
+
+
+def treatment_flag(variant: str) -> str | None:
+    """The flag a treatment's variant belongs to: ``flags/checkout`` for
+    ``flags/checkout/variants/control``; ``None`` for a name of another form."""
+    parts = variant.split("/")
+    if len(parts) != 4 or parts[0] != "flags" or parts[2] != "variants" or not all(parts):
+        return None
+    return f"flags/{parts[1]}"
 
 
 AbTestState = Literal["draft", "live", "ended", "archived"]
@@ -133,3 +144,15 @@ class AbTestInstance(ResourceMetadata):
     def instance_id(self) -> str:
         """The last part of the name (``dwimxjvyjsfno42agkl8``)."""
         return self.name.rsplit("/", 1)[-1]
+
+    @property
+    def flag(self) -> str | None:
+        """The flag the test's treatments name (``flags/checkout``), read from its first
+        treatment; ``None`` without treatments or for a variant not named
+        ``flags/<flag>/variants/<variant>``. Validation makes every treatment name this flag."""
+        treatments = self.abtest.treatments
+        return treatment_flag(treatments[0].variant) if treatments else None
+
+
+ABTEST_INSTANCE: TypeAdapter[AbTestInstance] = TypeAdapter(AbTestInstance)
+"""Validates one A/B-test instance (the JSON of one item of a snapshot's ``abtests``)."""

@@ -20,7 +20,7 @@ refuse a snapshot.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import NamedTuple
 
 from pydantic.alias_generators import to_camel
@@ -29,7 +29,8 @@ from ..errors import Problem
 from ..semantics.hashing import ACCOUNT_BUCKETS
 from ..semantics.membership import bloom_filter_predicate, decode_bitset
 from ..semantics.scalars import parse_timestamp_ns, parse_version
-from .abtests import AbTestInstance, default_segment_name
+from .abtests import AbTestInstance, default_segment_name, treatment_flag
+from .bitsets import BitsetSpec
 from .flags import Flag
 from .paths import join_path, key_path
 from .segments import Allocation, BucketRange
@@ -46,6 +47,7 @@ from .targeting import (
 __all__ = [
     "Findings",
     "abtest_segment_name",
+    "check_abtest_change",
     "check_snapshot",
     "segment_reference_cycles",
     "short_variant_name",
@@ -377,13 +379,16 @@ class _Checker:
 
     def check_bitsets(self) -> None:
         for name, spec in self.snapshot.bitsets.items():
-            path = key_path("$.bitsets", name)
-            if name not in self.segment_names:
-                self.add_strict(path, f"a bitset for unknown segment {name!r}")
-            try:
-                decode_bitset(spec)
-            except ValueError as error:
-                self.add(path, str(error))
+            self.check_bitset(name, spec)
+
+    def check_bitset(self, name: str, spec: BitsetSpec) -> None:
+        path = key_path("$.bitsets", name)
+        if name not in self.segment_names:
+            self.add_strict(path, f"a bitset for unknown segment {name!r}")
+        try:
+            decode_bitset(spec)
+        except ValueError as error:
+            self.add(path, str(error))
 
     def check_bloom_filters(self) -> None:
         for name, bloom in self.snapshot.bloom_filters.items():
@@ -418,39 +423,91 @@ class _Checker:
         names: set[str] = set()
         segments: dict[str, str] = {}
         for path, instance in self.snapshot.abtest_entries(self.positions):
-            if not instance.name or not instance.instance_id:
-                self.add(
-                    f"{path}.name", "an A/B test needs a name (workflows/abtest/instances/<id>)"
-                )
-            if instance.name in names:
-                self.add(f"{path}.name", f"A/B test {instance.name!r} is defined twice")
-            names.add(instance.name)
-            segment_name = abtest_segment_name(instance)
-            if instance.segment is not None and instance.segment.name:
-                _expect_name(self, f"{path}.segment.name", instance.segment.name, "segments")
-            if segment_name in self.top_segment_names or segment_name in segments:
-                self.add(
-                    f"{path}.segment.name",
-                    f"segment {segment_name!r} is already defined; each A/B test buckets on a "
-                    "segment of its own",
-                )
-            segments[segment_name] = path
-            if instance.flags.targeting_key_selector == "":
-                self.add(f"{path}.flags.targetingKeySelector", "an A/B test needs a unit to bucket")
-            elif not _selector_is_well_formed(instance.flags.targeting_key_selector):
-                self.add(
-                    f"{path}.flags.targetingKeySelector",
-                    f"{instance.flags.targeting_key_selector!r} is not a dotted path such as "
-                    "user.id",
-                )
-            self.check_treatments(path, instance)
-            if instance.segment is not None:
-                if instance.segment.targeting is not None:
-                    self.check_targeting(f"{path}.segment.targeting", instance.segment.targeting)
-                if instance.segment.allocation is not None:
-                    self.check_allocation(f"{path}.segment.allocation", instance.segment.allocation)
-            self.check_schedule(path, instance)
-            self.check_intake(path, instance)
+            self.check_abtest(path, instance, names, segments)
+
+    def check_abtest(
+        self, path: str, instance: AbTestInstance, names: set[str], segments: dict[str, str]
+    ) -> None:
+        """One A/B test; ``names`` and ``segments`` (segment name → path) hold the tests
+        checked before it, and it is added to them."""
+        if not instance.name or not instance.instance_id:
+            self.add(f"{path}.name", "an A/B test needs a name (workflows/abtest/instances/<id>)")
+        if instance.name in names:
+            self.add(f"{path}.name", f"A/B test {instance.name!r} is defined twice")
+        names.add(instance.name)
+        segment_name = abtest_segment_name(instance)
+        if instance.segment is not None and instance.segment.name:
+            _expect_name(self, f"{path}.segment.name", instance.segment.name, "segments")
+        if segment_name in self.top_segment_names or segment_name in segments:
+            self.add(
+                f"{path}.segment.name",
+                f"segment {segment_name!r} is already defined; each A/B test buckets on a "
+                "segment of its own",
+            )
+        segments[segment_name] = path
+        if instance.flags.targeting_key_selector == "":
+            self.add(f"{path}.flags.targetingKeySelector", "an A/B test needs a unit to bucket")
+        elif not _selector_is_well_formed(instance.flags.targeting_key_selector):
+            self.add(
+                f"{path}.flags.targetingKeySelector",
+                f"{instance.flags.targeting_key_selector!r} is not a dotted path such as user.id",
+            )
+        self.check_treatments(path, instance)
+        if instance.segment is not None:
+            if instance.segment.targeting is not None:
+                self.check_targeting(f"{path}.segment.targeting", instance.segment.targeting)
+            if instance.segment.allocation is not None:
+                self.check_allocation(f"{path}.segment.allocation", instance.segment.allocation)
+        self.check_schedule(path, instance)
+        self.check_intake(path, instance)
+
+    def check_abtest_change(self, index: int | None, released: str | None) -> list[Problem]:
+        """What a change of one A/B test can break in a snapshot that was valid before it:
+        the test at ``index`` itself (its names against the other tests', its flag and
+        variants, targeting, allocation, schedule, intake), overlaps under its exclusivity
+        tags, cycles through its segment, and, for a ``released`` segment name (the test's
+        old segment, or the segment of a removed test), everything that referenced it."""
+        abtests = self.snapshot.abtests
+        if index is not None:
+            instance = abtests[index]
+            others = [(i, other) for i, other in enumerate(abtests) if i != index]
+            names = {other.name for _, other in others}
+            segments = {abtest_segment_name(other): f"$.abtests[{i}]" for i, other in others}
+            self.check_abtest(f"$.abtests[{index}]", instance, names, segments)
+            segment = instance.segment
+            allocation = segment.allocation if segment is not None else None
+            if allocation is not None and allocation.exclusivity_tags:
+                self.check_exclusivity(set(allocation.exclusivity_tags))
+            targeting = segment.targeting if segment is not None else None
+            if targeting is not None and any(
+                criterion.segment is not None for criterion in targeting.criteria.values()
+            ):
+                self.check_cycles()
+        if released is not None and released not in self.segment_names:
+            self.check_references(released)
+        return self.problems
+
+    def check_references(self, segment_name: str) -> None:
+        """Check again the flags, segments, A/B tests and bitsets that name ``segment_name``."""
+        for path, _, flag in self.snapshot.flag_entries():
+            if any(rule.segment == segment_name for rule in flag.rules):
+                self.check_flag(path, flag)
+        targetings = [
+            (f"{path}.targeting", segment.targeting)
+            for path, _, segment in self.snapshot.segment_entries()
+        ] + [
+            (f"{path}.segment.targeting", instance.segment.targeting)
+            for path, instance in self.snapshot.abtest_entries()
+            if instance.segment is not None
+        ]
+        for path, targeting in targetings:
+            if targeting is not None and any(
+                criterion.segment is not None and criterion.segment.segment == segment_name
+                for criterion in targeting.criteria.values()
+            ):
+                self.check_targeting(path, targeting)
+        if segment_name in self.snapshot.bitsets:
+            self.check_bitset(segment_name, self.snapshot.bitsets[segment_name])
 
     def check_intake(self, path: str, instance: AbTestInstance) -> None:
         if instance.materialization is not None:
@@ -482,11 +539,11 @@ class _Checker:
         short_names: list[str] = []
         for index, treatment in enumerate(treatments):
             v_path = f"{t_path}[{index}].variant"
-            parts = treatment.variant.split("/")
-            if len(parts) != 4 or parts[0] != "flags" or parts[2] != "variants" or not all(parts):
+            flag_name = treatment_flag(treatment.variant)
+            if flag_name is None:
                 self.add(v_path, f"{treatment.variant!r} is not flags/<flag>/variants/<variant>")
                 continue
-            flag_name = f"flags/{parts[1]}"
+            parts = treatment.variant.split("/")
             flag_names.add(flag_name)
             flag = self.flags.get(flag_name)
             if flag is None:
@@ -528,7 +585,8 @@ class _Checker:
         if serving and start is not None and end is not None and end <= start:
             self.add(f"{path}.endTime", "the end time is not after the start time")
 
-    def check_exclusivity(self) -> None:
+    def check_exclusivity(self, tags: Collection[str] | None = None) -> None:
+        """Overlapping exclusive ranges, under every tag or only under ``tags``."""
         by_tag: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
         allocations = [
             (f"{path}.allocation", segment.allocation)
@@ -542,6 +600,8 @@ class _Checker:
             if allocation is None:
                 continue
             for tag in set(allocation.exclusivity_tags):
+                if tags is not None and tag not in tags:
+                    continue
                 for index, bucket_range in enumerate(allocation.bucket_ranges):
                     by_tag[tag].append(
                         (bucket_range.lower, bucket_range.upper, f"{path}.bucketRanges[{index}]")
@@ -723,3 +783,22 @@ def check_snapshot(
     return snapshot_findings(
         snapshot, strict=strict, known_names=known_names, positions=positions
     ).problems
+
+
+def check_abtest_change(
+    snapshot: Snapshot,
+    index: int | None,
+    *,
+    strict: bool = True,
+    released_segment: str | None = None,
+) -> Findings:
+    """The problems (and warnings) a change of one A/B test made in ``snapshot``, which was
+    valid (in the same mode) before the change: the rules :func:`snapshot_findings` applies,
+    limited to what involves that test.
+
+    ``index`` is the test's position in ``snapshot.abtests`` after the change (``None`` when
+    the change removed it); ``released_segment`` the segment name the change took away (the
+    test's former segment, or that of the removed test), whose references are checked again.
+    """
+    checker = _Checker(snapshot, strict, ())
+    return Findings(checker.check_abtest_change(index, released_segment), checker.warnings)

@@ -77,8 +77,8 @@ def _compile(
             instance.segment.targeting if instance.segment else None,
             instance.segment.allocation if instance.segment else None,
         )
-        flag_name = "flags/" + instance.abtest.treatments[0].variant.split("/")[1]
-        instances_by_flag.setdefault(flag_name, []).append(instance)
+        if instance.flag is not None:  # always, in a validated snapshot
+            instances_by_flag.setdefault(instance.flag, []).append(instance)
     segments = SegmentCompiler(
         sources,
         account_id=snapshot.account_id,

@@ -3,13 +3,16 @@
 
 Native states are seed 000's ``draft``, ``live``, ``ended`` and ``archived``; two fields of an
 instance refine them: ``preview`` (treatment overrides served while a draft, Alexa's ENABLED)
-and ``intake`` (``paused`` while live: the Experiments API's ``stopped``).
+and ``intake`` (``paused`` while live: the Experiments API's ``stopped``). The lifecycle
+(``flagstone.abtests``) enforces these tables; the Alexa and Experiments-API formats read and
+write the states through them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Final
+from typing import Final
+
+from .abtests import AbTestInstance
 
 __all__ = [
     "ACTIONS",
@@ -20,6 +23,7 @@ __all__ = [
     "alexa_state",
     "allowed_actions",
     "experiments_api_status",
+    "native_state",
 ]
 
 NativeState = tuple[str, bool, str]
@@ -76,28 +80,18 @@ EXPERIMENTS_API_STATUSES: Final[dict[str, tuple[str, str]]] = {
 """Experiments-API status → native ``(state, intake)``."""
 
 
-def _native(instance: Mapping[str, Any]) -> NativeState:
-    return (
-        str(instance.get("state", "draft")),
-        bool(instance.get("preview", True)),
-        str(instance.get("intake", "open")),
-    )
+def native_state(instance: AbTestInstance) -> NativeState:
+    """``(state, preview, intake)`` of ``instance``."""
+    return instance.state, instance.preview, instance.intake
 
 
-def _origin_state(instance: Mapping[str, Any], shape: str) -> str | None:
-    origin = instance.get("origin")
-    if isinstance(origin, Mapping) and origin.get("format") == shape:
-        state = origin.get("state")
-        return state if isinstance(state, str) else None
-    return None
-
-
-def alexa_state(instance: Mapping[str, Any]) -> str:
-    """The Alexa state of a native instance (a JSON mapping): the state it was read with
-    while that still describes it (so ENABLING or FAILED survive a round trip), else the one
-    its native state implies (archived reads as STOPPED, the Alexa shape has no archive)."""
-    state, preview, _ = _native(instance)
-    kept = _origin_state(instance, "alexa")
+def alexa_state(instance: AbTestInstance) -> str:
+    """The Alexa state of a native instance: the state it was read with while that still
+    describes it (so ENABLING or FAILED survive a round trip), else the one its native state
+    implies (archived reads as STOPPED, the Alexa shape has no archive)."""
+    state, preview, _ = native_state(instance)
+    origin = instance.origin
+    kept = origin.state if origin is not None and origin.format == "alexa" else None
     if kept in ALEXA_STATES and _alexa_matches(kept, state, preview):
         return kept
     if state == "draft":
@@ -106,13 +100,13 @@ def alexa_state(instance: Mapping[str, Any]) -> str:
 
 
 def _alexa_matches(alexa: str, state: str, preview: bool) -> bool:
-    native_state, native_preview = ALEXA_STATES[alexa]
-    return native_state == state and (state != "draft" or native_preview == preview)
+    native, native_preview = ALEXA_STATES[alexa]
+    return native == state and (state != "draft" or native_preview == preview)
 
 
-def experiments_api_status(instance: Mapping[str, Any]) -> str:
+def experiments_api_status(instance: AbTestInstance) -> str:
     """The Experiments-API status of a native instance (archived reads as completed)."""
-    state, _, intake = _native(instance)
+    state, _, intake = native_state(instance)
     if state == "draft":
         return "draft"
     if state == "live":
@@ -120,9 +114,9 @@ def experiments_api_status(instance: Mapping[str, Any]) -> str:
     return "completed"
 
 
-def allowed_actions(instance: Mapping[str, Any]) -> tuple[str, ...]:
-    """What ``instance`` (a JSON mapping) allows now, in its state, preview and intake."""
-    state, preview, intake = _native(instance)
+def allowed_actions(instance: AbTestInstance) -> tuple[str, ...]:
+    """What ``instance`` allows now, in its state, preview and intake."""
+    state, preview, intake = native_state(instance)
     actions = ACTIONS.get(state, ())
     skip = set()
     if state == "draft" and preview:
@@ -131,6 +125,6 @@ def allowed_actions(instance: Mapping[str, Any]) -> tuple[str, ...]:
         skip.add("resume" if intake == "open" else "pause")
         if intake == "paused":
             skip.update(("exposure", "update-segment"))
-        if not instance.get("materialization"):
+        if not instance.materialization:
             skip.add("pause")
     return tuple(action for action in actions if action not in skip)
