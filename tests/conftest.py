@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.commandline import CliRunner
+
 ROOT = Path(__file__).resolve().parent.parent
 SUITE_DIR = Path(
     os.environ.get(
@@ -61,3 +63,10 @@ def clients() -> Iterator[list[Any]]:
     yield made
     for client in made:
         client.close()
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """``cli(*argv, stdin=None)``: ``python -m flagstone *argv`` run in this process
+    (``flagstone.cli.main``), returning its exit code, stdout and stderr."""
+    return CliRunner(capsys, monkeypatch)
