@@ -1,4 +1,5 @@
-"""Shared test fixtures: where the conformance suite is, and small snapshot builders."""
+"""Shared test fixtures: where the conformance suite is, the clients a test made, the
+command line run in process (``cli``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 import pytest
 
 from tests.commandline import CliRunner
+
+pytest_plugins = ["pytester"]  # test_examples runs the example test file in a session of its own
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE_DIR = Path(
