@@ -20,85 +20,36 @@ from typing import Any
 import pytest
 
 from flagstone.cli import main
+from tests import builders as b
 from tests.commandline import CliRunner, run_command
 
 
 def snapshot() -> dict[str, Any]:
     """One flag for everyone in Sweden, one client, one live A/B test on another flag."""
-    return {
-        "account": {"name": "accounts/acme"},
-        "flags": {
-            "flags/checkout": {
-                "name": "flags/checkout",
-                "clients": ["clients/web"],
-                "variants": [
-                    {"name": "classic", "value": {"layout": "classic"}},
-                    {"name": "new", "value": {"layout": "new"}},
-                ],
-                "rules": [
-                    {
-                        "name": "flags/checkout/rules/se",
-                        "segment": "segments/sweden",
-                        "assignmentSpec": {
-                            "bucketCount": 1,
-                            "assignments": [
-                                {
-                                    "assignmentId": "all-new",
-                                    "variant": {"variant": "new"},
-                                    "bucketRanges": [{"lower": 0, "upper": 1}],
-                                }
-                            ],
-                        },
-                    }
-                ],
-            },
-            "flags/banner": {
-                "name": "flags/banner",
-                "variants": [
-                    {"name": "control", "value": {"shown": False}},
-                    {"name": "treatment", "value": {"shown": True}},
-                ],
-            },
-        },
-        "segments": {
-            "segments/sweden": {
-                "name": "segments/sweden",
-                "targeting": {
-                    "criteria": {
-                        "c": {
-                            "attribute": {
-                                "attributeName": "country",
-                                "eqRule": {"value": {"stringValue": "SE"}},
-                            }
-                        }
-                    },
-                    "expression": {"ref": "c"},
-                },
-            }
-        },
-        "clients": {
-            "web-secret": {
-                "client": {"name": "clients/web"},
-                "clientCredential": {
-                    "name": "clients/web/credentials/1",
-                    "clientSecret": {"secret": "web-secret"},
-                },
-            }
-        },
-        "abtests": [
-            {
-                "name": "workflows/abtest/instances/banner-test",
-                "state": "live",
-                "abtest": {
-                    "treatments": [
-                        {"variant": "flags/banner/variants/control", "weight": "5000"},
-                        {"variant": "flags/banner/variants/treatment", "weight": "5000"},
-                    ]
-                },
-                "treatmentOverrides": {"qa-user": "treatment"},
-            }
+    return b.snapshot(
+        b.flag(
+            "checkout",
+            {"classic": {"layout": "classic"}, "new": {"layout": "new"}},
+            [
+                b.everyone_gets(
+                    "flags/checkout/rules/se", "new", assignment_id="all-new", segment="sweden"
+                )
+            ],
+            clients=["clients/web"],
+        ),
+        b.flag("banner", {"control": {"shown": False}, "treatment": {"shown": True}}),
+        account="acme",
+        segments=[b.segment("sweden", targeting=b.attribute_is("country", b.string("SE")))],
+        clients=[b.credential("web-secret", "web", credential_id="1")],
+        abtests=[
+            b.abtest(
+                "banner-test",
+                flag="banner",
+                weights=[("control", "5000"), ("treatment", "5000")],
+                overrides={"qa-user": "treatment"},
+            )
         ],
-    }
+    )
 
 
 def invalid_snapshot() -> dict[str, Any]:
@@ -377,9 +328,14 @@ def test_evaluate_with_a_client_secret_resolves_as_that_client(
 ) -> None:
     path = write(tmp_path, snapshot())
     result = cli(
-        "evaluate", path.name, "checkout", "--context", SE_USER,
-        "--client-secret", "web-secret",
-    )  # fmt: skip
+        "evaluate",
+        path.name,
+        "checkout",
+        "--context",
+        SE_USER,
+        "--client-secret",
+        "web-secret",
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["variant"] == "new"
 
