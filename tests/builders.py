@@ -17,8 +17,9 @@ out), so a test states what matters to it and the document holds no more than th
         abtests=[b.abtest("banner-test", flag="banner", weights=[("off", 5000), ("on", 5000)])],
     )
 
-Names: ``flag``, ``segment`` and ``abtest`` take a resource name or its last part
-(``"checkout"`` is ``"flags/checkout"``); rule names are always written in full. A document's
+Names: ``flag``, ``segment`` and ``abtest`` take a resource name or a bare id
+(``"checkout"`` is ``"flags/checkout"``; a name with a ``/`` is written as it is); rule
+names are always written in full. A document's
 ``flags`` and ``segments`` are maps keyed by name (``layout="map"``, the default) or lists
 (``layout="list"``), both of which a snapshot may use.
 
@@ -82,16 +83,18 @@ INSTANCE_PREFIX = "workflows/abtest/instances/"
 
 
 def _full(prefix: str, name: str) -> str:
-    return name if name.startswith(prefix) else prefix + name
+    """A bare id gets ``prefix``; a name with a ``/`` is written as it is (so a test can
+    also build a wrongly named resource)."""
+    return name if "/" in name else prefix + name
 
 
 def flag_name(name: str) -> str:
-    """``"checkout"`` → ``"flags/checkout"`` (a full name is kept)."""
+    """``"checkout"`` → ``"flags/checkout"`` (a name with a ``/`` is kept)."""
     return _full("flags/", name)
 
 
 def segment_name(name: str) -> str:
-    """``"sweden"`` → ``"segments/sweden"`` (a full name is kept)."""
+    """``"sweden"`` → ``"segments/sweden"`` (a name with a ``/`` is kept)."""
     return _full("segments/", name)
 
 
