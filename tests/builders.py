@@ -24,7 +24,8 @@ names are always written in full. A document's
 (``layout="list"``), both of which a snapshot may use.
 
 Targeting is written with :func:`targeting` over criteria (:func:`attribute` with a rule:
-:func:`eq`, :func:`one_of`, :func:`between`, …, or :func:`in_segment`) and an expression
+:func:`eq`, :func:`one_of`, :func:`between`, :func:`starts_with`, :func:`any_of`, …, or
+:func:`in_segment`) and an expression
 (:func:`ref`, :func:`and_`, :func:`or_`, :func:`not_`); typed values are :func:`string`,
 :func:`number`, :func:`boolean`, :func:`timestamp`, :func:`version` and :data:`NULL`.
 """
@@ -41,13 +42,17 @@ __all__ = [
     "INSTANCE_PREFIX",
     "NULL",
     "abtest",
+    "all_of",
     "and_",
+    "any_of",
     "assignment",
     "attribute",
     "attribute_is",
     "between",
     "boolean",
+    "contains",
     "credential",
+    "ends_with",
     "eq",
     "everyone_gets",
     "flag",
@@ -64,6 +69,7 @@ __all__ = [
     "segment_name",
     "snapshot",
     "split_rule",
+    "starts_with",
     "string",
     "targeting",
     "timestamp",
@@ -153,6 +159,28 @@ def one_of(*values: Doc) -> Doc:
 def between(**bounds: Doc) -> Doc:
     """An attribute rule: a range, ``between(startInclusive=number(1), endExclusive=…)``."""
     return {"rangeRule": bounds}
+
+
+def starts_with(text: str) -> Doc:
+    return {"startsWithRule": {"value": text}}
+
+
+def ends_with(text: str) -> Doc:
+    return {"endsWithRule": {"value": text}}
+
+
+def contains(text: str) -> Doc:
+    return {"containsRule": {"value": text}}
+
+
+def any_of(inner: Doc) -> Doc:
+    """An attribute rule: some element of the (list) attribute satisfies ``inner``."""
+    return {"anyRule": {"rule": inner}}
+
+
+def all_of(inner: Doc) -> Doc:
+    """An attribute rule: every element of the (list) attribute satisfies ``inner``."""
+    return {"allRule": {"rule": inner}}
 
 
 def attribute(name: str, rule: Doc) -> Doc:
