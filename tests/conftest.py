@@ -73,3 +73,22 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
     """``cli(*argv, stdin=None)``: ``python -m flagstone *argv`` run in this process
     (``flagstone.cli.main``), returning its exit code, stdout and stderr."""
     return CliRunner(capsys, monkeypatch)
+
+
+# Warnings that a test owned by another piece of work still raises, each ignored for that one
+# test until its owner fixes the cause (then the entry goes): node id → filterwarnings entry.
+_KNOWN_WARNINGS = {
+    # the lock holder's stdout pipe is never closed: `with subprocess.Popen(...) as holder:`
+    # (or closing holder.stdout) fixes it
+    "tests/test_abtest_storage.py::"
+    "test_another_process_holding_the_lock_keeps_an_editor_out_until_it_lets_go": (
+        "ignore:unclosed file:ResourceWarning"
+    ),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        known = _KNOWN_WARNINGS.get(item.nodeid)
+        if known is not None:
+            item.add_marker(pytest.mark.filterwarnings(known))
