@@ -258,7 +258,6 @@ def local_zone_tokyo(monkeypatch) -> Iterator[None]:
     time.tzset()
 
 
-@pytest.mark.skipif(not hasattr(time, "tzset"), reason="time.tzset is POSIX-only")
 def test_apply_time_is_utc_when_the_local_zone_is_not(make_sink, local_zone_tokyo) -> None:
     under_test = make_sink()
     under_test.emit(exposure(at=T0 + 0.123))
