@@ -48,6 +48,15 @@ def suite_state() -> dict[str, Any]:
     return json.loads((SUITE_DIR / "state.json").read_text())
 
 
+@pytest.fixture(scope="session")
+def suite_snapshot(suite_state: dict[str, Any]) -> Any:
+    """The suite's state parsed once, leniently (it holds unknown segments, cycles and
+    unrecognised rules on purpose): a ``ParsedSnapshot`` for ``flagstone.Client(...)``."""
+    from flagstone.formats import parse_snapshot
+
+    return parse_snapshot(suite_state, strict=False)
+
+
 @pytest.fixture(autouse=True)
 def _no_leftover_test_overrides():
     """Every test starts and ends without process-wide test overrides."""
