@@ -25,6 +25,18 @@ SUITE_DIR = Path(
 SUITE_REQUIRED = os.environ.get("FLAGSTONE_REQUIRE_CONFORMANCE") == "1"
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto`` (in addopts): the whole suite runs on one worker per core (xdist's own
+    count, or ``PYTEST_XDIST_AUTO_NUM_WORKERS``); a run of chosen files or tests stays in
+    this process, where starting workers would cost more than it saves."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    whole = {ROOT, ROOT / "tests"}
+    invocation = config.invocation_params.dir
+    chosen = [(invocation / argument.split("::")[0]).resolve() for argument in config.args]
+    return None if chosen and all(path in whole for path in chosen) else 0
+
+
 def suite_present() -> bool:
     return (SUITE_DIR / "state.json").is_file() and (SUITE_DIR / "tests.json").is_file()
 

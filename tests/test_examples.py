@@ -53,10 +53,11 @@ def test_quickstart_prints_variants_and_the_exposures_it_wrote(
 
 
 def test_the_override_example_passes_under_pytest(pytester: pytest.Pytester) -> None:
-    # a pytest session of its own (in this process), which finds the flag_overrides fixture
-    # through the plugin that installing flagstone registers
+    # a pytest session of its own (in this process, without this suite's addopts: no
+    # workers), which finds the flag_overrides fixture through the plugin that installing
+    # flagstone registers
     result = pytester.runpytest_inprocess(
-        "-q", "-p", "no:cacheprovider", str(EXAMPLES / "test_with_overrides.py")
+        "-q", "-p", "no:cacheprovider", "-o", "addopts=", str(EXAMPLES / "test_with_overrides.py")
     )
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     result.assert_outcomes(passed=4)
