@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import http.client
 import select
-import shutil
 import socket
 import ssl
 import subprocess
@@ -90,8 +89,6 @@ def _openssl(*arguments: str, cwd: Path) -> None:
 def pki(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     """A CA, a server certificate for 127.0.0.1/localhost and a client certificate, made
     with the ``openssl`` binary (EC P-256 keys, valid two days)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl binary is not installed: no throwaway CA for the TLS tests")
     directory = tmp_path_factory.mktemp("pki")
     key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
     _openssl(
