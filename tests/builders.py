@@ -10,24 +10,28 @@ out), so a test states what matters to it and the document holds no more than th
         b.flag(
             "checkout",
             {"control": {"layout": "classic"}, "new": {"layout": "grid"}},
-            [b.rule("flags/checkout/rules/se", [b.assignment("all", "new", (0, 1))],
-                    bucket_count=1, segment="segments/sweden")],
+            [b.everyone_gets("flags/checkout/rules/se", "new", segment="sweden")],
         ),
+        b.flag("banner", {"off": {"shown": False}, "on": {"shown": True}}),
         segments=[b.segment("sweden", targeting=b.attribute_is("country", b.string("SE")))],
         abtests=[b.abtest("banner-test", flag="banner", weights=[("off", 5000), ("on", 5000)])],
     )
 
+Smaller parts: :func:`rule` with :func:`assignment` (a variant, the client default or a
+fall-through, over bucket ranges), :func:`split_rule`, :func:`variant`, :func:`treatments`,
+:func:`credential` (client secrets), and :func:`write` to put a document in a file.
+
 Names: ``flag``, ``segment`` and ``abtest`` take a resource name or a bare id
 (``"checkout"`` is ``"flags/checkout"``; a name with a ``/`` is written as it is); rule
-names are always written in full. A document's
-``flags`` and ``segments`` are maps keyed by name (``layout="map"``, the default) or lists
-(``layout="list"``), both of which a snapshot may use.
+names are always written in full. A document's ``flags`` and ``segments`` are maps keyed by
+name (``layout="map"``, the default) or lists (``layout="list"``), both of which a snapshot
+may use.
 
 Targeting is written with :func:`targeting` over criteria (:func:`attribute` with a rule:
 :func:`eq`, :func:`one_of`, :func:`between`, :func:`starts_with`, :func:`any_of`, …, or
-:func:`in_segment`) and an expression
-(:func:`ref`, :func:`and_`, :func:`or_`, :func:`not_`); typed values are :func:`string`,
-:func:`number`, :func:`boolean`, :func:`timestamp`, :func:`version` and :data:`NULL`.
+:func:`in_segment`) and an expression (:func:`ref`, :func:`and_`, :func:`or_`, :func:`not_`);
+typed values are :func:`string`, :func:`number`, :func:`boolean`, :func:`timestamp`,
+:func:`version` and :data:`NULL`.
 """
 
 from __future__ import annotations
