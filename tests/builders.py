@@ -302,7 +302,8 @@ def everyone_gets(
     kind: Literal["variant", "clientDefault", "fallthrough"] = "variant",
 ) -> Doc:
     """A rule whose one assignment (id ``assignment_id``, default the rule's last name part)
-    covers every bucket; ``lower=False`` writes the range without its ``lower`` bound."""
+    covers every bucket, giving ``variant`` (or, by ``kind``, the client default or a fall
+    through, ``variant`` ``None``); ``lower=False`` writes the range without its ``lower``."""
     whole: Range = (0 if lower else None, bucket_count)
     assigned = assignment(assignment_id or name.rsplit("/", 1)[-1], variant, whole, kind=kind)
     return rule(name, [assigned], bucket_count=bucket_count, segment=segment, selector=selector)
