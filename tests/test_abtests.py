@@ -17,6 +17,7 @@ from freezegun import freeze_time
 
 import flagstone
 from flagstone import ErrorCode, Reason
+from tests import builders as b
 
 FLAG = "flags/checkout"
 INSTANCE = "workflows/abtest/instances/checkout-test"
@@ -39,10 +40,6 @@ def treatment_for(unit: str, salt: str, weights: list[tuple[str, int]]) -> str:
     raise AssertionError("weights do not cover 10 000 buckets")
 
 
-def treatments(*weights: tuple[str, int | str]) -> list[dict[str, Any]]:
-    return [{"variant": f"{FLAG}/variants/{name}", "weight": weight} for name, weight in weights]
-
-
 def instance(
     *,
     name: str = INSTANCE,
@@ -54,24 +51,20 @@ def instance(
     start: str | None = None,
     end: str | None = None,
 ) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "name": name,
-        "displayName": "Checkout flow",
-        "state": state,
-        "flags": {"targetingKeySelector": selector},
-        "abtest": {"treatments": treatments(*weights)},
-        "metrics": {"entity": "entities/user", "metrics": []},
-        "stats": {"testHorizonStrategy": "SEQUENTIAL"},
-    }
-    if segment is not None:
-        doc["segment"] = segment
-    if overrides is not None:
-        doc["treatmentOverrides"] = overrides
-    if start is not None:
-        doc["startTime"] = start
-    if end is not None:
-        doc["endTime"] = end
-    return doc
+    return b.abtest(
+        name,
+        flag=FLAG,
+        weights=weights,
+        state=state,
+        display_name="Checkout flow",
+        selector=selector,
+        metrics={"entity": "entities/user", "metrics": []},
+        stats={"testHorizonStrategy": "SEQUENTIAL"},
+        segment=segment,
+        overrides=overrides,
+        start=start,
+        end=end,
+    )
 
 
 def snapshot(
@@ -83,38 +76,20 @@ def snapshot(
     def variant(short: str) -> str:
         return short if variant_names == "short" else f"{FLAG}/variants/{short}"
 
-    return {
-        "account": {"name": "accounts/acme"},
-        "flags": [
-            {
-                "name": FLAG,
-                "state": flag_state,
-                "variants": [
-                    {"name": variant("control"), "value": {"layout": "classic"}},
-                    {"name": variant("new-checkout"), "value": {"layout": "one-page"}},
-                    {"name": variant("bold"), "value": {"layout": "bold"}},
-                ],
-                "rules": [
-                    {
-                        "name": f"{FLAG}/rules/default",
-                        "segment": "segments/everyone",
-                        "assignmentSpec": {
-                            "bucketCount": 1,
-                            "assignments": [
-                                {
-                                    "assignmentId": "default",
-                                    "variant": {"variant": variant("control")},
-                                    "bucketRanges": [{"upper": 1}],
-                                }
-                            ],
-                        },
-                    }
-                ],
-            }
-        ],
-        "segments": [{"name": "segments/everyone"}],
-        "abtests": list(abtests),
-    }
+    values = {"control": "classic", "new-checkout": "one-page", "bold": "bold"}
+    default = b.everyone_gets(f"{FLAG}/rules/default", variant("control"), lower=False)
+    return b.snapshot(
+        b.flag(
+            FLAG,
+            {variant(short): {"layout": layout} for short, layout in values.items()},
+            [default],
+            state=flag_state,
+        ),
+        account="acme",
+        segments=[b.segment()],
+        abtests=abtests,
+        layout="list",
+    )
 
 
 def client(doc: dict[str, Any], sink: flagstone.sinks.MemorySink | None = None) -> flagstone.Client:
@@ -129,14 +104,9 @@ def from_the_flag_default(resolution: flagstone.Resolution) -> bool:
     return resolution.rule == f"{FLAG}/rules/default" and resolution.variant == "control"
 
 
-SWEDEN = {
-    "criteria": {
-        "country": {
-            "attribute": {"attributeName": "country", "eqRule": {"value": {"stringValue": "SE"}}}
-        }
-    },
-    "expression": {"and": {"operands": [{"ref": "country"}]}},
-}
+SWEDEN = b.targeting(
+    {"country": b.attribute("country", b.eq(b.string("SE")))}, b.and_(b.ref("country"))
+)
 
 
 # -- compiling into a rule ------------------------------------------------------------------

@@ -18,6 +18,7 @@ import pytest
 
 import flagstone
 from flagstone import Reason
+from tests import builders as b
 
 ACCOUNT = "acme"
 SEGMENT_ID = "rollout"
@@ -45,34 +46,19 @@ def variant_for(unit: str, segment_id: str = SEGMENT_ID) -> str:
 
 def flag(name: str, segment: str) -> dict[str, Any]:
     """control for variant buckets [0, 50) of 100, treatment for [50, 100)."""
-    return {
-        "name": name,
-        "variants": [
-            {"name": "control", "value": {"arm": 0}},
-            {"name": "treatment", "value": {"arm": 1}},
+    return b.flag(
+        name,
+        {"control": {"arm": 0}, "treatment": {"arm": 1}},
+        [
+            b.split_rule(
+                f"{name}/rules/main",
+                ["control", "treatment"],
+                buckets_per_variant=50,
+                assignment_ids=["c", "t"],
+                segment=segment,
+            )
         ],
-        "rules": [
-            {
-                "name": f"{name}/rules/main",
-                "segment": segment,
-                "assignmentSpec": {
-                    "bucketCount": 100,
-                    "assignments": [
-                        {
-                            "assignmentId": "c",
-                            "variant": {"variant": "control"},
-                            "bucketRanges": [{"lower": 0, "upper": 50}],
-                        },
-                        {
-                            "assignmentId": "t",
-                            "variant": {"variant": "treatment"},
-                            "bucketRanges": [{"lower": 50, "upper": 100}],
-                        },
-                    ],
-                },
-            }
-        ],
-    }
+    )
 
 
 def snapshot(
@@ -82,19 +68,13 @@ def snapshot(
     targeting: dict[str, Any] | None = None,
     account: str = ACCOUNT,
 ) -> dict[str, Any]:
-    segment: dict[str, Any] = {"name": f"segments/{SEGMENT_ID}"}
-    if allocation is not None:
-        segment["allocation"] = allocation
-    if targeting is not None:
-        segment["targeting"] = targeting
-    doc: dict[str, Any] = {
-        "account": {"name": f"accounts/{account}"},
-        "flags": [flag(FLAG, f"segments/{SEGMENT_ID}")],
-        "segments": [segment],
-    }
-    if bitset is not None:
-        doc["bitsets"] = {f"segments/{SEGMENT_ID}": bitset}
-    return doc
+    return b.snapshot(
+        flag(FLAG, f"segments/{SEGMENT_ID}"),
+        segments=[b.segment(SEGMENT_ID, allocation=allocation, targeting=targeting)],
+        account=account,
+        bitsets=None if bitset is None else {f"segments/{SEGMENT_ID}": bitset},
+        layout="list",
+    )
 
 
 def assignments(doc: dict[str, Any], units: list[str] = UNITS) -> dict[str, str | None]:

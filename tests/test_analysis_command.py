@@ -2,17 +2,15 @@
 reasons on stderr (``flagstone.cli.analyze_stats``).
 
 Exit codes: 0 the analysis was printed, 1 an invalid input (its problems as JSON on stdout),
-2 a usage error. The end-to-end tests need ``flagstone.analysis.engine`` and are skipped
-while it does not exist; the usage and JSON errors are caught before the engine runs, and
-the options are also checked with a stand-in engine returning a hand-built outcome (two
+2 a usage error. Every command runs in this process (``flagstone.cli.main``); the end-to-end
+tests run the real engine, the usage and JSON errors are caught before it runs, and the
+options are also checked with a stand-in engine returning a hand-built outcome (two
 treatments, a 0/1 and a continuous metric: ``tests.test_analysis_outputs.outcome``).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import subprocess
 import sys
 import types
 from pathlib import Path
@@ -23,16 +21,8 @@ import pytest
 
 from flagstone.analysis.results import AnalysisOutcome
 from flagstone.cli import main
+from tests.commandline import CliRunner
 from tests.test_analysis_outputs import outcome
-
-HAS_INPUTS = importlib.util.find_spec("flagstone.analysis.inputs") is not None
-HAS_ENGINE = HAS_INPUTS and importlib.util.find_spec("flagstone.analysis.engine") is not None
-needs_inputs = pytest.mark.skipif(
-    not HAS_INPUTS, reason="flagstone.analysis.inputs is not written yet"
-)
-needs_engine = pytest.mark.skipif(
-    not HAS_ENGINE, reason="flagstone.analysis.engine (or .inputs) is not written yet"
-)
 
 CONTROL = (10000, 1210)  # n, conversions
 TREATMENT = (10050, 1333)
@@ -154,8 +144,6 @@ def test_text_that_is_not_json_is_an_invalid_input(
 @pytest.fixture
 def stand_in(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     """An input file; the engine is replaced by one returning the hand-built outcome."""
-    if not HAS_INPUTS:
-        pytest.skip("flagstone.analysis.inputs is not written yet")
     engine = types.ModuleType("flagstone.analysis.engine")
 
     def analyze(spec: object) -> AnalysisOutcome:
@@ -294,7 +282,6 @@ def test_data_the_engine_refuses_is_an_invalid_input(
 # -- end to end -----------------------------------------------------------------------------
 
 
-@needs_engine
 def test_default_format_is_the_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, write(tmp_path, example()))
 
@@ -311,7 +298,6 @@ def test_default_format_is_the_table(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "recommendation for treatment:" in out
 
 
-@needs_engine
 def test_analysis_result_of_the_readme_example(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -344,7 +330,6 @@ def test_analysis_result_of_the_readme_example(
     )
 
 
-@needs_engine
 def test_alexa_snapshot_of_the_readme_example(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -371,7 +356,6 @@ def test_alexa_snapshot_of_the_readme_example(
     assert values["pValue"] == pytest.approx(reference.pvalue, rel=1e-9)
 
 
-@needs_engine
 def test_experiments_results_of_the_readme_example(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -398,7 +382,6 @@ def test_experiments_results_of_the_readme_example(
     }
 
 
-@needs_engine
 def test_treatment_option_restricts_every_format(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -417,7 +400,6 @@ def test_treatment_option_restricts_every_format(
     assert json.loads(out)["metrics"][1]["values"]["userCount"] == 10020
 
 
-@needs_engine
 def test_experiments_refuses_a_continuous_metric(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -430,7 +412,6 @@ def test_experiments_refuses_a_continuous_metric(
     assert "not a conversion" in err
 
 
-@needs_inputs
 def test_an_invalid_input_prints_its_problems(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -450,7 +431,6 @@ def test_an_invalid_input_prints_its_problems(
     assert "problems:" in err
 
 
-@needs_inputs
 def test_a_json_array_is_an_invalid_input(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -460,14 +440,10 @@ def test_a_json_array_is_an_invalid_input(
     assert json.loads(out)["ok"] is False
 
 
-@needs_engine
-def test_runs_through_the_flagstone_command(tmp_path: Path) -> None:
+def test_runs_through_the_flagstone_command(tmp_path: Path, cli: CliRunner) -> None:
     file = write(tmp_path, example())
-    for argv in (
-        [sys.executable, "-m", "flagstone", "analyze-stats", file, "--format", "experiments"],
-    ):
-        completed = subprocess.run(argv, capture_output=True, text=True, check=False)
+    completed = cli("analyze-stats", file, "--format", "experiments")
 
-        assert completed.returncode == 0, completed.stderr
-        variants = json.loads(completed.stdout)["data"]["variants"]
-        assert [v["conversions"] for v in variants] == [CONTROL[1], TREATMENT[1]]
+    assert completed.returncode == 0, completed.stderr
+    variants = json.loads(completed.stdout)["data"]["variants"]
+    assert [v["conversions"] for v in variants] == [CONTROL[1], TREATMENT[1]]

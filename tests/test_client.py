@@ -19,8 +19,8 @@ import pytest
 import flagstone
 from flagstone import ConfigError, ErrorCode, Reason, UnknownClientError
 from flagstone.sinks import MemorySink
+from tests import builders as b
 
-EVERYONE = "segments/everyone"
 USER = {"targeting_key": "user-1"}
 
 VALUE = {
@@ -36,11 +36,6 @@ VALUE = {
 # -- snapshot builders -----------------------------------------------------------------------
 
 
-def assignment(assignment_id: str, **kind: Any) -> dict[str, Any]:
-    """An assignment covering all 10 buckets of its rule."""
-    return {"assignmentId": assignment_id, "bucketRanges": [{"lower": 0, "upper": 10}], **kind}
-
-
 def rule(
     flag_id: str,
     rule_id: str,
@@ -50,19 +45,21 @@ def rule(
     selector: str = "targeting_key",
     materialization: str | None = None,
 ) -> dict[str, Any]:
-    """A rule giving every unit ``variant`` (``None``: the client default)."""
-    kind = {"variant": {"variant": variant}} if variant is not None else {"clientDefault": {}}
-    spec: dict[str, Any] = {
-        "name": f"flags/{flag_id}/rules/{rule_id}",
-        "segment": EVERYONE,
-        "targetingKeySelector": selector,
-        "assignmentSpec": {"bucketCount": 10, "assignments": [assignment(rule_id, **kind)]},
-    }
-    if environments:
-        spec["environments"] = list(environments)
-    if materialization is not None:
-        spec["materializationSpec"] = {"readMaterialization": materialization}
-    return spec
+    """A rule giving every unit (all 10 buckets) ``variant`` (``None``: the client default)."""
+    return b.rule(
+        f"flags/{flag_id}/rules/{rule_id}",
+        [
+            b.assignment(rule_id, variant, (0, 10))
+            if variant is not None
+            else b.assignment(rule_id, None, (0, 10), kind="clientDefault")
+        ],
+        bucket_count=10,
+        selector=selector,
+        environments=environments or None,
+        materialization=None
+        if materialization is None
+        else {"readMaterialization": materialization},
+    )
 
 
 def flag(
@@ -77,35 +74,21 @@ def flag(
     to everyone."""
     if variants is None:
         variants = {"on": VALUE, "off": {"enabled": False}}
-    return {
-        "name": f"flags/{flag_id}",
-        "state": state,
-        "clients": list(clients),
-        "variants": [{"name": name, "value": value} for name, value in variants.items()],
-        "rules": [rule(flag_id, "everyone", "on")] if rules is None else rules,
-    }
+    return b.flag(
+        flag_id,
+        variants,
+        [rule(flag_id, "everyone", "on")] if rules is None else rules,
+        state=state,
+        clients=clients,
+    )
 
 
 def credential(secret: str, client_id: str, environments: tuple[str, ...]) -> dict[str, Any]:
-    return {
-        "client": {"name": f"clients/{client_id}"},
-        "clientCredential": {
-            "name": f"clients/{client_id}/credentials/{secret}",
-            "clientSecret": {"secret": secret},
-            "environments": list(environments),
-        },
-    }
+    return b.credential(secret, client_id, environments)
 
 
 def snapshot(*flags: dict[str, Any], clients: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
-    return {
-        "version": "v1",
-        "flags": {item["name"]: item for item in flags},
-        "segments": {EVERYONE: {"name": EVERYONE}},
-        "clients": {
-            entry["clientCredential"]["clientSecret"]["secret"]: entry for entry in clients
-        },
-    }
+    return b.snapshot(*flags, version="v1", segments=[b.segment()], clients=clients)
 
 
 def client_for(*flags: dict[str, Any], **options: Any) -> flagstone.Client:

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 
 import flagstone
 from flagstone import Reason
+from tests import builders as b
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 DIGITS = "0123456789"
@@ -74,42 +75,18 @@ def instant_ns(moment: datetime) -> int:
 
 
 def _flag(name: str, criterion: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    segment = f"segments/{name}"
-    flag = {
-        "name": f"flags/{name}",
-        "variants": [{"name": "on", "value": {"on": True}}],
-        "rules": [
-            {
-                "name": f"flags/{name}/rules/r",
-                "segment": segment,
-                "assignmentSpec": {
-                    "bucketCount": 1,
-                    "assignments": [
-                        {
-                            "assignmentId": "on",
-                            "variant": {"variant": "on"},
-                            "bucketRanges": [{"lower": 0, "upper": 1}],
-                        }
-                    ],
-                },
-            }
-        ],
-    }
-    seg = {
-        "name": segment,
-        "targeting": {"criteria": {"c": {"attribute": criterion}}, "expression": {"ref": "c"}},
-    }
-    return flag, seg
+    rule = b.everyone_gets(f"flags/{name}/rules/r", "on", assignment_id="on", segment=name)
+    flag = b.flag(name, {"on": {"on": True}}, [rule])
+    segment = b.segment(name, targeting=b.targeting({"c": {"attribute": criterion}}, b.ref("c")))
+    return flag, segment
 
 
 def document_for(criteria: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """One flag per ``criteria`` entry (flag name → attribute rule on ``x``)."""
-    flags, segments = [], []
-    for name, rule in criteria.items():
-        flag, segment = _flag(name, {"attributeName": "x", **rule})
-        flags.append(flag)
-        segments.append(segment)
-    return {"flags": flags, "segments": segments}
+    pairs = [_flag(name, {"attributeName": "x", **rule}) for name, rule in criteria.items()]
+    return b.snapshot(
+        *(flag for flag, _ in pairs), segments=[segment for _, segment in pairs], layout="list"
+    )
 
 
 def client_for(criteria: dict[str, dict[str, Any]], *, strict: bool = True) -> flagstone.Client:

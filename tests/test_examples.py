@@ -1,16 +1,17 @@
-"""The examples in ``examples/`` run as the README says they do."""
+"""The examples in ``examples/`` run as the README says they do (each script's ``main()`` in
+this process, the example test file in a pytest session of its own)."""
 
 from __future__ import annotations
 
 import importlib.util
 import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 from wsgiref.util import setup_testing_defaults
+
+import pytest
 
 import flagstone
 
@@ -30,40 +31,36 @@ def test_the_example_snapshot_is_valid_in_strict_mode() -> None:
     assert client.flags == ["flags/checkout-flag", "flags/new-search", "flags/payments-enabled"]
 
 
-def test_quickstart_prints_variants_and_the_exposures_it_wrote() -> None:
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "quickstart.py")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "qa-tester-1" in result.stdout and "(OVERRIDE)" in result.stdout
-    first_record = result.stdout[result.stdout.index("{") :]
+def run_example(name: str, capsys: pytest.CaptureFixture[str]) -> str:
+    """Run ``examples/{name}.py``'s ``main()`` (what ``python examples/{name}.py`` runs) in
+    this process; its standard output."""
+    capsys.readouterr()
+    load_example(name).main()
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    return captured.out
+
+
+def test_quickstart_prints_variants_and_the_exposures_it_wrote(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    stdout = run_example("quickstart", capsys)
+    assert "qa-tester-1" in stdout and "(OVERRIDE)" in stdout
+    first_record = stdout[stdout.index("{") :]
     record = json.loads(first_record)
     assert record["schema_version"] == flagstone.sinks.SCHEMA_VERSION
     assert record["flag"] == "flags/checkout-flag"
 
 
-def test_the_override_example_passes_under_pytest() -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            str(EXAMPLES / "test_with_overrides.py"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+def test_the_override_example_passes_under_pytest(pytester: pytest.Pytester) -> None:
+    # a pytest session of its own (in this process, without this suite's addopts: no
+    # workers), which finds the flag_overrides fixture through the plugin that installing
+    # flagstone registers
+    result = pytester.runpytest_inprocess(
+        "-q", "-p", "no:cacheprovider", "-o", "addopts=", str(EXAMPLES / "test_with_overrides.py")
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "4 passed" in result.stdout
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    result.assert_outcomes(passed=4)
 
 
 def call(app: Any, path: str, query: str) -> tuple[str, dict[str, Any]]:
@@ -98,16 +95,10 @@ def test_the_wsgi_handler_answers_404_elsewhere() -> None:
     assert status.startswith("404")
 
 
-def test_the_lifecycle_example_creates_previews_launches_ramps_and_ends_a_test() -> None:
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES / "abtest_lifecycle.py")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+def test_the_lifecycle_example_creates_previews_launches_ramps_and_ends_a_test(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    lines = run_example("abtest_lifecycle", capsys).splitlines()
     assert lines[0].startswith("created workflows/abtest/instances/") and lines[0].endswith("draft")
     assert lines[1] == "preview qa-1: on"
     in_test = int(lines[2].split(": ")[1].split(" of ")[0])

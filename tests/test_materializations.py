@@ -19,6 +19,7 @@ from flagstone import (
     MemoryMaterializationStore,
     Reason,
 )
+from tests import builders as b
 
 FLAG = "flags/sticky"
 RULE = f"{FLAG}/rules/experiment"
@@ -36,17 +37,7 @@ def hashed_variant(unit: str, swapped: bool = False) -> str:
 
 
 def sweden_targeting() -> dict[str, Any]:
-    return {
-        "criteria": {
-            "c": {
-                "attribute": {
-                    "attributeName": "country",
-                    "eqRule": {"value": {"stringValue": "SE"}},
-                }
-            }
-        },
-        "expression": {"ref": "c"},
-    }
+    return b.attribute_is("country", b.string("SE"))
 
 
 def experiment_rule(
@@ -71,45 +62,17 @@ def experiment_rule(
         mode["segmentTargetingCanBeIgnored"] = True
     if mode:
         spec["mode"] = mode
-    rule: dict[str, Any] = {
-        "name": RULE,
-        "segment": "segments/sweden",
-        "assignmentSpec": {
-            "bucketCount": 1000,
-            "assignments": [
-                {
-                    "assignmentId": "first",
-                    "variant": {"variant": first},
-                    "bucketRanges": [{"lower": 0, "upper": 500}],
-                },
-                {
-                    "assignmentId": "second",
-                    "variant": {"variant": second},
-                    "bucketRanges": [{"lower": 500, "upper": 1000}],
-                },
-            ],
-        },
-    }
-    if spec:
-        rule["materializationSpec"] = spec
-    return rule
+    return b.rule(
+        RULE,
+        [b.assignment("first", first, (0, 500)), b.assignment("second", second, (500, 1000))],
+        bucket_count=1000,
+        segment="sweden",
+        materialization=spec or None,
+    )
 
 
 def default_rule() -> dict[str, Any]:
-    return {
-        "name": f"{FLAG}/rules/default",
-        "segment": "segments/everyone",
-        "assignmentSpec": {
-            "bucketCount": 1,
-            "assignments": [
-                {
-                    "assignmentId": "default",
-                    "variant": {"variant": "default"},
-                    "bucketRanges": [{"upper": 1}],
-                }
-            ],
-        },
-    }
+    return b.everyone_gets(f"{FLAG}/rules/default", "default", lower=False)
 
 
 def snapshot(
@@ -117,24 +80,14 @@ def snapshot(
     proportion: float | None = None,
     extra_segments: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    sweden: dict[str, Any] = {"name": "segments/sweden", "targeting": sweden_targeting()}
-    if proportion is not None:
-        sweden["allocation"] = {"proportion": proportion}
-    return {
-        "account": {"name": "accounts/acme"},
-        "flags": [
-            {
-                "name": FLAG,
-                "variants": [
-                    {"name": "control", "value": {"arm": "control"}},
-                    {"name": "treatment", "value": {"arm": "treatment"}},
-                    {"name": "default", "value": {"arm": "default"}},
-                ],
-                "rules": list(rules),
-            }
-        ],
-        "segments": [sweden, {"name": "segments/everyone"}, *extra_segments],
-    }
+    arms = {arm: {"arm": arm} for arm in ("control", "treatment", "default")}
+    sweden = b.segment("sweden", targeting=sweden_targeting(), proportion=proportion)
+    return b.snapshot(
+        b.flag(FLAG, arms, rules),
+        account="acme",
+        segments=[sweden, b.segment(), *extra_segments],
+        layout="list",
+    )
 
 
 def client(doc: dict[str, Any], store: MaterializationStore | None) -> flagstone.Client:

@@ -27,34 +27,11 @@ from hypothesis import strategies as st
 import flagstone
 from flagstone.sinks import Deduplicator, Exposure, RecordBatch, format_time
 from flagstone.sinks.records import RecordBuilder
-from tests.sinkdata import SNAPSHOT, fallthrough_snapshot
+from tests.sinkdata import SNAPSHOT, abtest_snapshot, fallthrough_snapshot
 
 DETERMINISTIC = settings(derandomize=True, database=None, deadline=None)
 
-INSTANCE = "workflows/abtest/instances/checkout-test"
 OVERRIDDEN_UNITS = ("vip-1", "vip-2")
-
-
-def abtest_snapshot(overrides: dict[str, str]) -> dict[str, Any]:
-    """``SNAPSHOT`` plus a live A/B test giving everyone ``new-checkout``, with treatment
-    overrides (recorded, with ``override: true``)."""
-    return {
-        **SNAPSHOT,
-        "abtests": [
-            {
-                "name": INSTANCE,
-                "state": "live",
-                "flags": {"targetingKeySelector": "user.id"},
-                "abtest": {
-                    "treatments": [
-                        {"variant": "flags/checkout/variants/new-checkout", "weight": 10000}
-                    ]
-                },
-                "treatmentOverrides": overrides,
-            }
-        ],
-    }
-
 
 CLIENTS = [
     flagstone.Client.from_dict(SNAPSHOT),

@@ -1,36 +1,46 @@
 """``python -m flagstone serve FILE``: the development snapshot server.
 
-Each server here is the real command in a subprocess (``--port 0``), found through the URL
-it prints on its first line. It serves the file at every path with an ``ETag`` (the
-document's sha256) and ``Last-Modified``, answers conditional requests with ``304``, gzips
-for clients that accept it, signs with ``--signing-key-file``, reloads the file when it
-changes and keeps serving the last good version when the new one is not a snapshot. Last,
-a ``Client.from_url`` follows a served file end to end.
+Each server here is the real command (``flagstone.cli.main``, ``--port 0``) in a thread of
+this process, found through the URL it prints on its first line, and stopped the way
+Ctrl-C stops it (its exit code is 0). It serves the file at every path with an ``ETag``
+(the document's sha256) and ``Last-Modified``, answers conditional requests with ``304``,
+gzips for clients that accept it, signs with ``--signing-key-file``, reloads the file when
+it changes and keeps serving the last good version when the new one is not a snapshot.
+A ``Client.from_url`` follows a served file end to end. Last, ``python -m flagstone serve``
+runs as a process, serves, and exits 0 on SIGINT.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import http.client
+import io
 import os
+import queue
 import re
+import signal
 import socket
+import socketserver
 import subprocess
 import sys
-import tempfile
 import threading
+import unittest.mock
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
-from typing import IO
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
 import flagstone
+import flagstone.sources.server as server_module
+from flagstone.cli import main
 from flagstone.sources import sign
+from tests.commandline import CliRunner, Ran
 from tests.live_scripts.livelib import (
     CONTEXT,
     PATIENCE,
@@ -41,6 +51,8 @@ from tests.live_scripts.livelib import (
     expected_answers,
     write_atomically,
 )
+
+real_make_server = server_module.make_server
 
 KEY = b"serve-test-key"
 SIGNATURE_HEADER = "x-flagstone-signature"
@@ -53,14 +65,29 @@ class Response:
     body: bytes
 
 
+class _StdoutLines(io.TextIOBase):
+    """A stand-in ``sys.stdout`` that keeps every complete line written to it."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.line = threading.Event()
+
+    def write(self, text: str) -> int:
+        self.text += text
+        if "\n" in self.text:
+            self.line.set()
+        return len(text)
+
+
 @dataclass
 class Served:
-    """A running ``serve`` subprocess."""
+    """A running ``serve`` command (``flagstone.cli.main`` in a thread of this process)."""
 
-    process: subprocess.Popen[str]
+    thread: threading.Thread
+    server: socketserver.BaseServer  # the command's HTTP server, to shut it down
     path: Path
     first_line: str
-    stderr: IO[bytes]  # a temporary file
+    exit_codes: list[int]
     url: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -78,17 +105,22 @@ class Served:
         finally:
             connection.close()
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(PATIENCE)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(PATIENCE)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        self.stderr.close()
+    def stop(self) -> int:
+        """Stop serving (what Ctrl-C does to the command); the command's exit code."""
+        if self.thread.is_alive():
+            # shutdown() waits for the serve loop to look at its flag, which it does every
+            # half second or after a request: poke it with connections until it has stopped
+            stopper = threading.Thread(target=self.server.shutdown, daemon=True)
+            stopper.start()
+            address = urlsplit(self.url)
+            while stopper.is_alive():
+                with contextlib.suppress(OSError):
+                    socket.create_connection((address.hostname, address.port), 1).close()
+                stopper.join(0.01)
+            self.thread.join(PATIENCE)
+        assert not self.thread.is_alive(), "serve did not stop"
+        assert len(self.exit_codes) == 1, self.exit_codes
+        return self.exit_codes[0]
 
 
 def exchange(
@@ -104,27 +136,42 @@ def exchange(
 
 
 def serve_command(path: Path, *options: str) -> list[str]:
-    return [sys.executable, "-m", "flagstone", "serve", str(path), "--port", "0", *options]
+    return ["serve", str(path), "--port", "0", *options]
 
 
 def start_serve(path: Path, *options: str) -> Served:
-    """Start ``serve`` for ``path`` and wait for the line that says where it listens."""
-    stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by Served.stop
-    process = subprocess.Popen(
-        serve_command(path, *options), stdout=subprocess.PIPE, stderr=stderr, text=True
-    )
-    lines: list[str] = []
-    assert process.stdout is not None
-    stdout = process.stdout
-    reader = threading.Thread(target=lambda: lines.append(stdout.readline()), daemon=True)
-    reader.start()
-    reader.join(PATIENCE)
-    if not lines or not lines[0]:
-        process.kill()
-        process.wait(PATIENCE)
-        stderr.seek(0)
-        pytest.fail(f"serve printed no URL (exit {process.returncode})\nstderr:\n{stderr.read()!r}")
-    return Served(process, path, lines[0].rstrip("\n"), stderr)
+    """Start ``serve`` for ``path`` in a thread and wait for the line that says where it
+    listens. The HTTP server the command makes is recorded on its way (the real
+    ``make_server``, wrapped), so that :meth:`Served.stop` can shut it down; what the command
+    prints while it starts goes to a stand-in stdout, the test waiting meanwhile."""
+    made: queue.Queue[socketserver.BaseServer] = queue.Queue()
+
+    def recording_make_server(*args: Any, **kwargs: Any) -> Any:
+        server = real_make_server(*args, **kwargs)
+        made.put(server)
+        return server
+
+    exit_codes: list[int] = []
+    stdout = _StdoutLines()
+
+    def command() -> None:
+        try:
+            exit_codes.append(main(serve_command(path, *options)))
+        finally:
+            stdout.line.set()  # a command that gave up prints no line
+
+    thread = threading.Thread(target=command, name="serve", daemon=True)
+    with (
+        unittest.mock.patch.object(server_module, "make_server", recording_make_server),
+        contextlib.redirect_stdout(stdout),
+    ):
+        thread.start()
+        stdout.line.wait(PATIENCE)
+    if made.empty() or "\n" not in stdout.text:
+        thread.join(PATIENCE)
+        pytest.fail(f"serve printed no URL (exit codes {exit_codes}): {stdout.text!r}")
+    server = made.get_nowait()
+    return Served(thread, server, path, stdout.text.splitlines()[0], exit_codes)
 
 
 @pytest.fixture
@@ -141,7 +188,7 @@ def serve(tmp_path) -> Iterator[Callable[..., Served]]:
 
     yield make
     for served in started:
-        served.stop()
+        assert served.stop() == 0
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +198,7 @@ def plain(tmp_path_factory) -> Iterator[Served]:
     path.write_bytes(document("A"))
     served = start_serve(path)
     yield served
-    served.stop()
+    assert served.stop() == 0
 
 
 @pytest.fixture(scope="module")
@@ -163,18 +210,16 @@ def signed(tmp_path_factory) -> Iterator[Served]:
     path.write_bytes(document("A"))
     served = start_serve(path, "--signing-key-file", str(directory / "key"))
     yield served
-    served.stop()
+    assert served.stop() == 0
 
 
 def etag_of(body: bytes) -> str:
     return f'"{hashlib.sha256(body).hexdigest()}"'
 
 
-def run_serve(path: Path, *options: str) -> subprocess.CompletedProcess[str]:
+def run_serve(cli: CliRunner, path: Path, *options: str) -> Ran:
     """Run ``serve`` expecting it to give up at once."""
-    return subprocess.run(
-        serve_command(path, *options), capture_output=True, text=True, timeout=PATIENCE
-    )
+    return cli(*serve_command(path, *options))
 
 
 # -- what is served -----------------------------------------------------------------------
@@ -381,48 +426,47 @@ def test_good_version_after_a_bad_one_is_served(serve):
 
 
 @pytest.mark.parametrize("content", [b"not json", b'{"flags": 5}'], ids=["text", "bad-flags"])
-def test_file_that_is_not_a_snapshot_exits_1(tmp_path, content):
+def test_file_that_is_not_a_snapshot_exits_1(cli, tmp_path, content):
     path = tmp_path / "flags.json"
     path.write_bytes(content)
 
-    result = run_serve(path)
+    result = run_serve(cli, path)
 
     assert result.returncode == 1, result.stderr
     assert result.stdout == ""
     assert str(path) in result.stderr
 
 
-def test_missing_file_exits_1(tmp_path):
-    result = run_serve(tmp_path / "missing.json")
+def test_missing_file_exits_1(cli, tmp_path):
+    result = run_serve(cli, tmp_path / "missing.json")
 
     assert result.returncode == 1, result.stderr
     assert result.stdout == ""
 
 
 @pytest.mark.parametrize("key", [None, b" \n"], ids=["missing", "empty"])
-def test_unusable_signing_key_file_exits_2(tmp_path, key):
+def test_unusable_signing_key_file_exits_2(cli, tmp_path, key):
     path = tmp_path / "flags.json"
     path.write_bytes(document("A"))
     key_file = tmp_path / "key"
     if key is not None:
         key_file.write_bytes(key)
 
-    result = run_serve(path, "--signing-key-file", str(key_file))
+    result = run_serve(cli, path, "--signing-key-file", str(key_file))
 
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
     assert "signing key" in result.stderr
 
 
-def test_port_in_use_exits_2(tmp_path):
+def test_port_in_use_exits_2(cli, tmp_path):
     path = tmp_path / "flags.json"
     path.write_bytes(document("A"))
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        command = [sys.executable, "-m", "flagstone", "serve", str(path), "--port", str(port)]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=PATIENCE)
+        result = cli("serve", path, "--port", str(port))
 
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
@@ -460,3 +504,39 @@ def test_client_with_the_wrong_key_refuses_the_served_file(signed, clients):
     assert not status.ready
     assert status.last_error is not None and "signature" in status.last_error
     assert client.evaluate("alpha", CONTEXT).error == flagstone.ErrorCode.NOT_READY
+
+
+# -- the real process ---------------------------------------------------------------------
+
+
+def test_serve_as_a_process_serves_until_interrupted_and_exits_0(tmp_path):
+    path = tmp_path / "flags.json"
+    path.write_bytes(document("A"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flagstone", *serve_command(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first_line = process.stdout.readline()  # the command flushes it before serving
+        found = re.search(r" at (http://\S+)$", first_line.rstrip("\n"))
+        assert found, first_line
+        parts = urlsplit(found.group(1))
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=PATIENCE)
+        try:
+            response = exchange(connection, "GET", "/")
+        finally:
+            connection.close()
+        assert (response.status, response.body) == (200, document("A"))
+
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=PATIENCE)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert stdout == ""

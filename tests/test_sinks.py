@@ -31,33 +31,9 @@ from flagstone.sinks import (
     JsonlSink,
     MemorySink,
 )
-from tests.sinkdata import RULE, SEGMENT, SNAPSHOT, fallthrough_snapshot
+from tests.sinkdata import INSTANCE, RULE, SEGMENT, SNAPSHOT, abtest_snapshot, fallthrough_snapshot
 
 T0 = datetime(2026, 11, 23, 14, 36, 1, tzinfo=timezone.utc).timestamp()
-
-
-INSTANCE = "workflows/abtest/instances/checkout-test"
-
-
-def abtest_snapshot(overrides: dict[str, str]) -> dict[str, Any]:
-    """``SNAPSHOT`` plus a live A/B test whose one treatment (all 10 000 basis points) is
-    ``new-checkout``, with the given treatment overrides."""
-    return {
-        **SNAPSHOT,
-        "abtests": [
-            {
-                "name": INSTANCE,
-                "state": "live",
-                "flags": {"targetingKeySelector": "user.id"},
-                "abtest": {
-                    "treatments": [
-                        {"variant": "flags/checkout/variants/new-checkout", "weight": 10000}
-                    ]
-                },
-                "treatmentOverrides": overrides,
-            }
-        ],
-    }
 
 
 RECORD_FIELDS = {
@@ -282,7 +258,6 @@ def local_zone_tokyo(monkeypatch) -> Iterator[None]:
     time.tzset()
 
 
-@pytest.mark.skipif(not hasattr(time, "tzset"), reason="time.tzset is POSIX-only")
 def test_apply_time_is_utc_when_the_local_zone_is_not(make_sink, local_zone_tokyo) -> None:
     under_test = make_sink()
     under_test.emit(exposure(at=T0 + 0.123))

@@ -33,13 +33,13 @@ import flagstone
 from flagstone.sinks import (
     BatchingSink,
     Exposure,
+    JsonlSink,
     PartialDelivery,
     RecordBatch,
     RetryPolicy,
     SinkError,
 )
 from flagstone.sinks.spool import Spool, SpoolFull
-from tests.scripted import run_script as run_scripted
 from tests.sinkdata import SNAPSHOT, assert_accounted
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
@@ -421,9 +421,33 @@ def first_line(process: subprocess.Popen[str], timeout: float) -> str:
     return process.stdout.readline() if readable else ""
 
 
-def run_script(name: str, *args: object) -> dict[str, Any]:
-    """Run ``tests/scripts/<name>``; its JSON report."""
-    return run_scripted(SCRIPTS / name, *args).report
+class CountingJsonlSink(JsonlSink):
+    """A ``JsonlSink`` that says when it has written ``expected`` records."""
+
+    def __init__(self, path: Path, expected: int) -> None:
+        super().__init__(path)
+        self.written = 0
+        self.expected = expected
+        self.reached = threading.Event()
+        if expected <= 0:
+            self.reached.set()
+
+    def write_batch(self, batch: RecordBatch) -> None:
+        super().write_batch(batch)
+        self.written += len(batch)
+        if self.written >= self.expected:
+            self.reached.set()
+
+
+def replay_spool(spool_dir: Path, out: Path, expected: int) -> dict[str, Any]:
+    """What a new process does with the spool a dead one left: a ``BatchingSink`` on it
+    replays it into ``JsonlSink(out)`` on start; closed once ``expected`` records reached
+    ``out`` (or ``WAIT`` passed)."""
+    inner = CountingJsonlSink(out, expected)
+    sink = BatchingSink(inner, spool_dir=spool_dir, retry=QUICK, max_batch=100)
+    reached = inner.reached.wait(WAIT)
+    sink.close()
+    return {"reached": reached, "written": inner.written, "stats": sink.stats()}
 
 
 @pytest.mark.parametrize("ready_records", [1, 500, 3000])
@@ -457,7 +481,7 @@ def test_the_spool_of_a_process_killed_mid_stream_is_replayed_once_in_order(
     assert len(spooled) >= ready_records
 
     out = tmp_path / "replayed.jsonl"
-    facts = run_script("replay_spool.py", spool_dir, out, len(spooled))
+    facts = replay_spool(spool_dir, out, len(spooled))
     assert facts["reached"], facts
     delivered = identities(out.read_bytes().splitlines())
     assert delivered == spooled  # each exactly once, in the order they were spooled

@@ -160,7 +160,7 @@ CASES = _cases()
 
 @pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
 def test_conformance_cases_resolve_and_record_the_same_with_either_store(
-    case: dict[str, Any], suite_state: dict[str, Any], tmp_path: Path
+    case: dict[str, Any], suite_snapshot: Any, tmp_path: Path
 ) -> None:
     require_suite()
     request = case["resolveRequest"]
@@ -168,11 +168,8 @@ def test_conformance_cases_resolve_and_record_the_same_with_either_store(
     sqlite = SqliteMaterializationStore(tmp_path / "case.db", records=case.get("materializations"))
     answers = []
     for store in (memory, sqlite):
-        client = flagstone.Client.from_dict(
-            suite_state,
-            client_secret=request["clientSecret"],
-            materializations=store,
-            strict=False,
+        client = flagstone.Client(
+            suite_snapshot, client_secret=request["clientSecret"], materializations=store
         )
         answers.append(
             [

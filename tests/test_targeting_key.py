@@ -14,6 +14,7 @@ import pytest
 
 import flagstone
 from flagstone import ErrorCode, Reason
+from tests import builders as b
 
 FLAG = "flags/keyed"
 BUCKETS = 1000
@@ -32,28 +33,14 @@ def split_rule(
     name: str, *, selector: str | None = None, segment: str = "segments/everyone"
 ) -> dict[str, Any]:
     """control for buckets [0, 500), treatment for [500, 1000)."""
-    rule: dict[str, Any] = {
-        "name": f"{FLAG}/rules/{name}",
-        "segment": segment,
-        "assignmentSpec": {
-            "bucketCount": BUCKETS,
-            "assignments": [
-                {
-                    "assignmentId": "ctl",
-                    "variant": {"variant": "control"},
-                    "bucketRanges": [{"lower": 0, "upper": 500}],
-                },
-                {
-                    "assignmentId": "trt",
-                    "variant": {"variant": "treatment"},
-                    "bucketRanges": [{"lower": 500, "upper": 1000}],
-                },
-            ],
-        },
-    }
-    if selector is not None:
-        rule["targetingKeySelector"] = selector
-    return rule
+    return b.split_rule(
+        f"{FLAG}/rules/{name}",
+        ["control", "treatment"],
+        buckets_per_variant=BUCKETS // 2,
+        assignment_ids=["ctl", "trt"],
+        segment=segment,
+        selector=selector,
+    )
 
 
 def full_rule(
@@ -64,23 +51,9 @@ def full_rule(
     segment: str = "segments/everyone",
 ) -> dict[str, Any]:
     """Every bucket gets ``variant``."""
-    rule: dict[str, Any] = {
-        "name": f"{FLAG}/rules/{name}",
-        "segment": segment,
-        "assignmentSpec": {
-            "bucketCount": BUCKETS,
-            "assignments": [
-                {
-                    "assignmentId": name,
-                    "variant": {"variant": variant},
-                    "bucketRanges": [{"lower": 0, "upper": BUCKETS}],
-                }
-            ],
-        },
-    }
-    if selector is not None:
-        rule["targetingKeySelector"] = selector
-    return rule
+    return b.everyone_gets(
+        f"{FLAG}/rules/{name}", variant, bucket_count=BUCKETS, segment=segment, selector=selector
+    )
 
 
 def snapshot(
@@ -88,24 +61,14 @@ def snapshot(
     segments: list[dict[str, Any]] | None = None,
     bitsets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "account": {"name": "accounts/acme"},
-        "flags": [
-            {
-                "name": FLAG,
-                "variants": [
-                    {"name": "control", "value": {"arm": "control"}},
-                    {"name": "treatment", "value": {"arm": "treatment"}},
-                    {"name": "fallback", "value": {"arm": "fallback"}},
-                ],
-                "rules": list(rules),
-            }
-        ],
-        "segments": segments if segments is not None else [{"name": "segments/everyone"}],
-    }
-    if bitsets is not None:
-        doc["bitsets"] = bitsets
-    return doc
+    arms = {arm: {"arm": arm} for arm in ("control", "treatment", "fallback")}
+    return b.snapshot(
+        b.flag(FLAG, arms, rules),
+        account="acme",
+        segments=segments if segments is not None else [b.segment()],
+        bitsets=bitsets,
+        layout="list",
+    )
 
 
 def evaluate(

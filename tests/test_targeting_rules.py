@@ -16,78 +16,41 @@ import pytest
 
 import flagstone
 from flagstone import Reason
+from tests import builders
+from tests.builders import (
+    NULL,
+    all_of,
+    and_,
+    any_of,
+    attribute,
+    between,
+    contains,
+    ends_with,
+    eq,
+    in_segment,
+    not_,
+    one_of,
+    or_,
+    ref,
+    starts_with,
+    targeting,
+)
+from tests.builders import boolean as b
+from tests.builders import number as n
+from tests.builders import string as s
+from tests.builders import timestamp as ts
+from tests.builders import version as v
 
 FLAG = "flags/target"
 SEGMENT = "segments/target"
 UNIT = "unit-1"
 
 
-# -- snapshot builders ----------------------------------------------------------------------
-
-
-def s(text: str) -> dict[str, Any]:
-    return {"stringValue": text}
-
-
-def n(number: float) -> dict[str, Any]:
-    return {"numberValue": number}
-
-
-def b(flag: bool) -> dict[str, Any]:
-    return {"boolValue": flag}
-
-
-def ts(text: str) -> dict[str, Any]:
-    return {"timestampValue": text}
-
-
-def v(version: str) -> dict[str, Any]:
-    return {"versionValue": {"version": version}}
-
-
-NULL: dict[str, Any] = {}
-
-
-def attribute(name: str, rule: dict[str, Any]) -> dict[str, Any]:
-    """A criterion on one attribute: ``rule`` is e.g. ``{"eqRule": {"value": s("SE")}}``."""
-    return {"attribute": {"attributeName": name, **rule}}
-
-
-def targeting(criteria: dict[str, Any], expression: dict[str, Any]) -> dict[str, Any]:
-    return {"criteria": criteria, "expression": expression}
-
-
-def ref(criterion_id: str) -> dict[str, Any]:
-    return {"ref": criterion_id}
-
-
-def and_(*operands: dict[str, Any]) -> dict[str, Any]:
-    return {"and": {"operands": list(operands)}}
-
-
-def or_(*operands: dict[str, Any]) -> dict[str, Any]:
-    return {"or": {"operands": list(operands)}}
-
-
-def not_(operand: dict[str, Any]) -> dict[str, Any]:
-    return {"not": operand}
+# -- snapshot builders (tests/builders.py) ----------------------------------------------------
 
 
 def full_rule(name: str, segment: str, variant: str = "on") -> dict[str, Any]:
-    return {
-        "name": f"{FLAG}/rules/{name}",
-        "segment": segment,
-        "assignmentSpec": {
-            "bucketCount": 1,
-            "assignments": [
-                {
-                    "assignmentId": name,
-                    "variant": {"variant": variant},
-                    "bucketRanges": [{"upper": 1}],
-                }
-            ],
-        },
-    }
+    return builders.everyone_gets(f"{FLAG}/rules/{name}", variant, segment=segment, lower=False)
 
 
 def snapshot(
@@ -100,29 +63,17 @@ def snapshot(
     """One flag, one rule on ``segments/target``; with ``fallback_rule`` a second rule on a
     segment without targeting gives ``fallback`` to everyone the first rule lets through."""
     rules = [full_rule("main", SEGMENT)]
-    segments = [
-        {"name": SEGMENT, **({"targeting": segment_targeting} if segment_targeting else {})}
-    ]
+    segments = [segment(SEGMENT, segment_targeting)]
     if fallback_rule:
         rules.append(full_rule("fallback", "segments/everyone", "fallback"))
-        segments.append({"name": "segments/everyone"})
-    doc: dict[str, Any] = {
-        "account": {"name": "accounts/acme"},
-        "flags": [
-            {
-                "name": FLAG,
-                "variants": [
-                    {"name": "on", "value": {"enabled": True}},
-                    {"name": "fallback", "value": {"enabled": False}},
-                ],
-                "rules": rules,
-            }
-        ],
-        "segments": segments + list(other_segments),
-    }
-    if bitsets:
-        doc["bitsets"] = bitsets
-    return doc
+        segments.append(builders.segment())
+    return builders.snapshot(
+        builders.flag(FLAG, {"on": {"enabled": True}, "fallback": {"enabled": False}}, rules),
+        account="acme",
+        segments=segments + list(other_segments),
+        bitsets=bitsets or None,
+        layout="list",
+    )
 
 
 def resolve(
@@ -145,39 +96,6 @@ def admits(segment_targeting: dict[str, Any] | None, context: dict[str, Any]) ->
 def rule_admits(name: str, rule: dict[str, Any], context: dict[str, Any]) -> bool:
     """Whether a segment with the single criterion ``name``/``rule`` admits ``context``."""
     return admits(targeting({"c": attribute(name, rule)}, ref("c")), context)
-
-
-def eq(value: dict[str, Any]) -> dict[str, Any]:
-    return {"eqRule": {"value": value}}
-
-
-def one_of(*values: dict[str, Any]) -> dict[str, Any]:
-    return {"setRule": {"values": list(values)}}
-
-
-def between(**bounds: dict[str, Any]) -> dict[str, Any]:
-    """``between(startInclusive=n(1), endExclusive=n(5))``."""
-    return {"rangeRule": bounds}
-
-
-def starts_with(text: str) -> dict[str, Any]:
-    return {"startsWithRule": {"value": text}}
-
-
-def ends_with(text: str) -> dict[str, Any]:
-    return {"endsWithRule": {"value": text}}
-
-
-def contains(text: str) -> dict[str, Any]:
-    return {"containsRule": {"value": text}}
-
-
-def any_of(inner: dict[str, Any]) -> dict[str, Any]:
-    return {"anyRule": {"rule": inner}}
-
-
-def all_of(inner: dict[str, Any]) -> dict[str, Any]:
-    return {"allRule": {"rule": inner}}
 
 
 # -- eqRule ---------------------------------------------------------------------------------
@@ -754,14 +672,14 @@ def test_a_segment_without_targeting_admits_everyone() -> None:
 
 
 def segment(name: str, segment_targeting: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"name": name, **({"targeting": segment_targeting} if segment_targeting else {})}
+    return builders.segment(name, targeting=segment_targeting or None)
 
 
 SWEDEN = segment("segments/sweden", targeting({"c": attribute("country", eq(s("SE")))}, ref("c")))
 
 
 def by_reference(target: str) -> dict[str, Any]:
-    return targeting({"r": {"segment": {"segment": target}}}, ref("r"))
+    return targeting({"r": in_segment(target)}, ref("r"))
 
 
 def test_a_segment_criterion_matches_when_the_referenced_segment_does() -> None:

@@ -15,10 +15,10 @@ import flagstone
 from flagstone import Reason
 from flagstone.sinks import MemorySink
 from flagstone.testing import clear_overrides, override
+from tests import builders as b
 
 pytest_plugins = ["pytester"]
 
-EVERYONE = "segments/everyone"
 USER = {"targeting_key": "user-1"}
 OFF_VALUE = {"enabled": False, "label": "old"}
 
@@ -27,39 +27,16 @@ def make_flag(
     flag_id: str, *, selector: str = "targeting_key", variant_prefix: str = ""
 ) -> dict[str, Any]:
     """A flag whose one rule gives everyone ``on``; ``off`` is its other variant."""
-    return {
-        "name": f"flags/{flag_id}",
-        "variants": [
-            {"name": f"{variant_prefix}on", "value": {"enabled": True, "label": "new"}},
-            {"name": f"{variant_prefix}off", "value": OFF_VALUE},
-        ],
-        "rules": [
-            {
-                "name": f"flags/{flag_id}/rules/everyone",
-                "segment": EVERYONE,
-                "targetingKeySelector": selector,
-                "assignmentSpec": {
-                    "bucketCount": 10,
-                    "assignments": [
-                        {
-                            "assignmentId": "everyone",
-                            "variant": {"variant": f"{variant_prefix}on"},
-                            "bucketRanges": [{"lower": 0, "upper": 10}],
-                        }
-                    ],
-                },
-            }
-        ],
-    }
+    on, off = f"{variant_prefix}on", f"{variant_prefix}off"
+    everyone = b.everyone_gets(
+        f"flags/{flag_id}/rules/everyone", on, bucket_count=10, selector=selector
+    )
+    return b.flag(flag_id, {on: {"enabled": True, "label": "new"}, off: OFF_VALUE}, [everyone])
 
 
 def make_client(*flags: dict[str, Any], **options: Any) -> flagstone.Client:
     flags = flags or (make_flag("checkout"),)
-    document = {
-        "flags": {item["name"]: item for item in flags},
-        "segments": {EVERYONE: {"name": EVERYONE}},
-    }
-    return flagstone.Client.from_dict(document, **options)
+    return flagstone.Client.from_dict(b.snapshot(*flags, segments=[b.segment()]), **options)
 
 
 def variant(

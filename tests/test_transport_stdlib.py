@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import http.client
 import select
-import shutil
 import socket
 import ssl
 import subprocess
@@ -39,6 +38,24 @@ from flagstone.transport import HttpTransport, Request
 
 WAIT = 30.0
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "REQUEST_METHOD")
+
+
+_MADE: list[HttpTransport] = []
+
+
+def new_transport(**options: Any) -> HttpTransport:
+    """An ``HttpTransport`` that is closed, with the connections it keeps alive, after the
+    test (``_close_transports``)."""
+    transport = HttpTransport(**options)
+    _MADE.append(transport)
+    return transport
+
+
+@pytest.fixture(autouse=True)
+def _close_transports() -> Iterator[None]:
+    yield
+    while _MADE:
+        _MADE.pop().close()
 
 
 @pytest.fixture(autouse=True)
@@ -72,8 +89,6 @@ def _openssl(*arguments: str, cwd: Path) -> None:
 def pki(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     """A CA, a server certificate for 127.0.0.1/localhost and a client certificate, made
     with the ``openssl`` binary (EC P-256 keys, valid two days)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl binary is not installed: no throwaway CA for the TLS tests")
     directory = tmp_path_factory.mktemp("pki")
     key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
     _openssl(
@@ -358,7 +373,7 @@ def proxy() -> Iterator[Proxy]:
 
 def test_requests_reuse_one_kept_alive_connection(origins) -> None:
     origin = origins()
-    transport = HttpTransport()
+    transport = new_transport()
 
     statuses = [get(transport, origin.url()).status for _ in range(4)]
 
@@ -369,7 +384,7 @@ def test_requests_reuse_one_kept_alive_connection(origins) -> None:
 
 def test_without_keep_alive_each_request_has_its_own_connection(origins) -> None:
     origin = origins()
-    transport = HttpTransport(keep_alive=False)
+    transport = new_transport(keep_alive=False)
 
     for _ in range(3):
         get(transport, origin.url())
@@ -379,7 +394,7 @@ def test_without_keep_alive_each_request_has_its_own_connection(origins) -> None
 
 def test_a_connection_the_server_closed_while_idle_is_reopened_at_once(origins) -> None:
     origin = origins(close_after=True)  # and says nothing: the client believes it kept alive
-    transport = HttpTransport()
+    transport = new_transport()
 
     statuses = [get(transport, origin.url()).status for _ in range(3)]
 
@@ -390,7 +405,7 @@ def test_a_connection_the_server_closed_while_idle_is_reopened_at_once(origins) 
 
 def test_close_drops_the_kept_connections(origins) -> None:
     origin = origins()
-    transport = HttpTransport()
+    transport = new_transport()
     get(transport, origin.url())
 
     transport.close()
@@ -407,7 +422,7 @@ def test_a_trickling_server_is_cut_off_at_the_deadline(origins, headers_too) -> 
     origin = origins(
         respond=lambda seen: (200, {}, b"x" * 1000), trickle=0.01, trickle_headers=headers_too
     )  # each byte well within the read timeout; all of it would take 10 s and more
-    transport = HttpTransport()
+    transport = new_transport()
     started = time.monotonic()
 
     with pytest.raises(TransportError, match="deadline"):
@@ -419,7 +434,7 @@ def test_a_trickling_server_is_cut_off_at_the_deadline(origins, headers_too) -> 
 
 def test_after_a_deadline_the_next_request_starts_on_a_new_connection(origins) -> None:
     origin = origins(respond=lambda seen: (200, {}, b"x" * 200))
-    transport = HttpTransport()
+    transport = new_transport()
     get(transport, origin.url())  # a kept-alive connection to begin with
     origin.trickle = 0.01
 
@@ -437,7 +452,7 @@ def test_a_request_that_starts_past_its_deadline_never_connects(origins) -> None
     origin = origins()
 
     with pytest.raises(TransportError, match="deadline"):
-        get(HttpTransport(), origin.url(), deadline=time.monotonic() - 1)
+        get(new_transport(), origin.url(), deadline=time.monotonic() - 1)
     assert origin.seen == []
 
 
@@ -456,7 +471,7 @@ def test_a_url_source_past_its_deadline_fails_the_poll(origins) -> None:
 def test_https_with_a_private_ca_given_as_an_ssl_context(origins, pki) -> None:
     origin = origins(tls=serving(pki))
 
-    answer = get(HttpTransport(ssl_context=trusting(pki)), origin.url())
+    answer = get(new_transport(ssl_context=trusting(pki)), origin.url())
 
     assert answer.status == 200 and origin.seen[0].path == "/flags.json"
 
@@ -465,20 +480,20 @@ def test_https_to_a_server_the_default_context_does_not_trust_fails(origins, pki
     origin = origins(tls=serving(pki))
 
     with pytest.raises(TransportError, match="CERTIFICATE_VERIFY_FAILED"):
-        get(HttpTransport(), origin.url())
+        get(new_transport(), origin.url())
 
 
 def test_the_certificate_must_name_the_host(origins, pki) -> None:
     origin = origins(tls=serving(pki, certificate="other"))  # for elsewhere.test only
 
     with pytest.raises(TransportError, match="CERTIFICATE_VERIFY_FAILED"):
-        get(HttpTransport(ssl_context=trusting(pki)), origin.url())
+        get(new_transport(ssl_context=trusting(pki)), origin.url())
 
 
 def test_mutual_tls_presents_the_client_certificate(origins, pki) -> None:
     origin = origins(tls=serving(pki, require_client=True))
 
-    answer = get(HttpTransport(ssl_context=trusting(pki, client_certificate=True)), origin.url())
+    answer = get(new_transport(ssl_context=trusting(pki, client_certificate=True)), origin.url())
 
     assert answer.status == 200
     assert origin.seen[0].peer == "client.test"
@@ -488,7 +503,7 @@ def test_mutual_tls_without_a_client_certificate_fails(origins, pki) -> None:
     origin = origins(tls=serving(pki, require_client=True))
 
     with pytest.raises(TransportError):
-        get(HttpTransport(ssl_context=trusting(pki)), origin.url())
+        get(new_transport(ssl_context=trusting(pki)), origin.url())
     assert origin.seen == []
 
 
@@ -501,7 +516,7 @@ def test_http_proxy_carries_http_urls_with_its_credentials_for_itself_alone(
     origin = origins()
     monkeypatch.setenv("HTTP_PROXY", proxy.url("alice:s%3Acret@"))
 
-    answer = get(HttpTransport(), origin.url("/flags.json"))
+    answer = get(new_transport(), origin.url("/flags.json"))
 
     assert answer.status == 200
     ((method, target, authorization),) = proxy.seen
@@ -516,7 +531,7 @@ def test_https_proxy_tunnels_with_connect_and_tls_goes_end_to_end(
     origin = origins(tls=serving(pki))
     monkeypatch.setenv("HTTPS_PROXY", proxy.url("bob:pw@"))
 
-    answer = get(HttpTransport(ssl_context=trusting(pki)), origin.url("/secret/path.json"))
+    answer = get(new_transport(ssl_context=trusting(pki)), origin.url("/secret/path.json"))
 
     assert answer.status == 200
     ((method, target, authorization),) = proxy.seen
@@ -529,7 +544,7 @@ def test_https_proxy_is_not_used_for_http_urls(origins, proxy, monkeypatch) -> N
     origin = origins()
     monkeypatch.setenv("HTTPS_PROXY", proxy.url())
 
-    get(HttpTransport(), origin.url())
+    get(new_transport(), origin.url())
 
     assert proxy.seen == [] and len(origin.seen) == 1
 
@@ -540,7 +555,7 @@ def test_no_proxy_sends_matching_hosts_direct(origins, proxy, monkeypatch, no_pr
     monkeypatch.setenv("HTTP_PROXY", proxy.url())
     monkeypatch.setenv("NO_PROXY", no_proxy)
 
-    get(HttpTransport(), origin.url())
+    get(new_transport(), origin.url())
 
     assert proxy.seen == [] and len(origin.seen) == 1
 
@@ -549,7 +564,7 @@ def test_lower_case_variables_are_read_too(origins, proxy, monkeypatch) -> None:
     origin = origins()
     monkeypatch.setenv("http_proxy", proxy.url())
 
-    get(HttpTransport(), origin.url())
+    get(new_transport(), origin.url())
 
     assert len(proxy.seen) == 1
 
@@ -558,7 +573,7 @@ def test_trust_env_false_ignores_the_proxy_variables(origins, proxy, monkeypatch
     origin = origins()
     monkeypatch.setenv("HTTP_PROXY", proxy.url())
 
-    get(HttpTransport(trust_env=False), origin.url())
+    get(new_transport(trust_env=False), origin.url())
 
     assert proxy.seen == [] and len(origin.seen) == 1
 
@@ -566,7 +581,7 @@ def test_trust_env_false_ignores_the_proxy_variables(origins, proxy, monkeypatch
 def test_an_explicit_proxy_is_used_without_any_variable(origins, proxy) -> None:
     origin = origins()
 
-    get(HttpTransport(proxy=proxy.url()), origin.url())
+    get(new_transport(proxy=proxy.url()), origin.url())
 
     assert [method for method, _, _ in proxy.seen] == ["GET"]
 
@@ -577,7 +592,7 @@ def test_a_proxy_that_refuses_the_tunnel_is_a_transport_error(origins, pki, monk
     try:
         monkeypatch.setenv("HTTPS_PROXY", refusing.url())
         with pytest.raises(TransportError, match=r"refused a tunnel .*: 407"):
-            get(HttpTransport(ssl_context=trusting(pki)), origin.url())
+            get(new_transport(ssl_context=trusting(pki)), origin.url())
     finally:
         refusing.close()
     assert origin.seen == []
@@ -592,7 +607,7 @@ def test_only_http_proxies_are_accepted(proxy_url) -> None:
 def test_a_client_from_url_goes_through_the_proxy_of_its_transport(origins, proxy) -> None:
     document = b'{"version": "v1", "flags": {}, "segments": {}}'
     origin = origins(respond=lambda seen: (200, {"ETag": '"1"'}, document))
-    transport = HttpTransport(proxy=proxy.url())
+    transport = new_transport(proxy=proxy.url())
     client = flagstone.Client.from_url(origin.url(), transport=transport, refresh_interval=60)
     try:
         assert client.wait_until_ready(WAIT) and client.snapshot_version == "v1"
@@ -627,7 +642,7 @@ def test_an_https_url_redirected_to_http_is_refused_before_any_request(origins, 
     source = UrlSource(
         secure.url(),
         headers={"Authorization": "Bearer s3cret"},
-        transport=HttpTransport(ssl_context=trusting(pki)),
+        transport=new_transport(ssl_context=trusting(pki)),
     )
 
     with pytest.raises(FetchError, match="from https to http"):
@@ -642,7 +657,7 @@ def test_an_announced_body_over_the_bound_is_refused_unread(origins) -> None:
     origin = origins(respond=lambda seen: (200, {}, b"x" * 10_000))
 
     with pytest.raises(TransportError, match="10000 bytes, more than the 100 allowed"):
-        get(HttpTransport(), origin.url(), max_response_bytes=100)
+        get(new_transport(), origin.url(), max_response_bytes=100)
 
 
 def test_a_refused_connection_is_a_transport_error() -> None:
@@ -650,4 +665,4 @@ def test_a_refused_connection_is_a_transport_error() -> None:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
         with pytest.raises(TransportError, match="ConnectionRefusedError"):
-            get(HttpTransport(), f"http://127.0.0.1:{port}/")
+            get(new_transport(), f"http://127.0.0.1:{port}/")

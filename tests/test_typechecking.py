@@ -1,13 +1,12 @@
 """mypy keeps the types honest: the package passes ``mypy --strict`` and so does
 ``tests/typechecking/check_public_api.py``, which uses the public API as an application would.
 
-mypy comes with the ``test`` extra, so ``.ci/run`` runs these; where it is not installed they
-skip and say so.
+mypy comes with the ``test`` extra, so ``.ci/run`` runs these (beside ruff:
+``tests/test_lint.py``).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -18,11 +17,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = ROOT / "pyproject.toml"
 PUBLIC_API_CHECK = ROOT / "tests" / "typechecking" / "check_public_api.py"
-
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("mypy") is None,
-    reason="mypy is not installed (it comes with the test extra: pip install '.[test]')",
-)
 
 
 @pytest.fixture(scope="module")

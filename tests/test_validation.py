@@ -19,6 +19,7 @@ import pytest
 
 from flagstone import ConfigError, Problem
 from flagstone.formats import parse_snapshot
+from tests import builders as b
 
 Doc = dict[str, Any]
 Case = Callable[[Doc], list[tuple[str, str]]]
@@ -35,87 +36,34 @@ ABTEST = "$.abtests[0]"
 
 def good_snapshot() -> Doc:
     """A small valid snapshot: two flags, a segment, a client and a live A/B test."""
-    return {
-        "account": {"name": "accounts/acme"},
-        "flags": {
-            "flags/checkout": {
-                "name": "flags/checkout",
-                "state": "ACTIVE",
-                "clients": ["clients/web"],
-                "variants": [
-                    {"name": "control", "value": {"layout": "classic"}},
-                    {"name": "treatment", "value": {"layout": "new"}},
-                ],
-                "rules": [
-                    {
-                        "name": "flags/checkout/rules/se",
-                        "segment": "segments/sweden",
-                        "assignmentSpec": {
-                            "bucketCount": 2,
-                            "assignments": [
-                                {
-                                    "assignmentId": "a",
-                                    "variant": {"variant": "control"},
-                                    "bucketRanges": [{"lower": 0, "upper": 1}],
-                                },
-                                {
-                                    "assignmentId": "b",
-                                    "variant": {"variant": "treatment"},
-                                    "bucketRanges": [{"lower": 1, "upper": 2}],
-                                },
-                            ],
-                        },
-                    }
-                ],
-            },
-            "flags/banner": {
-                "name": "flags/banner",
-                "clients": ["clients/web"],
-                "variants": [{"name": "on", "value": {"shown": True}}],
-                "rules": [],
-            },
-        },
-        "segments": {
-            "segments/sweden": {
-                "name": "segments/sweden",
-                "targeting": {
-                    "criteria": {
-                        "c": {
-                            "attribute": {
-                                "attributeName": "country",
-                                "eqRule": {"value": {"stringValue": "SE"}},
-                            }
-                        }
-                    },
-                    "expression": {"ref": "c"},
-                },
-            }
-        },
-        "clients": {
-            "web-secret": {
-                "client": {"name": "clients/web"},
-                "clientCredential": {
-                    "name": "clients/web/credentials/1",
-                    "clientSecret": {"secret": "web-secret"},
-                    "environments": ["production"],
-                },
-            }
-        },
-        "abtests": [
-            {
-                "name": "workflows/abtest/instances/exp1",
-                "displayName": "Checkout experiment",
-                "state": "live",
-                "flags": {"targetingKeySelector": "targeting_key"},
-                "abtest": {
-                    "treatments": [
-                        {"variant": "flags/checkout/variants/control", "weight": "5000"},
-                        {"variant": "flags/checkout/variants/treatment", "weight": "5000"},
-                    ]
-                },
-            }
+    return b.snapshot(
+        b.flag(
+            "checkout",
+            {"control": {"layout": "classic"}, "treatment": {"layout": "new"}},
+            [
+                b.rule(
+                    "flags/checkout/rules/se",
+                    [b.assignment("a", "control", (0, 1)), b.assignment("b", "treatment", (1, 2))],
+                    bucket_count=2,
+                    segment="sweden",
+                )
+            ],
+            state="ACTIVE",
+            clients=["clients/web"],
+        ),
+        b.flag("banner", {"on": {"shown": True}}, [], clients=["clients/web"]),
+        account="acme",
+        segments=[b.segment("sweden", targeting=b.attribute_is("country", b.string("SE")))],
+        clients=[b.credential("web-secret", "web", ["production"], credential_id="1")],
+        abtests=[
+            b.abtest(
+                "exp1",
+                flag="checkout",
+                display_name="Checkout experiment",
+                selector="targeting_key",
+            )
         ],
-    }
+    )
 
 
 def problems_of(document: Any, *, strict: bool = True) -> tuple[Problem, ...]:

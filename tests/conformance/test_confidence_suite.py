@@ -1,12 +1,13 @@
 """Spotify Confidence's resolver conformance suite, every case through the public API.
 
-Each case builds a ``Client`` for the suite's state (lenient mode: the state deliberately
-holds unknown segments, cycles and unrecognised rules) with the case's client secret and
-materializations, then resolves the requested flags with ``evaluate`` (or ``evaluate_all``
-when a case asks for all flags) and compares flag, reason, variant, value, should_apply,
-the assignment id and the rule where the case names them, against the ``general``
-expectation. The suite's resolve leaves out flags the client may not see and archived
-flags; ``evaluate`` reports those as FLAG_NOT_FOUND / FLAG_ARCHIVED, which is checked too.
+Each case builds a ``Client`` for the suite's state (parsed once, in lenient mode: the
+state deliberately holds unknown segments, cycles and unrecognised rules) with the case's
+client secret and materializations, then resolves the requested flags with ``evaluate`` (or
+``evaluate_all`` when a case asks for all flags) and compares flag, reason, variant, value,
+should_apply, the assignment id and the rule where the case names them, against the
+``general`` expectation. The suite's resolve leaves out flags the client may not see and
+archived flags; ``evaluate`` reports those as FLAG_NOT_FOUND / FLAG_ARCHIVED, which is
+checked too.
 """
 
 from __future__ import annotations
@@ -38,13 +39,21 @@ def test_the_suite_is_present_and_complete() -> None:
     assert len(CASES) == EXPECTED_CASES
 
 
-def _client(state: dict[str, Any], case: dict[str, Any], sink: flagstone.sinks.MemorySink):
-    return flagstone.Client.from_dict(
-        state,
+def test_the_suite_state_loads_leniently_and_is_refused_strictly(
+    suite_state: dict[str, Any],
+) -> None:
+    # what every case below relies on: Client.from_dict takes the state in lenient mode
+    assert flagstone.Client.from_dict(suite_state, strict=False).flags
+    with pytest.raises(flagstone.ConfigError):
+        flagstone.Client.from_dict(suite_state)
+
+
+def _client(snapshot: Any, case: dict[str, Any], sink: flagstone.sinks.MemorySink):
+    return flagstone.Client(
+        snapshot,
         client_secret=case["resolveRequest"]["clientSecret"],
         materializations=flagstone.MemoryMaterializationStore(case.get("materializations")),
         sinks=[sink],
-        strict=False,
     )
 
 
@@ -68,12 +77,12 @@ def _assert_matches(resolution: flagstone.Resolution, expected: dict[str, Any]) 
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
-def test_case(case: dict[str, Any], suite_state: dict[str, Any]) -> None:
+def test_case(case: dict[str, Any], suite_snapshot: Any) -> None:
     request = case["resolveRequest"]
     expected = case["expectedResult"]["general"]
     assert expected["expectError"] is None
     sink = flagstone.sinks.MemorySink(dedup=False)
-    client = _client(suite_state, case, sink)
+    client = _client(suite_snapshot, case, sink)
     context = request["evaluationContext"]
     apply = bool(request.get("apply", False))
 
