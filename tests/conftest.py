@@ -9,11 +9,45 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import freezegun
 import pytest
 
 from tests.commandline import CliRunner
 
 pytest_plugins = ["pytester"]  # test_examples runs the example test file in a session of its own
+
+# freezegun walks every loaded module at each freeze_time start to patch its datetime
+# references; once the analysis tests have loaded scipy, statsmodels and pandas that walk
+# dominated the A/B-test lifecycle tests (4 s alone, 17 s after them). Packages that never
+# read the clock for flagstone are skipped (and, inside them, time is real).
+freezegun.configure(
+    extend_ignore_list=[
+        "scipy",
+        "numpy",
+        "pandas",
+        "statsmodels",
+        "patsy",
+        "spotify_confidence",
+        "chartify",
+        "bokeh",
+        "IPython",
+        "ipykernel",
+        "ipywidgets",
+        "jedi",
+        "selenium",
+        "trio",
+        "tornado",
+        "zmq",
+        "jupyter_client",
+        "matplotlib",
+        "PIL",
+        "duckdb",
+        "sqlglot",
+        "pyarrow",
+        "mypy",
+        "hypothesis",
+    ]
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE_DIR = Path(
@@ -94,22 +128,3 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
     """``cli(*argv, stdin=None)``: ``python -m flagstone *argv`` run in this process
     (``flagstone.cli.main``), returning its exit code, stdout and stderr."""
     return CliRunner(capsys, monkeypatch)
-
-
-# Warnings that a test owned by another piece of work still raises, each ignored for that one
-# test until its owner fixes the cause (then the entry goes): node id → filterwarnings entry.
-_KNOWN_WARNINGS = {
-    # the lock holder's stdout pipe is never closed: `with subprocess.Popen(...) as holder:`
-    # (or closing holder.stdout) fixes it
-    "tests/test_abtest_storage.py::"
-    "test_another_process_holding_the_lock_keeps_an_editor_out_until_it_lets_go": (
-        "ignore:unclosed file:ResourceWarning"
-    ),
-}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        known = _KNOWN_WARNINGS.get(item.nodeid)
-        if known is not None:
-            item.add_marker(pytest.mark.filterwarnings(known))

@@ -546,6 +546,9 @@ def test_another_process_holding_the_lock_keeps_an_editor_out_until_it_lets_go(
         if holder.poll() is None:  # pragma: no cover - only when an assertion failed
             holder.kill()
             holder.wait()
+        for pipe in (holder.stdin, holder.stdout):
+            if pipe is not None:
+                pipe.close()
 
     edit_document(path, set_version("v2"), lock_timeout=0)
     assert read_document(path)["version"] == "v2"
