@@ -36,11 +36,12 @@ try:
     from openfeature.flag_evaluation import Reason as OpenFeatureReason
     from openfeature.provider import AbstractProvider, Metadata, ProviderStatus
     from openfeature.track import TrackingEventDetails
-except ModuleNotFoundError as missing:  # pragma: no cover - exercised in a subprocess
+except ModuleNotFoundError as missing:
+    _package = (missing.name or "openfeature").partition(".")[0]
     raise ModuleNotFoundError(
-        f"flagstone.openfeature needs the 'openfeature' extra ({missing.name} is not "
-        'installed): pip install "flagstone[openfeature]"',
-        name=missing.name,
+        f"flagstone.openfeature needs the 'openfeature' extra ({_package} is not installed): "
+        'pip install "flagstone[openfeature]"',
+        name=_package,
     ) from None
 
 from .client import Client
