@@ -1056,3 +1056,15 @@ def test_the_snapshot_serves_the_spec_flags() -> None:
         if expression in refused:
             assert client.evaluate(key, refused[expression], apply=False).variant != variant
     client.close()
+
+
+def test_the_readme_counts_what_runs() -> None:
+    """The README's "OpenFeature" section states how many scenarios pass, do not apply and
+    are expected failures."""
+    readme = (HERE.parent.parent / "README.md").read_text(encoding="utf-8")
+    skipped = sum(1 for s in SCENARIOS if any(m.name == "skip" for m in _marks(s)))
+    xfailed = sum(1 for s in SCENARIOS if any(m.name == "xfail" for m in _marks(s)))
+    passing = len(SCENARIOS) - skipped - xfailed
+    assert f"{len(SCENARIOS)} scenarios and\nexamples" in readme
+    assert f"{passing} pass. {skipped} do not apply" in readme
+    assert f"{xfailed} are expected failures" in readme
