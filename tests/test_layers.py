@@ -34,7 +34,7 @@ RANKS: list[list[str]] = [
     ["flagstone.plan", "flagstone.abtests"],
     ["flagstone.sources", "flagstone.sinks"],
     ["flagstone.client"],
-    ["flagstone.testing", "flagstone.analysis"],
+    ["flagstone.testing", "flagstone.analysis", "flagstone.openfeature"],
     ["flagstone.cli", "flagstone.live"],
     ["flagstone.__main__"],
 ]
