@@ -14,9 +14,10 @@ ours (``STEPS``); ``spec_snapshot`` re-expresses the test flags as a flagstone s
   rule before it on a segment whose targeting says the same (``TARGETING``, written by hand
   for each expression the file uses), ``disabled`` an ARCHIVED flag.
 
-Scenarios that cannot apply are skipped with the reason (``NOT_APPLICABLE``); those where
-flagstone reports ``TARGETING_MATCH`` and the specification ``STATIC`` or ``DEFAULT`` are
-strict xfails (``REASON_GAPS``). The README's "OpenFeature" section lists both.
+Scenarios that cannot apply are skipped with the reason (``NOT_APPLICABLE``), which the
+README's "OpenFeature" section lists; every other scenario passes. (``STATIC`` and
+``DEFAULT`` come from the rule that gives ``defaultVariant`` to everyone: see
+``Resolution.catch_all``.)
 """
 
 from __future__ import annotations
@@ -127,7 +128,6 @@ ALL_FLAGS = {**SPEC_FLAGS, **EXTRA_FLAGS}
 SNAPSHOT = spec_snapshot(ALL_FLAGS)
 KEYS = {key: f"{key}.value" if _is_scalar_flag(spec) else key for key, spec in ALL_FLAGS.items()}
 """The specification's flag key → the key a flagstone user evaluates (unknown keys: the same)."""
-DEFAULT_RULE = re.compile(r"^flags/[^/]+/rules/default$")
 
 
 # -- what cannot apply, and where flagstone answers otherwise ----------------------------------
@@ -161,37 +161,6 @@ NOT_APPLICABLE: dict[tuple[str, str], str] = {
     ),
 }
 """(feature, scenario name, with `` [row]`` for one example) → why it is skipped."""
-
-REASON_GAP = (
-    "a flag's default variant comes from a rule that gives it to everyone: TARGETING_MATCH "
-    "here; STATIC or DEFAULT need the rule's shape, which a Resolution does not carry"
-)
-REASON_GAPS: dict[tuple[str, str], str] = {
-    (feature, scenario): REASON_GAP
-    for feature, scenario in [
-        ("evaluation", "Resolves boolean details"),
-        ("evaluation", "Resolves string details"),
-        ("evaluation", "Resolves integer details"),
-        ("evaluation", "Resolves float details"),
-        ("evaluation", "Resolves object details"),
-        ("evaluation_v2", "Resolves zero value"),
-        ("evaluation_v2", "Resolves zero value with targeting using default"),
-        ("evaluation_v2", "Complete evaluation details structure"),
-        ("evaluation_v2", "Empty evaluation context"),
-        ("evaluation_v2", "Null context values"),
-        ("evaluation_v2", "Structure flag evaluation"),
-        ("hooks", "Passes evaluation details to after and finally hooks"),
-    ]
-}
-"""(feature, scenario name) → why the reason differs: ``ReasonGap`` is the only failure
-allowed, everything before the reason is checked."""
-
-
-class ReasonGap(AssertionError):
-    """The documented reason difference: the specification wants STATIC or DEFAULT where
-    flagstone's rule that gives the flag's default variant to everyone reports
-    TARGETING_MATCH."""
-
 
 # -- the world a scenario runs in ------------------------------------------------------------
 
@@ -482,17 +451,7 @@ def _reason(world: World, table: Any, reason: str) -> None:
 
 def check_reason(details: FlagEvaluationDetails[Any], expected: str) -> None:
     actual = str(details.reason)
-    if actual == expected:
-        return
-    rule = details.flag_metadata.get("rule", "")
-    if (
-        expected in ("STATIC", "DEFAULT")
-        and actual == "TARGETING_MATCH"
-        and isinstance(rule, str)
-        and DEFAULT_RULE.match(rule)
-    ):
-        raise ReasonGap(f"{expected} expected, flagstone reports {actual} from {rule}")
-    raise AssertionError(f"reason {actual}, expected {expected}")
+    assert actual == expected, f"reason {actual}, expected {expected}"
 
 
 @step(rf"the error-code should be {Q}")
@@ -940,8 +899,6 @@ def _marks(scenario: Scenario) -> list[pytest.MarkDecorator]:
     for candidate in (row_key, key):
         if candidate in NOT_APPLICABLE:
             return [pytest.mark.skip(reason=f"not applicable: {NOT_APPLICABLE[candidate]}")]
-    if key in REASON_GAPS:
-        return [pytest.mark.xfail(raises=ReasonGap, strict=True, reason=REASON_GAPS[key])]
     return []
 
 
@@ -1001,7 +958,6 @@ def test_every_exception_names_a_scenario() -> None:
         (scenario.feature, f"{scenario.name} [{scenario.row}]") for scenario in SCENARIOS
     }
     assert set(NOT_APPLICABLE) <= names
-    assert set(REASON_GAPS) <= names
 
 
 def test_every_step_is_implemented() -> None:
@@ -1063,8 +1019,6 @@ def test_the_readme_counts_what_runs() -> None:
     are expected failures."""
     readme = (HERE.parent.parent / "README.md").read_text(encoding="utf-8")
     skipped = sum(1 for s in SCENARIOS if any(m.name == "skip" for m in _marks(s)))
-    xfailed = sum(1 for s in SCENARIOS if any(m.name == "xfail" for m in _marks(s)))
-    passing = len(SCENARIOS) - skipped - xfailed
+    passing = len(SCENARIOS) - skipped
     assert f"{len(SCENARIOS)} scenarios and\nexamples" in readme
     assert f"{passing} pass. {skipped} do not apply" in readme
-    assert f"{xfailed} are expected failures" in readme

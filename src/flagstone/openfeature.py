@@ -410,6 +410,10 @@ def _reason(resolution: Resolution) -> OpenFeatureReason:
             return OpenFeatureReason.DEFAULT  # the rule assigns the client default
         if resolution.abtest is not None:
             return OpenFeatureReason.SPLIT
+        if resolution.catch_all == "only":
+            return OpenFeatureReason.STATIC  # one variant for everyone, whatever the context
+        if resolution.catch_all == "fallback":
+            return OpenFeatureReason.DEFAULT  # the flag's default after its targeted rules
     return REASONS.get(reason, OpenFeatureReason.UNKNOWN)
 
 

@@ -33,6 +33,7 @@ class Outcome:
         "_exposure_template",
         "abtest",
         "assignment_id",
+        "catch_all",
         "error",
         "error_message",
         "flag",
@@ -64,6 +65,7 @@ class Outcome:
         abtest: str | None = None,
         override: bool = False,
         snapshot_version: str | None = None,
+        catch_all: str | None = None,
     ) -> None:
         self.flag = flag
         self.reason = reason
@@ -79,6 +81,7 @@ class Outcome:
         self.abtest = abtest
         self.override = override
         self.snapshot_version = snapshot_version
+        self.catch_all = catch_all
         self._exposure_template: Any = None  # built by flagstone.sinks when first recorded
 
     def __repr__(self) -> str:
@@ -201,6 +204,14 @@ class Resolution:
     @property
     def abtest(self) -> str | None:
         return self._outcome.abtest
+
+    @property
+    def catch_all(self) -> str | None:
+        """Whether the matching rule serves this variant to every unit, whatever the context
+        (no targeting, no allocation limit, one variant over every bucket): ``"only"`` when
+        it is the flag's first rule, ``"fallback"`` when it follows other rules (the flag's
+        default for units they did not take), else ``None``."""
+        return self._outcome.catch_all
 
     @property
     def override(self) -> bool:

@@ -101,7 +101,9 @@ def _compile(
                 if compiled is not None:
                     rules.append(compiled)
             rules.extend(
-                _flag_rules(flag, variants, segments, store, version, client_name, environments)
+                _flag_rules(
+                    flag, variants, segments, store, version, environments, after=bool(rules)
+                )
             )
         instances = instances_by_flag.get(flag.name, ())
         selectors = [i.flags.targeting_key_selector for i in instances]
@@ -136,9 +138,11 @@ def _flag_rules(
     segments: SegmentCompiler,
     store: MaterializationStore | None,
     version: str,
-    client_name: str | None,
     environments: frozenset[str],
+    *,
+    after: bool,
 ) -> Iterable[CompiledRule]:
+    """The flag's own rules this client applies; ``after``: rules (A/B tests) come first."""
     for rule in flag.rules:
         if not rule.enabled:
             continue
@@ -146,7 +150,8 @@ def _flag_rules(
             continue
         if rule.segment not in segments or rule.assignment_spec is None:
             continue  # lenient mode only: strict validation rejects both
-        yield _compile_rule(flag, rule, variants, segments, store, version)
+        yield _compile_rule(flag, rule, variants, segments, store, version, after=after)
+        after = True
 
 
 def _compile_rule(
@@ -156,9 +161,16 @@ def _compile_rule(
     segments: SegmentCompiler,
     store: MaterializationStore | None,
     version: str,
+    *,
+    after: bool = False,
 ) -> CompiledRule:
     spec = rule.assignment_spec
     assert spec is not None
+    materialization = rule.materialization_spec
+    read = materialization.read_materialization if materialization else ""
+    write = materialization.write_materialization if materialization else ""
+    gate = segments.gate(rule.segment)
+    everyone = gate is None and not read and not write
     assignments = []
     for assignment in spec.assignments:
         ranges = tuple((r.lower, r.upper) for r in assignment.bucket_ranges)
@@ -179,7 +191,11 @@ def _compile_rule(
         if kind == "variant":
             assert assignment.variant is not None
             name, value = _variant(variants, assignment.variant.variant)
-            outcome = matched(variant=name, value=value)
+            covers = [(r.lower, r.upper) for r in assignment.bucket_ranges] == [
+                (0, spec.bucket_count)
+            ]
+            catch_all = ("fallback" if after else "only") if everyone and covers else None
+            outcome = matched(variant=name, value=value, catch_all=catch_all)
             assignments.append(
                 CompiledAssignment(VARIANT, assignment.assignment_id, outcome, name, ranges)
             )
@@ -192,9 +208,6 @@ def _compile_rule(
             assignments.append(
                 CompiledAssignment(FALLTHROUGH, assignment.assignment_id, None, "", ranges)
             )
-    materialization = rule.materialization_spec
-    read = materialization.read_materialization if materialization else ""
-    write = materialization.write_materialization if materialization else ""
     mode = materialization.mode if materialization else None
     return CompiledRule(
         name=rule.name,
@@ -202,7 +215,7 @@ def _compile_rule(
         segment_id=rule.segment.split("/", 1)[-1],
         bucket_count=spec.bucket_count,
         assignments=assignments,
-        gate=segments.gate(rule.segment),
+        gate=gate,
         targeting=segments.targeting(rule.segment),
         allocation=segments.allocation(rule.segment),
         read_materialization=read,
