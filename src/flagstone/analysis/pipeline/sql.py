@@ -232,14 +232,16 @@ units AS (
   SELECT unit, MIN(variant) AS variant, MAX(variant) AS other, MIN(time) AS first_time
   FROM kept GROUP BY unit
 ),
+single AS (
+  SELECT unit, variant, first_time FROM units WHERE variant = other
+),
 origin AS (
-  SELECT FLOOR(EPOCH(MIN(first_time)) / {bucket}) * {bucket} AS o FROM units
+  SELECT FLOOR(EPOCH(MIN(first_time)) / {bucket}) * {bucket} AS o FROM single
 ),
 assigned AS (
   SELECT u.unit, u.variant, u.first_time,
          CAST(FLOOR((EPOCH(u.first_time) - origin.o) / {bucket}) AS BIGINT) AS k
-  FROM units AS u CROSS JOIN origin
-  WHERE u.variant = u.other
+  FROM single AS u CROSS JOIN origin
 )"""
 
 
