@@ -185,7 +185,7 @@ def test_analyze_stats_input_carries_ratio_metrics_to_the_engine_and_outputs() -
     assert comparison.latest.difference.value == pytest.approx(rt - rc, rel=REL)
     assert comparison.latest.standard_error == pytest.approx(se, rel=REL)
     # power for the relative MDE of the control's ratio, with the delta-method variances:
-    # (z_{1-α/2} + z_{power})² (v_c + v_t) / δ² per group (equal groups, scipy quantiles)
+    # (z_{1-alpha/2} + z_{power})^2 (v_c + v_t) / delta^2 per group (equal groups, scipy quantiles)
     delta = 0.05 * rc
     v_c, v_t = _delta_variance(yc, dc) * len(yc), _delta_variance(yt, dt) * len(yt)
     z = stats.norm.ppf(1 - 0.05 / 2) + stats.norm.ppf(0.8)

@@ -70,7 +70,12 @@ class Counts:
     def of(cls, row: Mapping[str, Any]) -> Counts:
         first = row.get("first_exposure")
         if isinstance(first, datetime):
-            first = first.astimezone(timezone.utc) if first.tzinfo else first
+            # a driver that gives the session's (UTC) time without its zone: UTC
+            first = (
+                first.astimezone(timezone.utc)
+                if first.tzinfo
+                else first.replace(tzinfo=timezone.utc)
+            )
         return cls(
             exposures=_int(row["exposures"]),
             overrides=_int(row["overrides"]),
