@@ -291,8 +291,15 @@ class DuckDBEngine:
             line = "NULL"
         elif kind == "csv":
             reject = self._name("rejects")
-            options = f"{listed}, header = true, all_varchar = true, filename = true"
-            available = self._types(f"(SELECT * FROM read_csv({options}) LIMIT 0)")
+            tab = all(p.lower().removesuffix(".gz").endswith(".tsv") for p in paths)
+            delimiter = "\t" if tab else ","
+            options = (
+                f"{listed}, header = true, all_varchar = true, filename = true, "
+                f"delim = {sql_string(delimiter)}, quote = '\"'"
+            )
+            available = self._types(
+                f"(SELECT * FROM read_csv({options}, ignore_errors = true) LIMIT 0)"
+            )
             relation = (
                 f"read_csv({options}, ignore_errors = true, store_rejects = true, "
                 f"rejects_table = {sql_string(reject)}, "
