@@ -315,8 +315,11 @@ def reference(
     at: datetime,
     bucket: timedelta = DAY,
     context_filter: Any = None,
+    origin: datetime | None = None,
 ) -> Reference:
-    """The aggregation computed record by record (see the module docstring)."""
+    """The aggregation computed record by record (see the module docstring); ``origin``
+    is where the first look's bucket starts when not the earliest assignment's (a
+    breakdown's values share the overall one)."""
     short = {"control": "control", "treatment": "treatment"}
     short.update({f"{FLAG}/variants/{v}": v for v in ("control", "treatment")})
     seen: set[tuple[str, str]] = set()
@@ -344,7 +347,10 @@ def reference(
     multi = sum(1 for v in variants.values() if len(v) > 1)
     earliest = min(first[u] for u in assigned)
     size = bucket.total_seconds()
-    origin = datetime.fromtimestamp(math.floor(earliest.timestamp() / size) * size, timezone.utc)
+    if origin is None:  # the start of the bucket of the earliest assignment
+        origin = datetime.fromtimestamp(
+            math.floor(earliest.timestamp() / size) * size, timezone.utc
+        )
     looks = []
     end = origin + bucket
     while end < at:

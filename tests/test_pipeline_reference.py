@@ -244,12 +244,16 @@ def test_a_breakdown_is_the_aggregation_filtered_by_each_value(
     snapshot = parse_snapshot(snapshot_document())
     result = aggregate(snapshot, TEST, str(files[0]), str(files[1]), at=AT, breakdown="country")
     assert result.breakdown is not None and set(result.breakdown) == {"SE", "NO", "DK"}
+    origin = reference(data, METRICS, AT).looks[0] - timedelta(days=1)  # the overall one
     for country, part in result.breakdown.items():
-        check(
-            part,
-            reference(data, METRICS, AT, context_filter=lambda c, k=country: c.get("country") == k),
-            False,
+        ref = reference(
+            data,
+            METRICS,
+            AT,
+            origin=origin,
+            context_filter=lambda c, k=country: c.get("country") == k,
         )
+        check(part, ref, False)
 
 
 # -- PostgreSQL --------------------------------------------------------------------------------

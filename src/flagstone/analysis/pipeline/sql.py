@@ -49,12 +49,12 @@ from flagstone.model.metrics import Aggregation, MetricPart
 
 __all__ = [
     "DIALECTS",
+    "MISSING",
     "Queries",
     "Relations",
     "queries",
     "timestamp_literal",
     "transpile",
-    "values_query",
 ]
 
 DIALECTS = ("duckdb", "postgres", "bigquery", "snowflake", "spark", "trino")
@@ -204,8 +204,13 @@ def _quantities(plan: Plan, columns: _Columns, col: Callable[[str], str]) -> lis
     return found
 
 
-def _prefix(plan: Plan, relations: Relations) -> str:
-    """The CTEs shared by both statements, up to the assigned units."""
+MISSING = "(none)"
+"""The breakdown value of the exposures that do not record the attribute."""
+
+
+def _prefix(plan: Plan, relations: Relations, dimension: str | None) -> str:
+    """The CTEs shared by both statements, up to the assigned units. Every relation carries
+    ``dim``: the breakdown attribute's value (``MISSING`` where absent), or ``''``."""
     at = timestamp_literal(plan.at)
     bucket = plan.bucket_seconds
     cases = " ".join(
@@ -216,58 +221,68 @@ def _prefix(plan: Plan, relations: Relations) -> str:
     for targeting in plan.filters:
         conditions.append(predicate(targeting, lambda name: relations.attributes[name]))
     where = " AND ".join(conditions)
+    dim = (
+        "''"
+        if dimension is None
+        else f"COALESCE({relations.attributes[dimension]}, {sql_string(MISSING)})"
+    )
     return f"""WITH exposures AS (SELECT * FROM {relations.exposures} AS exposure_source),
 events AS (SELECT * FROM {relations.events} AS event_source),
 test_exposures AS (
-  SELECT unit, CASE variant {cases} ELSE NULL END AS variant, time, resolve_id,
+  SELECT {dim} AS dim, unit, CASE variant {cases} ELSE NULL END AS variant, time, resolve_id,
          COALESCE(override, FALSE) AS override
   FROM exposures
   WHERE {where}
 ),
 kept AS (
-  SELECT unit, variant, time, resolve_id FROM test_exposures
+  SELECT dim, unit, variant, time, resolve_id FROM test_exposures
   WHERE NOT override AND variant IS NOT NULL AND unit IS NOT NULL AND time IS NOT NULL
 ),
 units AS (
-  SELECT unit, MIN(variant) AS variant, MAX(variant) AS other, MIN(time) AS first_time
-  FROM kept GROUP BY unit
+  SELECT dim, unit, MIN(variant) AS variant, MAX(variant) AS other, MIN(time) AS first_time
+  FROM kept GROUP BY dim, unit
 ),
 single AS (
-  SELECT unit, variant, first_time FROM units WHERE variant = other
+  SELECT dim, unit, variant, first_time FROM units WHERE variant = other
 ),
 origin AS (
   SELECT FLOOR(EPOCH(MIN(first_time)) / {bucket}) * {bucket} AS o FROM single
 ),
 assigned AS (
-  SELECT u.unit, u.variant, u.first_time,
+  SELECT u.dim, u.unit, u.variant, u.first_time,
          CAST(FLOOR((EPOCH(u.first_time) - origin.o) / {bucket}) AS BIGINT) AS k
   FROM single AS u CROSS JOIN origin
 )"""
 
 
-def queries(plan: Plan, relations: Relations) -> Queries:
-    """The ``counts`` and ``aggregate`` statements of ``plan`` over ``relations``."""
-    prefix = _prefix(plan, relations)
-    counts = f"""{prefix}
-SELECT
-  (SELECT COUNT(*) FROM test_exposures) AS exposures,
-  (SELECT COUNT(*) FROM test_exposures WHERE override) AS overrides,
-  (SELECT COUNT(*) FROM test_exposures WHERE NOT override AND variant IS NULL)
-    AS unknown_variants,
-  (SELECT COUNT(*) - COUNT(DISTINCT resolve_id) FROM kept) AS duplicates,
-  (SELECT COUNT(*) FROM units WHERE variant <> other) AS multi_variant,
-  (SELECT COUNT(*) FROM assigned) AS assigned,
-  (SELECT MIN(first_time) FROM assigned) AS first_exposure"""
+def queries(plan: Plan, relations: Relations, dimension: str | None = None) -> Queries:
+    """The ``counts`` and ``aggregate`` statements of ``plan`` over ``relations``; with a
+    ``dimension`` (a context attribute the relations carry), one result per value of it:
+    every row starts with ``dim``."""
+    prefix = _prefix(plan, relations, dimension)
+    counts = f"""{prefix},
+read AS (
+  SELECT dim, COUNT(*) AS exposures,
+         SUM(CASE WHEN override THEN 1 ELSE 0 END) AS overrides,
+         SUM(CASE WHEN NOT override AND variant IS NULL THEN 1 ELSE 0 END) AS unknown_variants
+  FROM test_exposures GROUP BY dim
+),
+repeated AS (
+  SELECT dim, COUNT(*) - COUNT(DISTINCT resolve_id) AS duplicates FROM kept GROUP BY dim
+),
+per_dim AS (
+  SELECT dim, SUM(CASE WHEN variant <> other THEN 1 ELSE 0 END) AS multi_variant,
+         SUM(CASE WHEN variant = other THEN 1 ELSE 0 END) AS assigned,
+         MIN(CASE WHEN variant = other THEN first_time END) AS first_exposure
+  FROM units GROUP BY dim
+)
+SELECT r.dim, r.exposures, r.overrides, r.unknown_variants,
+       COALESCE(p.duplicates, 0) AS duplicates, COALESCE(d.multi_variant, 0) AS multi_variant,
+       COALESCE(d.assigned, 0) AS assigned, d.first_exposure, origin.o AS origin
+FROM read AS r LEFT JOIN repeated AS p ON p.dim = r.dim LEFT JOIN per_dim AS d ON d.dim = r.dim
+CROSS JOIN origin
+ORDER BY r.dim"""
     return Queries(counts=counts, aggregate=_aggregate(plan, prefix))
-
-
-def values_query(plan: Plan, relations: Relations, attribute: str) -> str:
-    """The distinct values of a context attribute over the test's exposures."""
-    column = relations.attributes[attribute]
-    return f"""WITH exposures AS (SELECT * FROM {relations.exposures} AS exposure_source)
-SELECT DISTINCT {column} AS value FROM exposures
-WHERE abtest = {sql_string(plan.test)} AND time < {timestamp_literal(plan.at)}
-ORDER BY value"""
 
 
 def _aggregate(plan: Plan, prefix: str) -> str:
@@ -283,7 +298,7 @@ def _aggregate(plan: Plan, prefix: str) -> str:
     events = ", ".join(sql_string(event) for event in plan.events) or "NULL"
     joined = f""",
 joined AS (
-  SELECT a.unit, a.variant, a.first_time, a.k AS ak,
+  SELECT a.dim, a.unit, a.variant, a.first_time, a.k AS ak,
          CAST(FLOOR((EPOCH(e.time) - origin.o) / {bucket}) AS BIGINT) AS ek,
          e.event, CAST(e.value AS DOUBLE) AS value, e.time
   FROM assigned AS a JOIN events AS e ON e.unit = a.unit CROSS JOIN origin
@@ -301,63 +316,65 @@ windowed AS (
         totals = ",\n       ".join(f"SUM({name}) AS {name}" for name in sums)
         return f"""{prefix}{joined},
 per_unit AS (
-  SELECT j.unit,
+  SELECT j.dim, j.unit,
          {per_unit}
-  FROM windowed AS j GROUP BY j.unit
+  FROM windowed AS j GROUP BY j.dim, j.unit
 ),
 unit_values AS (
-  SELECT a.variant, a.k,
+  SELECT a.dim, a.variant, a.k,
          {values}
-  FROM assigned AS a LEFT JOIN per_unit AS p ON p.unit = a.unit
+  FROM assigned AS a LEFT JOIN per_unit AS p ON p.unit = a.unit AND p.dim = a.dim
 )
-SELECT variant, k, COUNT(*) AS units,
+SELECT dim, variant, k, COUNT(*) AS units,
        {totals}
-FROM unit_values GROUP BY variant, k ORDER BY variant, k"""
+FROM unit_values GROUP BY dim, variant, k ORDER BY dim, variant, k"""
     names = [name for name, _ in aggregates]
     increments = ",\n         ".join(f"{expr} AS {name}" for name, expr in aggregates)
     zeros = ",\n         ".join(f"0 AS {name}" for name in names)
     summed = ",\n         ".join(f"SUM({name}) AS {name}" for name in names)
-    over = "OVER (PARTITION BY unit ORDER BY k ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+    over = (
+        "OVER (PARTITION BY dim, unit ORDER BY k ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+    )
     running = ",\n         ".join(f"SUM({name}) {over} AS {name}" for name in names)
     values = ",\n         ".join(f"{expr} AS {name}" for name, expr in plain)
-    lag = "OVER (PARTITION BY unit ORDER BY k)"
+    lag = "OVER (PARTITION BY dim, unit ORDER BY k)"
     deltas = ",\n         ".join(
         f"{name} - LAG({name}, 1, 0) {lag} AS {name}" for name in ["units", *sums]
     )
     totals = ",\n       ".join(f"SUM({name}) AS {name}" for name in ["units", *sums])
     return f"""{prefix}{joined},
 increments AS (
-  SELECT j.unit, j.variant, GREATEST(j.ek, j.ak) AS k,
+  SELECT j.dim, j.unit, j.variant, GREATEST(j.ek, j.ak) AS k,
          {increments}
-  FROM windowed AS j GROUP BY j.unit, j.variant, GREATEST(j.ek, j.ak)
+  FROM windowed AS j GROUP BY j.dim, j.unit, j.variant, GREATEST(j.ek, j.ak)
   UNION ALL
-  SELECT unit, variant, k,
+  SELECT dim, unit, variant, k,
          {zeros}
   FROM assigned
 ),
 per_bucket AS (
-  SELECT unit, variant, k,
+  SELECT dim, unit, variant, k,
          {summed}
-  FROM increments GROUP BY unit, variant, k
+  FROM increments GROUP BY dim, unit, variant, k
 ),
 running AS (
-  SELECT unit, variant, k,
+  SELECT dim, unit, variant, k,
          {running}
   FROM per_bucket
 ),
 unit_values AS (
-  SELECT unit, variant, k, 1 AS units,
+  SELECT dim, unit, variant, k, 1 AS units,
          {values}
   FROM running
 ),
 changes AS (
-  SELECT variant, k,
+  SELECT dim, variant, k,
          {deltas}
   FROM unit_values
 )
-SELECT variant, k,
+SELECT dim, variant, k,
        {totals}
-FROM changes GROUP BY variant, k ORDER BY variant, k"""
+FROM changes GROUP BY dim, variant, k ORDER BY dim, variant, k"""
 
 
 def transpile(sql: str, dialect: str) -> str:
