@@ -546,7 +546,10 @@ class _Input:
         raw = self.raw()
         if all(record.get(theirs) is None for theirs in raw.values()):
             return f"none of the {self.input} fields"
-        get = lambda ours: record.get(raw[ours])  # noqa: E731
+
+        def get(ours: str) -> Any:
+            return record.get(raw[ours])
+
         if self.exposures:
             if get("abtest") != self.plan.test:
                 return None
