@@ -36,6 +36,7 @@ class SparkEngine:
     """The statements transpiled to Spark SQL, run by a local SparkSession."""
 
     dialect = "spark"
+    dedup = "resolve_id"
 
     def __init__(self, spark: Any) -> None:
         self.spark = spark
@@ -46,6 +47,9 @@ class SparkEngine:
     ) -> Prepared:
         ctx = {name: f"ctx_{index}" for index, name in enumerate(attributes)}
         return Prepared(table_relations(exposures, events, ctx))
+
+    def stage_units(self, plan: Plan, relations: Any, dimension: str | None) -> str | None:
+        return None
 
     def run(self, sql: str) -> list[dict[str, Any]]:
         text = transpile(sql, "spark")

@@ -98,7 +98,8 @@ def aggregate(
 
     def results(dimension: str | None) -> dict[str, Aggregated | PipelineError]:
         """Per value of the dimension (``''`` without one), the aggregation or why not."""
-        statements = queries(plan, prepared.relations, dimension)
+        staged = runner.stage_units(plan, prepared.relations, dimension)
+        statements = queries(plan, prepared.relations, dimension, units=staged, dedup=runner.dedup)
         counts = {str(row["dim"]): Counts.of(row) for row in runner.run(statements.counts)}
         say(f"aggregating {sum(c.assigned for c in counts.values())} units of {plan.test}")
         rows: dict[str, list[dict[str, Any]]] = {}

@@ -25,10 +25,12 @@ values; the per-unit values of each metric (units without events are 0).
 With a fixed horizon the rows are per *assignment* bucket (a cohort): summed over ``k``
 they are the statistics at the analysis time, and their ``units`` cumulated give the units
 per variant over time. With a sequential horizon the rows are *increments* per bucket: a
-unit's values are cumulated over its buckets (window functions), and each row holds the
-change of every per-unit quantity (``y``, ``y²``, ``x·y``, …) since the unit's previous
-bucket, so that the sums cumulated over ``k`` are exactly the statistics at the end of
-bucket ``k``: the units assigned by then with their events up to then.
+unit's aggregates are cumulated over its buckets (one window function, a running sum), and
+each row holds the change of every per-unit quantity (``y``, ``y²``, ``x·y``, …) since the
+unit's previous bucket — its value from the running sums minus its value from the running
+sums without this bucket's increments — so that the sums cumulated over ``k`` are exactly
+the statistics at the end of bucket ``k``: the units assigned by then with their events up
+to then.
 
 Timestamps: the windows compare timestamps with ``INTERVAL 'n' SECOND`` arithmetic (exact
 to the microsecond), the buckets come from ``EPOCH(time)`` (seconds since 1970, UTC).
@@ -55,6 +57,7 @@ __all__ = [
     "queries",
     "timestamp_literal",
     "transpile",
+    "units_query",
 ]
 
 DIALECTS = ("duckdb", "postgres", "bigquery", "snowflake", "spark", "trino")
@@ -135,7 +138,9 @@ class _Columns:
         for index, key in enumerate(self.keys):
             condition = _condition(key)
             needs = self.needs[index]
-            found.append((f"c{index}", f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"))
+            found.append(
+                (f"c{index}", f"CAST(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END) AS BIGINT)")
+            )
             if "s" in needs:
                 found.append(
                     (
@@ -148,7 +153,8 @@ class _Columns:
                 found.append(
                     (
                         f"v{index}",
-                        f"SUM(CASE WHEN {condition} AND j.value IS NOT NULL THEN 1 ELSE 0 END)",
+                        f"CAST(SUM(CASE WHEN {condition} AND j.value IS NOT NULL THEN 1 ELSE 0 END)"
+                        " AS BIGINT)",
                     )
                 )
         return found
@@ -208,11 +214,10 @@ MISSING = "(none)"
 """The breakdown value of the exposures that do not record the attribute."""
 
 
-def _prefix(plan: Plan, relations: Relations, dimension: str | None) -> str:
-    """The CTEs shared by both statements, up to the assigned units. Every relation carries
-    ``dim``: the breakdown attribute's value (``MISSING`` where absent), or ``''``."""
+def _marked(plan: Plan, relations: Relations, dimension: str | None, dedup: str) -> str:
+    """The CTEs of the test's exposures: ``marked`` has each with ``kept`` (not an override,
+    a treatment's variant, a time) and its ``dedup_key``."""
     at = timestamp_literal(plan.at)
-    bucket = plan.bucket_seconds
     cases = " ".join(
         f"WHEN {sql_string(spelling)} THEN {sql_string(short)}"
         for spelling, short in plan.variants.items()
@@ -226,24 +231,43 @@ def _prefix(plan: Plan, relations: Relations, dimension: str | None) -> str:
         if dimension is None
         else f"COALESCE({relations.attributes[dimension]}, {sql_string(MISSING)})"
     )
+    key = dedup.replace("resolve_id", "t.resolve_id")
     return f"""WITH exposures AS (SELECT * FROM {relations.exposures} AS exposure_source),
-events AS (SELECT * FROM {relations.events} AS event_source),
 test_exposures AS (
   SELECT {dim} AS dim, unit, CASE variant {cases} ELSE NULL END AS variant, time, resolve_id,
          COALESCE(override, FALSE) AS override
   FROM exposures
   WHERE {where}
 ),
-kept AS (
-  SELECT dim, unit, variant, time, resolve_id FROM test_exposures
-  WHERE NOT override AND variant IS NOT NULL AND unit IS NOT NULL AND time IS NOT NULL
-),
-units AS (
-  SELECT dim, unit, MIN(variant) AS variant, MAX(variant) AS other, MIN(time) AS first_time
-  FROM kept GROUP BY dim, unit
-),
+marked AS (
+  SELECT t.*, NOT t.override AND t.variant IS NOT NULL AND t.time IS NOT NULL AS kept,
+         {key} AS dedup_key
+  FROM test_exposures AS t
+)"""
+
+
+_UNITS = """units AS (
+  SELECT dim, unit,
+         MIN(CASE WHEN kept THEN variant END) AS variant,
+         MAX(CASE WHEN kept THEN variant END) AS other,
+         MIN(CASE WHEN kept THEN time END) AS first_time,
+         COUNT(*) AS records,
+         SUM(CASE WHEN override THEN 1 ELSE 0 END) AS overrides,
+         SUM(CASE WHEN NOT override AND variant IS NULL THEN 1 ELSE 0 END) AS unknown_variants
+  FROM marked GROUP BY dim, unit
+)"""
+"""Per unit (and breakdown value): its variants, its first exposure, its records."""
+
+
+def _prefix(plan: Plan, relations: Relations, start: str) -> str:
+    """``start`` (CTEs ending with ``units``) followed by the units assigned, their bucket
+    and the events."""
+    bucket = plan.bucket_seconds
+    return f"""{start},
+events AS (SELECT * FROM {relations.events} AS event_source),
 single AS (
-  SELECT dim, unit, variant, first_time FROM units WHERE variant = other
+  SELECT dim, unit, variant, first_time FROM units
+  WHERE variant = other AND unit IS NOT NULL
 ),
 origin AS (
   SELECT FLOOR(EPOCH(MIN(first_time)) / {bucket}) * {bucket} AS o FROM single
@@ -255,34 +279,53 @@ assigned AS (
 )"""
 
 
-def queries(plan: Plan, relations: Relations, dimension: str | None = None) -> Queries:
+def units_query(plan: Plan, relations: Relations, dimension: str | None = None) -> str:
+    """The per-unit rows both statements start from, for an engine that stages them once."""
+    return f"{_marked(plan, relations, dimension, 'resolve_id')},\n{_UNITS}\nSELECT * FROM units"
+
+
+def queries(
+    plan: Plan,
+    relations: Relations,
+    dimension: str | None = None,
+    *,
+    units: str | None = None,
+    dedup: str = "resolve_id",
+) -> Queries:
     """The ``counts`` and ``aggregate`` statements of ``plan`` over ``relations``; with a
     ``dimension`` (a context attribute the relations carry), one result per value of it:
-    every row starts with ``dim``."""
-    prefix = _prefix(plan, relations, dimension)
-    counts = f"""{prefix},
-read AS (
-  SELECT dim, COUNT(*) AS exposures,
-         SUM(CASE WHEN override THEN 1 ELSE 0 END) AS overrides,
-         SUM(CASE WHEN NOT override AND variant IS NULL THEN 1 ELSE 0 END) AS unknown_variants
-  FROM test_exposures GROUP BY dim
-),
+    every row starts with ``dim``. ``units`` names a relation holding
+    :func:`units_query`'s rows (staged by the engine) instead of computing them; ``dedup``
+    is the expression of ``resolve_id`` whose distinct values the duplicates are counted
+    on (an engine may use a 64-bit hash of it to save memory)."""
+    staged = f"units AS (SELECT * FROM {units} AS staged_units)" if units else _UNITS
+    marked = _marked(plan, relations, dimension, dedup) + ",\n" + staged
+    counts = f"""{_prefix(plan, relations, marked)},
 repeated AS (
-  SELECT dim, COUNT(*) - COUNT(DISTINCT resolve_id) AS duplicates FROM kept GROUP BY dim
+  SELECT dim, SUM(CASE WHEN kept THEN 1 ELSE 0 END)
+           - COUNT(DISTINCT CASE WHEN kept THEN dedup_key END) AS duplicates
+  FROM marked GROUP BY dim
 ),
 per_dim AS (
-  SELECT dim, SUM(CASE WHEN variant <> other THEN 1 ELSE 0 END) AS multi_variant,
-         SUM(CASE WHEN variant = other THEN 1 ELSE 0 END) AS assigned,
-         MIN(CASE WHEN variant = other THEN first_time END) AS first_exposure
-  FROM units GROUP BY dim
+  SELECT u.dim, SUM(u.records) AS exposures, SUM(u.overrides) AS overrides,
+         SUM(u.unknown_variants) AS unknown_variants,
+         SUM(CASE WHEN u.variant <> u.other THEN 1 ELSE 0 END) AS multi_variant,
+         SUM(CASE WHEN u.variant = u.other AND u.unit IS NOT NULL THEN 1 ELSE 0 END)
+           AS assigned,
+         MIN(CASE WHEN u.variant = u.other AND u.unit IS NOT NULL THEN u.first_time END)
+           AS first_exposure
+  FROM units AS u GROUP BY u.dim
 )
-SELECT r.dim, r.exposures, r.overrides, r.unknown_variants,
-       COALESCE(p.duplicates, 0) AS duplicates, COALESCE(d.multi_variant, 0) AS multi_variant,
-       COALESCE(d.assigned, 0) AS assigned, d.first_exposure, origin.o AS origin
-FROM read AS r LEFT JOIN repeated AS p ON p.dim = r.dim LEFT JOIN per_dim AS d ON d.dim = r.dim
-CROSS JOIN origin
-ORDER BY r.dim"""
-    return Queries(counts=counts, aggregate=_aggregate(plan, prefix))
+SELECT d.dim, d.exposures, d.overrides, d.unknown_variants,
+       COALESCE(r.duplicates, 0) AS duplicates, d.multi_variant, d.assigned,
+       d.first_exposure, origin.o AS origin
+FROM per_dim AS d LEFT JOIN repeated AS r ON r.dim = d.dim CROSS JOIN origin
+ORDER BY d.dim"""
+    if units:
+        start = f"WITH {staged}"
+    else:
+        start = _marked(plan, relations, dimension, "resolve_id") + ",\n" + _UNITS
+    return Queries(counts=counts, aggregate=_aggregate(plan, _prefix(plan, relations, start)))
 
 
 def _aggregate(plan: Plan, prefix: str) -> str:
@@ -331,50 +374,47 @@ FROM unit_values GROUP BY dim, variant, k ORDER BY dim, variant, k"""
     names = [name for name, _ in aggregates]
     increments = ",\n         ".join(f"{expr} AS {name}" for name, expr in aggregates)
     zeros = ",\n         ".join(f"0 AS {name}" for name in names)
-    summed = ",\n         ".join(f"SUM({name}) AS {name}" for name in names)
+    summed = ",\n         ".join(
+        f"CAST(SUM({name}) AS {'DOUBLE' if name.startswith('s') else 'BIGINT'}) AS {name}"
+        for name in names
+    )
     over = (
         "OVER (PARTITION BY dim, unit ORDER BY k ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
     )
-    running = ",\n         ".join(f"SUM({name}) {over} AS {name}" for name in names)
-    values = ",\n         ".join(f"{expr} AS {name}" for name, expr in plain)
-    lag = "OVER (PARTITION BY dim, unit ORDER BY k)"
-    deltas = ",\n         ".join(
-        f"{name} - LAG({name}, 1, 0) {lag} AS {name}" for name in ["units", *sums]
+    running = ",\n         ".join(
+        f"{name} AS i_{name}, SUM({name}) {over} AS {name}" for name in names
     )
-    totals = ",\n       ".join(f"SUM({name}) AS {name}" for name in ["units", *sums])
+    # the change of each quantity since the unit's previous bucket: its value from the
+    # running sums minus its value from the running sums before this bucket's increments
+    # (nothing before the unit's first bucket, the one it was assigned in)
+    before = _quantities(plan, _Columns(), lambda name: f"({name} - i_{name})")
+    changes = ",\n       ".join(
+        f"SUM(({now}) - CASE WHEN opened = 1 THEN 0 ELSE ({then}) END) AS {name}"
+        for (name, now), (_, then) in zip(plain, before, strict=True)
+    )
     return f"""{prefix}{joined},
 increments AS (
-  SELECT j.dim, j.unit, j.variant, GREATEST(j.ek, j.ak) AS k,
+  SELECT j.dim, j.unit, j.variant, GREATEST(j.ek, j.ak) AS k, 0 AS opened,
          {increments}
   FROM windowed AS j GROUP BY j.dim, j.unit, j.variant, GREATEST(j.ek, j.ak)
   UNION ALL
-  SELECT dim, unit, variant, k,
+  SELECT dim, unit, variant, k, 1 AS opened,
          {zeros}
   FROM assigned
 ),
 per_bucket AS (
-  SELECT dim, unit, variant, k,
+  SELECT dim, unit, variant, k, CAST(SUM(opened) AS BIGINT) AS opened,
          {summed}
   FROM increments GROUP BY dim, unit, variant, k
 ),
 running AS (
-  SELECT dim, unit, variant, k,
+  SELECT dim, variant, k, opened,
          {running}
   FROM per_bucket
-),
-unit_values AS (
-  SELECT dim, unit, variant, k, 1 AS units,
-         {values}
-  FROM running
-),
-changes AS (
-  SELECT dim, variant, k,
-         {deltas}
-  FROM unit_values
 )
-SELECT dim, variant, k,
-       {totals}
-FROM changes GROUP BY dim, variant, k ORDER BY dim, variant, k"""
+SELECT dim, variant, k, SUM(opened) AS units,
+       {changes}
+FROM running GROUP BY dim, variant, k ORDER BY dim, variant, k"""
 
 
 def transpile(sql: str, dialect: str) -> str:
