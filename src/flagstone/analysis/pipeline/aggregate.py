@@ -18,7 +18,7 @@ from typing import Any
 from flagstone.analysis.inputs import parse_input
 from flagstone.analysis.pipeline.engines import Engine, engine_of, table_relations
 from flagstone.analysis.pipeline.filters import attributes as filter_attributes
-from flagstone.analysis.pipeline.plan import make_plan
+from flagstone.analysis.pipeline.plan import Plan, make_plan
 from flagstone.analysis.pipeline.result import Aggregated, Counts, build
 from flagstone.analysis.pipeline.sources import TableSource, source_of
 from flagstone.analysis.pipeline.sql import MISSING, queries, transpile
@@ -88,6 +88,24 @@ def aggregate(
     if len(plan.groups) < 2:
         raise PipelineError(f"A/B test {plan.test!r} has one treatment: nothing to compare")
     runner = engine_of(engine)
+    try:
+        return _run(plan, runner, exposures, events, breakdown, say, settings, expected_final_total)
+    finally:
+        close = getattr(runner, "close", None)
+        if isinstance(engine, str) and close is not None:
+            close()  # an engine made here, with its spill directory
+
+
+def _run(
+    plan: Plan,
+    runner: Engine,
+    exposures: Source,
+    events: Source,
+    breakdown: str | None,
+    say: Callable[[str], None],
+    settings: Mapping[str, Any] | None,
+    expected_final_total: int | None,
+) -> Aggregated:
     attributes: list[str] = []
     for targeting in plan.filters:
         attributes += [a for a in filter_attributes(targeting) if a not in attributes]
