@@ -363,7 +363,7 @@ class SqliteMaterializationStore:
                 continue
             try:
                 self._commit(batch)
-            except sqlite3.Error as error:
+            except Exception as error:  # the thread must live on: retry, never drop
                 self._count("write_failures")
                 self._log.warning(
                     "write",
