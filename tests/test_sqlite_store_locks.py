@@ -257,25 +257,29 @@ SCRIPT = textwrap.dedent(
     path, holder = sys.argv[1], sys.argv[2]
     MAT, RULE = "materializations/open", "flags/checkout/rules/sticky"
     store = SqliteMaterializationStore(path, timeout=0.05)
+    context = multiprocessing.get_context("fork")
+    queued = context.Semaphore(0)  # inherited by every child
 
     def work(unit):
         assert store.read("parent", MAT) == (True, {RULE: "on"})  # the parent's, queued
         store.write(unit, MAT, RULE, "on")  # never flushed nor closed here
+        queued.release()
 
     if __name__ == "__main__":
         lock = subprocess.Popen([sys.executable, "-c", holder, path, "writers"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert lock.stdout.readline() == "held\\n"
         store.write("parent", MAT, RULE, "on")
-        context = multiprocessing.get_context("fork")
         children = [context.Process(target=work, args=(f"process-{n}",)) for n in range(2)]
         for child in children:
             child.start()
         pool = context.Pool(2)
         done = pool.map_async(work, [f"pool-{n}" for n in range(4)])
-        done.wait(30)
-        lock.stdin.write("\\n"); lock.stdin.close()  # the children wait for this at exit
+        for _ in range(6):  # every child has queued its write while the lock is held
+            assert queued.acquire(timeout=60)
+        lock.stdin.write("\\n"); lock.stdin.close()  # the exiting children wait for this
         assert lock.wait(30) == 0
+        done.wait(60)
         pool.close(); pool.join()
         for child in children:
             child.join(30)

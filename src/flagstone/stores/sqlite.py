@@ -91,6 +91,9 @@ _IDLE = 1.0
 _EXIT_FLUSH = 5.0
 """Seconds the exit of the interpreter (or of a ``multiprocessing`` worker) waits for queued
 writes."""
+_ATTEMPT = 0.1
+"""Seconds the writer waits for a lock in one attempt (at most: ``timeout`` if smaller); a
+fork waits for the attempt under way to end."""
 _FIRST_RETRY = 0.01
 _LAST_RETRY = 1.0
 """Seconds between attempts of a write that failed: doubling from the first to the last."""
@@ -118,8 +121,9 @@ class SqliteMaterializationStore:
         seconds a read on the request path waits for another process's lock (default
         0.005) before it answers ``UNAVAILABLE``.
     ``timeout``
-        seconds the writer thread (and this constructor) waits for a lock at each attempt
-        (default 5; the writer then tries again, until the write is done).
+        seconds this constructor, :meth:`records` and ``len()`` wait for a lock (default 5).
+        The writer thread waits at most 0.1 s per attempt (less if ``timeout`` is) and
+        tries again, with backoff, until the write is done.
 
     A file that is not a usable database (not SQLite, corrupt, other tables of the same
     name, a directory that cannot be written) raises ``ConfigError`` here. Counters:
@@ -159,6 +163,7 @@ class SqliteMaterializationStore:
         """Fresh state: no connections, nothing queued, no writer."""
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._io = threading.Lock()  # held by the writer while it is inside SQLite
         self._drained = threading.Condition(self._lock)
         self._wake = threading.Event()
         self._queue: dict[_Key, _Queued] = {}
@@ -362,7 +367,8 @@ class SqliteMaterializationStore:
                 delay = 0.0
                 continue
             try:
-                self._commit(batch)
+                with self._io:
+                    self._commit(batch)
             except Exception as error:  # the thread must live on: retry, never drop
                 self._count("write_failures")
                 self._log.warning(
@@ -371,17 +377,20 @@ class SqliteMaterializationStore:
                     self.path,
                     error,
                 )
-                self._drop_writer_connection()
+                with self._io:
+                    self._drop_writer_connection()
                 delay = min(_LAST_RETRY, max(_FIRST_RETRY, delay * 2))
                 continue
             delay = 0.0
             self._committed(batch)
-        self._drop_writer_connection()
+        with self._io:
+            self._drop_writer_connection()
 
     def _commit(self, batch: dict[_Key, _Queued]) -> None:
         connection = self._writer_connection
         if connection is None:
-            connection = self._writer_connection = self._connect(self.timeout)
+            connection = self._connect(min(self.timeout, _ATTEMPT))
+            self._writer_connection = connection
         connection.execute("BEGIN IMMEDIATE")
         try:
             for (unit, materialization), rules in batch.items():
@@ -430,10 +439,14 @@ class SqliteMaterializationStore:
     # -- fork -------------------------------------------------------------------------------
 
     def _before_fork(self) -> None:
-        self._lock.acquire()  # no thread is halfway through changing the queue
+        # The writer is not inside SQLite (a child would inherit the library's mutexes held)
+        # and no thread is halfway through changing the queue.
+        self._io.acquire()
+        self._lock.acquire()
 
     def _after_fork_in_parent(self) -> None:
         self._lock.release()
+        self._io.release()
 
     def _after_fork_in_child(self) -> None:
         # SQLite connections must not cross a fork: the child keeps the inherited ones
