@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 import flagstone
-from flagstone.sources import SourceStatus, sign
+from flagstone.sources import SourceStatus, sign_snapshot
 from tests.live_scripts.livelib import (
     CONTEXT,
     PATIENCE,
@@ -38,6 +38,15 @@ from tests.sinkdata import SNAPSHOT
 
 POLL = 0.05
 KEY = b"file-watch-test-key"
+
+
+def signed_document(version: str) -> tuple[bytes, str]:
+    """Snapshot ``version`` as its publisher signs it: issued A first, then B (a signing
+    client refuses an older one), and its signature."""
+    issued_at = f"2026-01-01T00:00:{ord(version) - ord('A') + 1:02d}Z"
+    return sign_snapshot(document(version), KEY, issued_at=issued_at)
+
+
 THREAD_NAME = "flagstone-snapshots"
 
 
@@ -116,7 +125,9 @@ def watch(tmp_path, clients) -> Callable[..., Watched]:
         path = tmp_path / "flags.json"
         path.write_bytes(document("A"))
         if signed:
-            Path(f"{path}.sig").write_text(sign(document("A"), KEY))
+            body, signature = signed_document("A")
+            path.write_bytes(body)
+            Path(f"{path}.sig").write_text(signature)
             options["signing_key"] = KEY
         client = flagstone.Client.from_file(path, watch=True, poll_interval=POLL, **options)
         clients.append(client)
@@ -349,8 +360,9 @@ def test_signed_file_is_served_and_a_signed_change_swapped_in(watch):
     watched = watch(signed=True)
     assert watched.serves("A")
 
-    write_atomically(Path(f"{watched.path}.sig"), sign(document("B"), KEY).encode())
-    write_atomically(watched.path, document("B"))
+    body, signature = signed_document("B")
+    write_atomically(Path(f"{watched.path}.sig"), signature.encode())
+    write_atomically(watched.path, body)
 
     assert watched.updates.wait_for("B"), watched.client.status()
     assert watched.serves("B")
@@ -360,7 +372,7 @@ def test_change_whose_signature_is_stale_is_refused(watch):
     watched = watch(signed=True)
     mark = watched.checks.mark()
 
-    write_atomically(watched.path, document("B"))  # A's signature still beside it
+    write_atomically(watched.path, signed_document("B")[0])  # A's signature still beside it
 
     status = watched.checks.wait_for(lambda status: status.failures >= 1, mark)
     assert status.last_error is not None and "signature" in status.last_error
@@ -378,10 +390,11 @@ def test_signed_client_refuses_an_unsigned_file_at_start(tmp_path):
 
 def test_signature_written_after_its_document_is_accepted(watch):
     watched = watch(signed=True)
-    write_atomically(watched.path, document("B"))
+    body, signature = signed_document("B")
+    write_atomically(watched.path, body)
     watched.checks.wait_for(lambda status: status.failures >= 1)
 
-    write_atomically(Path(f"{watched.path}.sig"), sign(document("B"), KEY).encode())
+    write_atomically(Path(f"{watched.path}.sig"), signature.encode())
     mark = watched.checks.mark()
     watched.checks.wait_checks(mark, 3)
 

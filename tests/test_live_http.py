@@ -63,7 +63,9 @@ FAST: dict[str, Any] = {"refresh_interval": 0.02, "max_backoff": 0.1, "timeout":
 
 
 def document(version: str, variant: str = "old-checkout") -> dict[str, Any]:
-    """The shared ``checkout`` snapshot with two variants, giving everyone ``variant``."""
+    """The shared ``checkout`` snapshot with two variants, giving everyone ``variant``,
+    issued (``issuedAt``) the number of seconds after 2026-01-01 that ``version`` names
+    (``v2`` after ``v1``: signed clients refuse older documents as rollbacks)."""
     snapshot = copy.deepcopy(SNAPSHOT)
     flag = snapshot["flags"]["flags/checkout"]
     flag["variants"] = [
@@ -72,6 +74,7 @@ def document(version: str, variant: str = "old-checkout") -> dict[str, Any]:
     ]
     flag["rules"][0]["assignmentSpec"]["assignments"][0]["variant"] = {"variant": variant}
     snapshot["version"] = version
+    snapshot["issuedAt"] = f"2026-01-01T00:00:{int(version.lstrip('v')):02d}Z"
     return snapshot
 
 

@@ -80,6 +80,7 @@ SOURCE_NAMES = [
     "SourceStatus",
     "UrlSource",
     "sign",
+    "sign_snapshot",
 ]
 
 CONSTANTS = {"__version__", "SCHEMA_VERSION"}

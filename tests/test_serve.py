@@ -17,6 +17,7 @@ import gzip
 import hashlib
 import http.client
 import io
+import json
 import os
 import queue
 import re
@@ -29,6 +30,7 @@ import threading
 import unittest.mock
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
@@ -354,10 +356,30 @@ def test_unsigned_server_sends_no_signature(plain):
 # -- signatures ---------------------------------------------------------------------------
 
 
+def issued_at(body: bytes) -> datetime:
+    """The ``issuedAt`` of a served document, read with the standard library."""
+    return datetime.fromisoformat(json.loads(body)["issuedAt"].replace("Z", "+00:00"))
+
+
+def without_issued_at(body: bytes) -> dict[str, Any]:
+    document = json.loads(body)
+    del document["issuedAt"]
+    return document  # type: ignore[no-any-return]
+
+
 def test_signature_header_signs_the_served_document(signed):
     response = signed.request()
 
-    assert response.headers[SIGNATURE_HEADER] == sign(signed.path.read_bytes(), KEY)
+    assert response.headers[SIGNATURE_HEADER] == sign(response.body, KEY)
+
+
+def test_a_signing_server_serves_the_file_with_issued_at_added(signed):
+    response = signed.request()
+
+    assert without_issued_at(response.body) == json.loads(signed.path.read_bytes())
+    now = datetime.now(timezone.utc)
+    assert now - timedelta(minutes=10) < issued_at(response.body) <= now
+    assert signed.request().body == response.body  # issued once per version, not per request
 
 
 def test_gzipped_answer_carries_the_signature_of_the_document(signed):
@@ -371,7 +393,7 @@ def test_sig_path_serves_the_signature_text(signed, path):
     response = signed.request(path)
 
     assert response.status == 200
-    assert response.body.decode().strip() == sign(signed.path.read_bytes(), KEY)
+    assert response.body.decode().strip() == sign(signed.request().body, KEY)
 
 
 # -- the file changes ---------------------------------------------------------------------
@@ -389,14 +411,43 @@ def test_changed_file_is_served_with_a_new_etag(serve):
     assert response.headers["etag"] == etag_of(document("B")) != old_etag
 
 
-def test_changed_file_is_signed_anew(serve, tmp_path):
+def test_changed_file_is_signed_anew_with_a_later_issued_at(serve, tmp_path):
     (tmp_path / "key").write_bytes(KEY)
     served = serve("--signing-key-file", str(tmp_path / "key"))
+    before = served.request().body
 
     write_atomically(served.path, document("B"))
+    response = served.request()
 
-    assert served.request().headers[SIGNATURE_HEADER] == sign(document("B"), KEY)
-    assert served.request("/flags.json.sig").body.decode().strip() == sign(document("B"), KEY)
+    assert without_issued_at(response.body) == json.loads(document("B"))
+    assert issued_at(response.body) > issued_at(before)
+    assert response.headers[SIGNATURE_HEADER] == sign(response.body, KEY)
+    assert served.request("/flags.json.sig").body.decode().strip() == sign(response.body, KEY)
+
+
+def test_a_file_with_a_later_issued_at_of_its_own_is_served_later_still(serve, tmp_path):
+    (tmp_path / "key").write_bytes(KEY)
+    served = serve("--signing-key-file", str(tmp_path / "key"))
+    ahead = json.loads(document("B"))
+    ahead["issuedAt"] = "2999-01-01T00:00:00Z"  # a publisher whose clock runs ahead
+
+    write_atomically(served.path, json.dumps(ahead).encode())
+    first = served.request().body
+    write_atomically(served.path, document("C"))  # and then one without
+    second = served.request().body
+
+    assert datetime(2999, 1, 1, tzinfo=timezone.utc) < issued_at(first) < issued_at(second)
+
+
+def test_a_rewritten_file_with_the_same_bytes_keeps_its_issued_at(serve, tmp_path):
+    (tmp_path / "key").write_bytes(KEY)
+    served = serve("--signing-key-file", str(tmp_path / "key"))
+    before = served.request()
+
+    write_atomically(served.path, document("A"))  # a new inode, the same content
+
+    after = served.request()
+    assert (after.body, after.headers["etag"]) == (before.body, before.headers["etag"])
 
 
 def test_file_that_is_not_a_snapshot_is_not_served(serve):

@@ -20,7 +20,7 @@ import pytest
 
 import flagstone
 from flagstone.formats.native import parse_snapshot
-from flagstone.sources import FunctionSource, SourceDocument, sign
+from flagstone.sources import FunctionSource, SourceDocument, sign_snapshot
 from tests.live_scripts.livelib import (
     CONTEXT,
     PATIENCE,
@@ -34,6 +34,8 @@ from tests.live_scripts.livelib import (
 
 POLL = 0.02
 KEY = b"function-source-key"
+A_SIGNED, A_SIGNATURE = sign_snapshot(document("A"), KEY, issued_at="2026-01-01T00:00:01Z")
+B_SIGNED, B_SIGNATURE = sign_snapshot(document("B"), KEY, issued_at="2026-01-01T00:00:02Z")
 SRC = Path(flagstone.__file__).resolve().parent
 
 
@@ -106,11 +108,9 @@ def test_every_documented_return_shape_is_served(follow, returned) -> None:
     assert serves(client, "A")
 
 
-@pytest.mark.parametrize(
-    "signature", [sign(document("A"), KEY), sign(document("A"), KEY).encode()], ids=["str", "bytes"]
-)
+@pytest.mark.parametrize("signature", [A_SIGNATURE, A_SIGNATURE.encode()], ids=["str", "bytes"])
 def test_bytes_with_a_signature_satisfy_a_signing_key(follow, signature) -> None:
-    client = follow(FunctionSource(lambda: (document("A"), signature)), signing_key=KEY, wait=True)
+    client = follow(FunctionSource(lambda: (A_SIGNED, signature)), signing_key=KEY, wait=True)
 
     assert serves(client, "A")
 
@@ -230,8 +230,8 @@ def test_a_redis_shaped_store_read_with_mget(follow) -> None:
             return [self.data.get(key) for key in keys]
 
     redis = FakeRedis()
-    redis.set("flags:prod", document("A"))
-    redis.set("flags:prod:sig", sign(document("A"), KEY).encode())
+    redis.set("flags:prod", A_SIGNED)
+    redis.set("flags:prod:sig", A_SIGNATURE.encode())
 
     def flags_from_redis() -> tuple[bytes, bytes | None] | None:
         body, signature = redis.mget("flags:prod", "flags:prod:sig")
@@ -241,8 +241,8 @@ def test_a_redis_shaped_store_read_with_mget(follow) -> None:
     assert client.wait_until_ready(PATIENCE) and serves(client, "A")
     events = VersionEvents(client)
 
-    redis.set("flags:prod", document("B"))
-    redis.set("flags:prod:sig", sign(document("B"), KEY).encode())
+    redis.set("flags:prod", B_SIGNED)
+    redis.set("flags:prod:sig", B_SIGNATURE.encode())
 
     assert events.wait_for("B") and serves(client, "B")
 

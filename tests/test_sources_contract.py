@@ -32,6 +32,7 @@ from flagstone.sources import (
     SourceDocument,
     UrlSource,
     sign,
+    sign_snapshot,
 )
 from tests.live_scripts.livelib import (
     CONTEXT,
@@ -200,10 +201,20 @@ def serves(client: flagstone.Client, version: str) -> bool:
     return answers(client.evaluate_all(CONTEXT)) == expected_answers(version)
 
 
+def signed(version: str, key: bytes = KEY) -> tuple[bytes, str]:
+    """Snapshot ``version`` as its publisher signs it: issued (``issuedAt``) A first, then
+    B, …, one second apart, and signed with ``key``."""
+    issued_at = f"2026-01-01T00:00:{ord(version) - ord('A') + 1:02d}Z"
+    return sign_snapshot(document(version), key, issued_at=issued_at)
+
+
 def ready_on_a(store: Store, follow: Callable[..., flagstone.Client], **options: Any) -> Any:
     """A client of ``store`` that serves snapshot A (signed when ``signing_key`` is given)."""
     key = options.get("signing_key")
-    store.publish(document("A"), sign(document("A"), key) if key else None)
+    if key:
+        store.publish(*signed("A", key))
+    else:
+        store.publish(document("A"))
     client = follow(store.source(), **options)
     assert client.wait_until_ready(PATIENCE), client.status()
     assert serves(client, "A")
@@ -350,15 +361,30 @@ def test_a_refused_document_is_polled_again_and_never_served(store, follow) -> N
 def test_a_signing_key_requires_a_valid_signature(store, follow) -> None:
     client = ready_on_a(store, follow, signing_key=KEY)
 
-    store.publish(document("B"), sign(document("B"), OTHER_KEY))
+    body, _ = signed("B")
+    store.publish(body, sign(body, OTHER_KEY))
     assert eventually(lambda: "does not match" in (client.status().last_error or ""))
-    store.publish(document("B"))
+    store.publish(body)
     assert eventually(lambda: "not signed" in (client.status().last_error or ""))
     assert serves(client, "A")
 
-    store.publish(document("B"), sign(document("B"), KEY))
+    store.publish(*signed("B"))
     assert eventually(lambda: client.status().snapshot_version == "B"), client.status()
     assert serves(client, "B")
+
+
+def test_an_older_signed_document_is_refused_as_a_rollback(store, follow) -> None:
+    store.publish(*signed("B"))
+    client = follow(store.source(), signing_key=KEY)
+    assert client.wait_until_ready(PATIENCE), client.status()
+
+    store.publish(*signed("A"))  # validly signed, issued before B
+    assert eventually(lambda: client.status().rollbacks_refused >= 2), client.status()
+    assert "rollback" in (client.status().last_error or "")
+    assert serves(client, "B")
+
+    store.publish(*signed("C"))
+    assert eventually(lambda: serves(client, "C")), client.status()
 
 
 def test_an_unsigned_first_document_is_never_served_to_a_signing_client(store, follow) -> None:

@@ -73,7 +73,9 @@ def test_seeded_records_read_back_in_the_suite_shape(tmp_path) -> None:
 
 
 def test_assignments_survive_a_new_store_on_the_same_file(tmp_path) -> None:
-    SqliteMaterializationStore(tmp_path / "s.db").write("user-1", MAT, RULE, "treatment")
+    store = SqliteMaterializationStore(tmp_path / "s.db")
+    store.write("user-1", MAT, RULE, "treatment")
+    assert store.close()
     assert SqliteMaterializationStore(tmp_path / "s.db").read("user-1", MAT) == (
         True,
         {RULE: "treatment"},
@@ -138,7 +140,7 @@ def test_a_forked_child_uses_the_store_with_its_own_connection(tmp_path) -> None
         if pid == 0:
             store.write("child", {MAT!r}, {RULE!r}, "on")
             ok = store.read("parent", {MAT!r}) is not None
-            os._exit(0 if ok else 3)
+            sys.exit(0 if ok else 3)  # a normal exit: the child's writer is flushed
         _, status = os.waitpid(pid, 0)
         sys.exit(os.waitstatus_to_exitcode(status))
         """

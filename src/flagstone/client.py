@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import overrides as _overrides
-from .errors import ConfigError
+from .errors import ConfigError, IntegrityError
 from .formats.native import ParsedSnapshot, parse_snapshot
 from .overrides import REGISTRY as _OVERRIDES
 from .plan import FlagPlan, PendingPlan, Plan, compile_plan
@@ -32,6 +32,7 @@ from .sinks.fanout import flush_all
 from .sources.base import SnapshotSource
 from .sources.cache import DiskCache
 from .sources.file import FileSource
+from .sources.freshness import issued_of, refusal
 from .sources.integrity import Integrity
 from .sources.updater import SourceStatus, Updater
 from .sources.url import UrlSource
@@ -131,6 +132,7 @@ class Client:
         poll_interval: float = 1.0,
         signing_key: bytes | str | None = None,
         expected_sha256: str | None = None,
+        allow_rollback: bool = False,
         client_secret: str | None = None,
         sinks: Iterable[ExposureSink] = (),
         materializations: MaterializationStore | None = None,
@@ -143,7 +145,8 @@ class Client:
         ``stat``) and a changed, complete, valid version is swapped in; a bad one is
         refused and the current snapshot kept (see :meth:`status`). ``signing_key`` /
         ``expected_sha256`` require a signature in ``<path>.sig`` / a digest, as for
-        :meth:`from_url`. (``from_source(FileSource(path), wait=True, …)`` with
+        :meth:`from_url` (a signed file needs an ``issuedAt`` unless ``allow_rollback``).
+        (``from_source(FileSource(path), wait=True, …)`` with
         ``refresh_interval=poll_interval``.)
         """
         source = FileSource(path)
@@ -157,6 +160,7 @@ class Client:
                     wait=True,
                     signing_key=signing_key,
                     expected_sha256=expected_sha256,
+                    allow_rollback=allow_rollback,
                     client_secret=client_secret,
                     sinks=sinks,
                     materializations=materializations,
@@ -171,6 +175,10 @@ class Client:
         assert document is not None  # a first read always gives one
         integrity.check(document.body, document.signature, source.name)
         parsed = parse_snapshot(document.body, strict=strict, source=source.name)
+        if integrity.needs_signature and not allow_rollback:
+            reason = refusal(issued_of(parsed, document.body), None)
+            if reason is not None:
+                raise IntegrityError(reason, source=source.name)
         client = cls(
             parsed, client_secret=client_secret, sinks=sinks, materializations=materializations
         )
@@ -192,6 +200,7 @@ class Client:
         expected_sha256: str | None = None,
         cache_path: str | os.PathLike[str] | None = None,
         max_backoff: float = 300.0,
+        allow_rollback: bool = False,
         client_secret: str | None = None,
         sinks: Iterable[ExposureSink] = (),
         materializations: MaterializationStore | None = None,
@@ -214,8 +223,10 @@ class Client:
         ``signing_key`` requires an HMAC-SHA256 signature (header ``X-Flagstone-Signature:
         sha256=<hex>`` or sidecar ``<url>.sig``); ``expected_sha256`` pins the document's
         digest. ``cache_path`` keeps the last good snapshot on disk and starts from it,
-        so a process that boots while the URL is unreachable still serves flags.
-        (``from_source(UrlSource(url, …), …)``.)
+        so a process that boots while the URL is unreachable still serves flags. With a
+        ``signing_key``, a document whose ``issuedAt`` is older than the newest one accepted
+        (kept in the cache across restarts), or that has none, is refused as a rollback
+        unless ``allow_rollback=True``. (``from_source(UrlSource(url, …), …)``.)
         """
         if refresh_interval <= 0:
             raise ValueError("refresh_interval must be positive")
@@ -234,6 +245,7 @@ class Client:
             expected_sha256=expected_sha256,
             cache_path=cache_path,
             max_backoff=max_backoff,
+            allow_rollback=allow_rollback,
             client_secret=client_secret,
             sinks=sinks,
             materializations=materializations,
@@ -251,6 +263,7 @@ class Client:
         expected_sha256: str | None = None,
         cache_path: str | os.PathLike[str] | None = None,
         max_backoff: float = 300.0,
+        allow_rollback: bool = False,
         client_secret: str | None = None,
         sinks: Iterable[ExposureSink] = (),
         materializations: MaterializationStore | None = None,
@@ -264,7 +277,11 @@ class Client:
         validated and compiled before it replaces the snapshot being served; a failure keeps
         the last good snapshot, shows in :meth:`status` and is retried with exponential
         backoff up to ``max_backoff`` seconds. ``cache_path`` keeps the last good document
-        on disk and starts from it.
+        on disk and starts from it. With a ``signing_key``, a signed document must carry an
+        ``issuedAt`` later than that of the newest one accepted (or be that very document):
+        an older one is refused as a rollback and counted in ``status().rollbacks_refused``,
+        across restarts too when there is a ``cache_path``; ``allow_rollback=True`` accepts
+        it (and documents without ``issuedAt``).
 
         With ``wait=False`` (the default) this returns at once and the first poll runs in
         the background (``evaluate`` answers ``NOT_READY`` until a snapshot is in). With
@@ -282,6 +299,7 @@ class Client:
             strict=strict,
             cache=DiskCache(cache_path) if cache_path is not None else None,
             max_backoff=max_backoff,
+            allow_rollback=allow_rollback,
         )
         client = cls(
             None, client_secret=client_secret, sinks=sinks, materializations=materializations

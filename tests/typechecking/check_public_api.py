@@ -272,6 +272,15 @@ def live(url: str, path: str) -> str | None:
     remove = client.on_update(lambda version: print(version))
     remove()
     assert_type(flagstone.sources.sign(b"{}", b"key"), str)
+    Client.from_url(url, signing_key=b"key", cache_path=path, allow_rollback=True)
+    assert_type(status.rollbacks_refused, int)
+    assert_type(status.newest_issued_at, str | None)
+    assert_type(flagstone.sources.sign_snapshot(b"{}", "key", issued_at=None), tuple[bytes, str])
+    sticky: MaterializationStore = flagstone.SqliteMaterializationStore(path, read_timeout=0.01)
+    assert isinstance(sticky, flagstone.SqliteMaterializationStore)
+    assert_type(sticky.stats(), dict[str, int])
+    assert_type(sticky.flush(1.0), bool)
+    assert_type(sticky.close(timeout=1.0), bool)
     try:
         raise flagstone.IntegrityError("tampered")
     except ConfigError:

@@ -33,6 +33,11 @@ separators in place of the old one, everything else stays byte for byte (see
 new document. :func:`edit_document` writes ``json.dumps(document, indent=2,
 ensure_ascii=False)`` plus a newline, keys in the order they were read.
 
+Either edit advances a top-level ``issuedAt`` when the document has one and its bytes change:
+to now, or one microsecond after the old value when the clock is not past it. A client with
+a signing key refuses a signed document that is not later than the newest it has accepted
+(a rollback), so every new version of a signed snapshot must be issued later.
+
 POSIX only (``fcntl``), and only on file systems where ``flock`` locks are honoured between
 processes (local disks; not every network file system). A symbolic link is followed: the
 file it points to is edited and the link stays.
@@ -54,7 +59,8 @@ from typing import Any, TypeVar
 
 from ..errors import ConfigError, DocumentLockTimeout, Problem
 from ..formats import parse_snapshot
-from .splice import scan, splice
+from ..model.issued_at import next_issued_at
+from .splice import ScannedText, scan, splice
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
@@ -131,8 +137,12 @@ def edit_document(
 
     def edit(original: bytes) -> tuple[bytes, T]:
         document = _decode(original, os.fspath(path))
+        issued_before = document.get("issuedAt")
         result = change(document)
         encoded = _encode(document, os.fspath(path))
+        if encoded != original and isinstance(document.get("issuedAt"), str):
+            document["issuedAt"] = _later_issued_at(issued_before, document["issuedAt"])
+            encoded = _encode(document, os.fspath(path))
         check(document)
         return encoded, result
 
@@ -174,8 +184,10 @@ def patch_document(
         new, result = edit(document)
         if new is document:
             return original, result
-        text = splice(scanned, new)
-        encoded = _encode(new, source) if text is None else text.encode("utf-8", "surrogatepass")
+        encoded = _spliced(scanned, new, source)
+        if encoded != original and isinstance(new.get("issuedAt"), str):
+            issued_at = _later_issued_at(document.get("issuedAt"), new["issuedAt"])
+            encoded = _spliced(scanned, {**new, "issuedAt": issued_at}, source)
         return encoded, result
 
     return _locked_edit(path, change, lock_timeout)
@@ -196,6 +208,16 @@ def _locked_edit(
         if encoded != original:
             _replace(target, encoded)
         return result
+
+
+def _spliced(scanned: ScannedText, new: Mapping[str, Any], source: str) -> bytes:
+    text = splice(scanned, new)
+    return _encode(new, source) if text is None else text.encode("utf-8", "surrogatepass")
+
+
+def _later_issued_at(before: Any, after: str) -> str:
+    """An ``issuedAt`` later than the document's old one and the one the edit left."""
+    return next_issued_at([before if isinstance(before, str) else None, after])
 
 
 def _encode(document: Any, source: str) -> bytes:

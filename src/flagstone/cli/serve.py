@@ -18,7 +18,10 @@ def register(commands: Any) -> None:
         help="serve a snapshot over HTTP (development and tests)",
         description="Serve FILE over HTTP with ETag/Last-Modified and 304s, gzip, and an "
         "optional HMAC signature; the file is reloaded when it changes, and a version that "
-        "does not parse is not served. Prints the URL, then serves until interrupted.",
+        "does not parse is not served. With a signing key each version is served with its "
+        "top-level issuedAt set to the time it was loaded (always later than the previous "
+        "one), so that clients can refuse an older signed snapshot as a rollback. Prints "
+        "the URL, then serves until interrupted.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("file", metavar="FILE", help="the snapshot (JSON)")
@@ -28,7 +31,8 @@ def register(commands: Any) -> None:
         "--signing-key-file",
         metavar="F",
         default=None,
-        help="sign every answer (X-Flagstone-Signature, <path>.sig) with the key in F",
+        help="add issuedAt and sign every answer (X-Flagstone-Signature, <path>.sig) with "
+        "the key in F",
     )
     parser.set_defaults(run=run, prog=PROG)
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any, TypeVar, Union
 
-from pydantic import BeforeValidator, Discriminator, Field, Tag, TypeAdapter
+from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag, TypeAdapter
 
 from .abtests import AbTestInstance
 from .base import CONFIG, dataclass
 from .bitsets import BitsetSpec, BloomFilter
 from .clients import Account, ClientEntry
 from .flags import Flag
+from .issued_at import valid_issued_at
 from .metrics import MetricDefinition, MetricDefinitions
 from .paths import key_path
 from .segments import Segment
@@ -60,6 +61,7 @@ class Snapshot:
     snapshot_schema: dict[str, Any] | None = Field(default=None, alias="schema")
     state_file_hash: str | None = None
     abtests: list[AbTestInstance] = Field(default_factory=list)
+    issued_at: Annotated[str | None, AfterValidator(valid_issued_at)] = None  # anti-rollback
     metrics: list[MetricDefinition] = Field(default_factory=list)
     """Metric definitions, the list a metrics file holds under the same key."""
 

@@ -12,7 +12,9 @@ Rules are tried in order and the first that matches wins:
    while the test is live and inside its schedule.
 3. Sticky assignments (a rule that reads a materialization): a unit already in it keeps its
    variant, re-checked against the targeting unless the rule says targeting can be ignored;
-   ``materializationMustMatch`` admits no new units.
+   ``materializationMustMatch`` admits no new units. A store that could not answer in time
+   (``UNAVAILABLE``) makes the unit a new unit where new units are admitted (its assignment
+   written only if none is recorded) and no match where they are not.
 4. The segment gate (targeting, then allocation).
 5. The variant bucket (``f"{segment id}|{unit}"`` over the rule's bucket count) picks the
    assignment: a variant, the client default, or a fallthrough (recorded; try the next rule).
@@ -28,6 +30,7 @@ from typing import Any
 
 from ..resolution import FallthroughAssignment, Resolution
 from ..semantics.hashing import bucket
+from ..stores.materializations import UNAVAILABLE, MaterializationStore
 from .fastpath import is_plain, single_rule_resolver
 from .flag import FlagPlan, Resolver
 from .rules import FALLTHROUGH, INVALID_UNIT, CompiledAssignment, CompiledRule
@@ -37,6 +40,7 @@ __all__ = ["resolve_flag", "resolver_for"]
 
 _SKIP = object()
 _GATE_PASSED = object()
+_UNREAD = object()
 
 
 def resolver_for(flag: FlagPlan) -> Resolver:
@@ -106,9 +110,9 @@ def _assign(
         sticky = _sticky(flag, rule, context, unit)
         if sticky is _SKIP:
             return None
-        if sticky is not None and sticky is not _GATE_PASSED:
+        if sticky is not None and sticky is not _GATE_PASSED and sticky is not _UNREAD:
             return sticky  # type: ignore[no-any-return]
-    if sticky is None:
+    if sticky is None or sticky is _UNREAD:
         gate = rule.gate
         if gate is not None and not gate(context, unit):
             return None
@@ -123,18 +127,35 @@ def _assign(
             if assignment is None:
                 return None
     if rule.write_materialization and unit is not None:
-        flag.store.write(unit, rule.write_materialization, rule.name, assignment.variant_name)  # type: ignore[union-attr]
+        if sticky is _UNREAD:
+            _write_if_absent(flag.store, unit, rule, assignment.variant_name)  # type: ignore[arg-type]
+        else:
+            flag.store.write(unit, rule.write_materialization, rule.name, assignment.variant_name)  # type: ignore[union-attr]
     return assignment
+
+
+def _write_if_absent(
+    store: MaterializationStore, unit: str, rule: CompiledRule, variant: str
+) -> None:
+    """After a read the store could not answer: record the assignment unless one is (a store
+    without ``write_if_absent`` records nothing rather than overwrite what it could not
+    read)."""
+    write = getattr(store, "write_if_absent", None)
+    if write is not None:
+        write(unit, rule.write_materialization, rule.name, variant)
 
 
 def _sticky(flag: FlagPlan, rule: CompiledRule, context: dict[str, Any], unit: str) -> Any:
     """Read a unit's sticky assignment: ``_SKIP`` (the rule does not match), ``None`` (not in
-    the materialization: go through the gate as usual), ``_GATE_PASSED`` (in it, targeting
-    holds, no usable variant recorded: assign by bucket without the allocation check) or the
+    the materialization: go through the gate as usual), ``_UNREAD`` (the store could not
+    tell: the same, but write only if absent), ``_GATE_PASSED`` (in it, targeting holds, no
+    usable variant recorded: assign by bucket without the allocation check) or the
     assignment recorded for the unit."""
     record = flag.store.read(unit, rule.read_materialization)  # type: ignore[union-attr]
     if record is None or not record.is_unit_in_materialization:
-        return _SKIP if rule.must_match else None
+        if rule.must_match:
+            return _SKIP
+        return _UNREAD if record is UNAVAILABLE else None
     if not rule.ignore_targeting:
         targeting = rule.targeting
         if targeting is not None and not targeting(context, unit):

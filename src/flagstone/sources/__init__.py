@@ -15,7 +15,9 @@ sources that ship:
     anything else (S3, Redis, a database): ``fn()`` returns bytes, ``(bytes, signature)``,
     or ``None`` for nothing new.
 
-Also here: ``Integrity`` and ``sign`` (HMAC signatures, pinned digests), ``SourceStatus``.
+Also here: ``Integrity`` and ``sign`` (HMAC signatures, pinned digests), ``sign_snapshot``
+(a document to publish: its ``issuedAt`` advanced, then signed; clients with a signing key
+refuse older documents as rollbacks), ``SourceStatus``.
 The package never imports the client: the updater installs through the client's public
 ``install`` (``updater.SnapshotTarget``).
 """
@@ -24,6 +26,7 @@ from .base import SnapshotSource, SourceDocument
 from .file import FileSource
 from .function import FunctionSource
 from .integrity import SIGNATURE_HEADER, Integrity, sign
+from .signing import sign_snapshot
 from .updater import SourceStatus
 from .url import UrlSource
 
@@ -37,4 +40,5 @@ __all__ = [
     "SourceStatus",
     "UrlSource",
     "sign",
+    "sign_snapshot",
 ]

@@ -2,7 +2,8 @@
 
 The document is written to a temporary file beside the cache path, fsynced and renamed over
 it, so a reader sees the old cache or the new one, never a mix; ``<path>.meta.json`` keeps
-the ETag, Last-Modified and signature it came with.
+the ETag, Last-Modified and signature it came with, and the ``issuedAt`` and sha256 of the
+newest document accepted (what a rollback is measured against after a restart).
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ class CachedSnapshot:
     etag: str | None
     last_modified: str | None
     signature: str | None
+    issued_at: str | None = None
+    """The ``issuedAt`` of the newest document accepted (kept even if the document itself
+    became unusable)."""
+    sha256: str | None = None
+    """That document's sha256 (hex)."""
 
 
 class DiskCache:
@@ -38,7 +44,7 @@ class DiskCache:
                 body = file.read()
         except FileNotFoundError:
             return None
-        meta: dict[str, str | None] = {}
+        meta: dict[str, object] = {}
         try:
             with open(self.meta_path, encoding="utf-8") as file:
                 loaded = json.load(file)
@@ -47,7 +53,12 @@ class DiskCache:
         except (OSError, ValueError):
             pass  # the document alone still serves; the next fetch is unconditional
         return CachedSnapshot(
-            body, meta.get("etag"), meta.get("last_modified"), meta.get("signature")
+            body,
+            _text(meta.get("etag")),
+            _text(meta.get("last_modified")),
+            _text(meta.get("signature")),
+            _text(meta.get("issued_at")),
+            _text(meta.get("sha256")),
         )
 
     def store(
@@ -57,13 +68,25 @@ class DiskCache:
         etag: str | None,
         last_modified: str | None,
         signature: str | None,
+        issued_at: str | None = None,
+        sha256: str | None = None,
     ) -> None:
         """Replace the cache atomically (raises ``OSError``)."""
-        meta = {"etag": etag, "last_modified": last_modified, "signature": signature}
+        meta = {
+            "etag": etag,
+            "last_modified": last_modified,
+            "signature": signature,
+            "issued_at": issued_at,
+            "sha256": sha256,
+        }
         # The document first: a crash in between leaves old metadata, whose ETag then only
         # makes the next fetch a full one, never a 304 for a document we do not have.
         _replace(self.path, body)
         _replace(self.meta_path, json.dumps(meta).encode())
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _replace(path: str, data: bytes) -> None:

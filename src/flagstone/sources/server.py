@@ -3,8 +3,10 @@
 Serves the snapshot at every path (``/``, ``/flags.json``, …) with an ``ETag`` (the
 document's sha256), ``Last-Modified``, ``304 Not Modified`` for a matching
 ``If-None-Match``/``If-Modified-Since``, and gzip when the client accepts it. With a signing
-key each answer carries ``X-Flagstone-Signature`` and ``<path>.sig`` serves the same text.
-The file is looked at (one ``stat``) on every request and reloaded when it changed; a
+key each version is published as :func:`~flagstone.sources.sign_snapshot` does it: its
+``issuedAt`` set to now (always later than the previous version's and the file's own), then
+signed; each answer carries ``X-Flagstone-Signature`` and ``<path>.sig`` serves the same
+text. The file is looked at (one ``stat``) on every request and reloaded when it changed; a
 version that does not parse as a snapshot is not served (the previous one stays), so an
 editor's half-written save never reaches clients.
 """
@@ -21,8 +23,10 @@ from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from ..errors import ConfigError
-from ..formats.native import parse_snapshot
-from .integrity import SIGNATURE_HEADER, sign
+from ..formats.native import parse_snapshot, snapshot_version
+from ..model.issued_at import next_issued_at
+from .integrity import SIGNATURE_HEADER
+from .signing import sign_snapshot
 
 __all__ = ["SnapshotServer", "make_server"]
 
@@ -38,6 +42,9 @@ class Served:
     modified_at: int
     version: str
     signature: str | None
+    file_sha256: str
+    """The digest of the file this was made from (with a key, ``body`` adds ``issuedAt``)."""
+    issued_at: str | None
 
 
 class SnapshotServer:
@@ -73,19 +80,29 @@ class SnapshotServer:
         except (OSError, ConfigError) as error:
             logger.warning("not serving the new %s: %s", self.path, error)
             return
-        digest = hashlib.sha256(body).hexdigest()
-        if self._served is not None and self._served.etag == f'"{digest}"':
+        file_sha256 = hashlib.sha256(body).hexdigest()
+        previous = self._served
+        if previous is not None and previous.file_sha256 == file_sha256:
             return
+        signature = None
+        issued_at = parsed.model.issued_at
+        if self.signing_key:
+            before = previous.issued_at if previous is not None else None
+            issued_at = next_issued_at([before, issued_at])
+            body, signature = sign_snapshot(body, self.signing_key, issued_at=issued_at)
+        version = snapshot_version(parsed.model, body)
         self._served = Served(
             body=body,
             gzipped=gzip.compress(body, compresslevel=6),
-            etag=f'"{digest}"',
+            etag=f'"{hashlib.sha256(body).hexdigest()}"',
             last_modified=formatdate(modified_at, usegmt=True),
             modified_at=modified_at,
-            version=parsed.version,
-            signature=sign(body, self.signing_key) if self.signing_key else None,
+            version=version,
+            signature=signature,
+            file_sha256=file_sha256,
+            issued_at=issued_at,
         )
-        logger.info("serving %s version %s", self.path, parsed.version)
+        logger.info("serving %s version %s", self.path, version)
 
 
 def make_server(

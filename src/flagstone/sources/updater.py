@@ -6,8 +6,10 @@ handed to the client's public ``install``, which compiles it and swaps it in; th
 keeps serving the last good snapshot through every failure. The updater is its client's first
 ``on_update`` listener, so ``status()`` already shows a new snapshot when your callbacks run.
 Failures are counted, logged at a limited rate and shown in ``status()``; the next check then
-comes sooner at first and later as failures repeat (exponential backoff with jitter). After
-``os.fork()`` the child gets its own thread.
+comes sooner at first and later as failures repeat (exponential backoff with jitter). With a
+signing key, a document older than the newest one accepted is refused as a rollback
+(:mod:`flagstone.sources.freshness`; the newest ``issuedAt`` is kept with the disk cache).
+After ``os.fork()`` the child gets its own thread.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from ..errors import ConfigError, FetchError
+from ..errors import ConfigError, FetchError, IntegrityError
 from ..formats.native import ParsedSnapshot, parse_snapshot
+from ..model.issued_at import issued_at_ns
 from ..process.hooks import register_fork_hooks
 from ..process.ratelimit import RateLimitedLog
 from .base import SnapshotSource, SourceDocument
-from .cache import DiskCache
+from .cache import CachedSnapshot, DiskCache
+from .freshness import Issued, issued_of, refusal
 from .integrity import Integrity
 
 __all__ = ["SnapshotTarget", "SourceStatus", "Updater"]
@@ -62,6 +66,13 @@ class SourceStatus:
     """Failed checks in all."""
     updates: int = 0
     """Snapshots swapped in (the first load included)."""
+    newest_issued_at: str | None = None
+    """The ``issuedAt`` of the newest document accepted from the source or the disk cache
+    (``None`` if none had one): with a signing key, an older document is refused."""
+    rollbacks_refused: int = 0
+    """Signed documents refused because they could be a rollback: issued before the newest
+    one accepted, issued at the same time with other content, or without ``issuedAt``
+    (counted at each check that refuses one; each is a failure too)."""
 
 
 class SnapshotTarget(Protocol):
@@ -91,6 +102,7 @@ class Updater:
         max_backoff: float = 300.0,
         rng: random.Random | None = None,
         clock: Callable[[], float] | None = None,
+        allow_rollback: bool = False,
     ) -> None:
         if not interval > 0:
             raise ValueError("the refresh interval must be positive")
@@ -101,6 +113,7 @@ class Updater:
         self.strict = strict
         self.cache = cache
         self.max_backoff = max(max_backoff, interval)
+        self.allow_rollback = allow_rollback
         self._rng = rng or random.Random()
         self._clock = clock
         self._log = RateLimitedLog(logger)
@@ -113,7 +126,9 @@ class Updater:
         self._stopped_in_parent = False
         self._current: SourceDocument | None = None  # the document being served
         self._digest: bytes | None = None  # its sha256
-        self._installing: tuple[int, str] | None = None  # (thread, kind) inside install
+        self._newest: Issued | None = None  # the newest document accepted (rollbacks)
+        # (thread, kind, issuedAt) while inside install
+        self._installing: tuple[int, str, str | None] | None = None
         register_fork_hooks(self)
 
     # -- what the client asks -----------------------------------------------------------
@@ -142,15 +157,26 @@ class Updater:
             cached = self.cache.load()
             if cached is None:
                 return False
+            self._remember_newest(cached)
             document = SourceDocument(
                 cached.body, cached.signature, cached.etag, cached.last_modified
             )
-            self._install(target, self._verified(document), "cache")
+            parsed, issued = self._verified(document)
+            self._install(target, parsed, "cache", issued)
         except Exception as error:
             self._log.warning("cache", "the snapshot cache is unusable: %s", error)
             return False
-        self._served(document)
+        self._served(document, issued)
         return True
+
+    def _remember_newest(self, cached: CachedSnapshot) -> None:
+        """The newest ``issuedAt`` accepted before this process started, from the cache's
+        metadata (kept there even if the cached document itself is no longer usable)."""
+        ns = issued_at_ns(cached.issued_at) if cached.issued_at else None
+        if ns is not None and cached.sha256 is not None:
+            self._newest = Issued(cached.issued_at, ns, cached.sha256)
+            with self._status_lock:
+                self._status = replace(self._status, newest_issued_at=cached.issued_at)
 
     def load_now(self) -> None:
         """Check once in the calling thread. With nothing served yet (no cache), a failure
@@ -241,8 +267,9 @@ class Updater:
                 return True
             if self._same_as_served(document):
                 return True
-            self._install(target, self._verified(document), self.source.kind)
-            self._served(document)
+            parsed, issued = self._verified(document)
+            self._install(target, parsed, self.source.kind, issued)
+            self._served(document, issued)
         except Exception as error:
             if first:
                 raise
@@ -251,8 +278,11 @@ class Updater:
         self._store(document)
         return True
 
-    def _install(self, target: SnapshotTarget, parsed: ParsedSnapshot, kind: str) -> None:
-        self._installing = (threading.get_ident(), kind)
+    def _install(
+        self, target: SnapshotTarget, parsed: ParsedSnapshot, kind: str, issued: Issued
+    ) -> None:
+        newest = issued.text if issued.ns is not None else self.status().newest_issued_at
+        self._installing = (threading.get_ident(), kind, newest)
         try:
             target.install(parsed)  # _installed records it before other listeners run
         finally:
@@ -273,23 +303,39 @@ class Updater:
         self._record_success()
         return True
 
-    def _verified(self, document: SourceDocument) -> ParsedSnapshot:
+    def _verified(self, document: SourceDocument) -> tuple[ParsedSnapshot, Issued]:
+        """Check, parse and (with a signing key) refuse a rollback; raises if refused."""
         self.integrity.check(document.body, document.signature, self.source.name)
-        return parse_snapshot(document.body, strict=self.strict, source=self.source.name)
+        parsed = parse_snapshot(document.body, strict=self.strict, source=self.source.name)
+        issued = issued_of(parsed, document.body)
+        if self.integrity.needs_signature and not self.allow_rollback:
+            reason = refusal(issued, self._newest)
+            if reason is not None:
+                with self._status_lock:
+                    self._status = replace(
+                        self._status, rollbacks_refused=self._status.rollbacks_refused + 1
+                    )
+                raise IntegrityError(reason, source=self.source.name)
+        return parsed, issued
 
-    def _served(self, document: SourceDocument) -> None:
+    def _served(self, document: SourceDocument, issued: Issued) -> None:
         self._current = document
         self._digest = hashlib.sha256(document.body).digest()
+        if issued.ns is not None:  # not older than _newest, unless rollbacks are allowed
+            self._newest = issued
 
     def _store(self, document: SourceDocument) -> None:
         if self.cache is None:
             return
         try:
+            newest = self._newest
             self.cache.store(
                 document.body,
                 etag=document.etag,
                 last_modified=document.last_modified,
                 signature=document.signature,
+                issued_at=newest.text if newest is not None else None,
+                sha256=newest.sha256 if newest is not None else None,
             )
         except OSError:
             self._log.warning("cache", "could not write the snapshot cache", exc_info=True)
@@ -297,8 +343,10 @@ class Updater:
     def _installed(self, version: str) -> None:
         """The target installed ``version`` (our ``check``, or someone else's ``install``)."""
         installing = self._installing
-        mine = installing is not None and installing[0] == threading.get_ident()
-        self._record_update(version, installing[1] if mine and installing else "install")
+        if installing is not None and installing[0] == threading.get_ident():
+            self._record_update(version, installing[1], installing[2])
+        else:
+            self._record_update(version, "install", self.status().newest_issued_at)
 
     # -- bookkeeping ------------------------------------------------------------------------
 
@@ -309,11 +357,12 @@ class Updater:
         with self._status_lock:
             self._status = replace(self._status, last_success=self._now(), consecutive_failures=0)
 
-    def _record_update(self, version: str, loaded_from: str) -> None:
+    def _record_update(self, version: str, loaded_from: str, newest: str | None) -> None:
         now = self._now()
         with self._status_lock:
             self._status = replace(
                 self._status,
+                newest_issued_at=newest,
                 ready=True,
                 snapshot_version=version,
                 loaded_from=loaded_from,

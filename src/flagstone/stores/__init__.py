@@ -3,6 +3,7 @@
 an SQLite file shared by processes."""
 
 from .materializations import (
+    UNAVAILABLE,
     MaterializationRecord,
     MaterializationStore,
     MemoryMaterializationStore,
@@ -10,6 +11,7 @@ from .materializations import (
 from .sqlite import SqliteMaterializationStore
 
 __all__ = [
+    "UNAVAILABLE",
     "MaterializationRecord",
     "MaterializationStore",
     "MemoryMaterializationStore",

@@ -5,15 +5,27 @@ A rule with a ``materializationSpec`` reads a unit's earlier assignment from a n
 materialization and writes new ones to it; a ``materializedSegment`` criterion asks whether a
 unit is in one. A store answers both per (unit, materialization). Reads happen on the request
 path and must be fast and never block for long; writes happen when such a rule assigns.
+
+A store that cannot answer a read in time (another process holds a lock, say) returns
+:data:`UNAVAILABLE` rather than wait: the unit then resolves as a new unit only where the rule
+admits new units (never under ``materializationMustMatch`` or a paused A/B test), and what
+that assigns is written with ``write_if_absent`` (if the store has it, else not at all), so
+an assignment the store could not read is never overwritten.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-__all__ = ["MaterializationRecord", "MaterializationStore", "MemoryMaterializationStore"]
+__all__ = [
+    "UNAVAILABLE",
+    "MaterializationRecord",
+    "MaterializationStore",
+    "MemoryMaterializationStore",
+]
 
 
 class MaterializationRecord(NamedTuple):
@@ -24,18 +36,28 @@ class MaterializationRecord(NamedTuple):
     """Rule name → the variant the unit was assigned by that rule ("" for no variant)."""
 
 
+UNAVAILABLE = MaterializationRecord(False, MappingProxyType({}))
+"""What ``read`` returns (this very object: it is compared by identity) when the store could
+not tell in time whether it has a record of the unit."""
+
+
 @runtime_checkable
 class MaterializationStore(Protocol):
     """Where sticky assignments live. Implementations must be safe to call from many
     threads."""
 
     def read(self, unit: str, materialization: str) -> MaterializationRecord | None:
-        """The record of ``unit`` in ``materialization``, or ``None`` if there is none."""
+        """The record of ``unit`` in ``materialization``, ``None`` if there is none, or
+        :data:`UNAVAILABLE` if the store could not tell in time."""
         ...
 
     def write(self, unit: str, materialization: str, rule: str, variant: str) -> None:
         """Record that ``rule`` assigned ``variant`` to ``unit``; the unit is then in the
-        materialization."""
+        materialization.
+
+        A store may also have ``write_if_absent`` (same arguments): the same, except that a
+        variant already recorded for ``rule`` stays. It is called after a read that returned
+        :data:`UNAVAILABLE`."""
         ...
 
 
@@ -67,6 +89,14 @@ class MemoryMaterializationStore:
             current = self._records.get((unit, materialization))
             rules = dict(current.rule_to_variant) if current is not None else {}
             rules[rule] = variant
+            self._records[(unit, materialization)] = MaterializationRecord(True, rules)
+
+    def write_if_absent(self, unit: str, materialization: str, rule: str, variant: str) -> None:
+        """Like ``write``, but a variant already recorded for ``rule`` stays."""
+        with self._lock:
+            current = self._records.get((unit, materialization))
+            rules = dict(current.rule_to_variant) if current is not None else {}
+            rules.setdefault(rule, variant)
             self._records[(unit, materialization)] = MaterializationRecord(True, rules)
 
     def records(self) -> dict[str, dict[str, dict[str, Any]]]:
