@@ -19,6 +19,7 @@ from flagstone import (
     MemoryMaterializationStore,
     Reason,
 )
+from flagstone.stores import UNAVAILABLE
 from tests import builders as b
 
 FLAG = "flags/sticky"
@@ -393,6 +394,20 @@ def test_a_materialized_segment_criterion_admits_units_in_the_store() -> None:
     assert c.evaluate(FLAG, {"targeting_key": "in"}).variant == "treatment"
     assert c.evaluate(FLAG, {"targeting_key": "out"}).variant == "default"
     assert c.evaluate(FLAG, {"targeting_key": "unknown"}).variant == "default"
+
+
+def test_a_member_criterion_the_store_cannot_answer_in_time_skips_its_rule() -> None:
+    # UNAVAILABLE is neither "in" nor "out": under not(...) it must not admit the unit
+    class Unanswering(MemoryMaterializationStore):
+        def read(self, unit: str, materialization: str) -> MaterializationRecord | None:
+            return UNAVAILABLE
+
+    document = members_only_snapshot()
+    members = next(s for s in document["segments"] if s["name"] == "segments/members")
+    members["targeting"]["expression"] = {"not": {"ref": "m"}}
+    c = client(document, Unanswering())
+    assert c.evaluate(FLAG, {"targeting_key": "in"}).variant == "default"
+    assert c.evaluate(FLAG, {"targeting_key": "in"}).rule != f"{FLAG}/rules/members"
 
 
 # -- no store -------------------------------------------------------------------------------

@@ -21,8 +21,8 @@ from ..model.segments import Allocation
 from ..model.targeting import Targeting
 from ..semantics.hashing import ACCOUNT_BUCKETS, bucket
 from ..semantics.membership import bloom_filter_predicate, decode_bitset
-from ..stores.materializations import MaterializationStore
-from .signals import MaterializationUnsupported, Predicate
+from ..stores.materializations import UNAVAILABLE, MaterializationStore
+from .signals import MaterializationUnsupported, Predicate, SkipRule
 from .targeting import compile_targeting
 
 __all__ = [
@@ -157,6 +157,10 @@ class SegmentCompiler:
             if unit is None:
                 return False
             record = read(unit, name)
+            if record is UNAVAILABLE:
+                # the store could not tell in time: neither in nor out (a not(...) around
+                # the criterion must not admit the unit), so the rule does not apply
+                raise SkipRule(f"materialization {name!r} could not be read in time")
             return record is not None and record.is_unit_in_materialization
 
         return in_store
