@@ -31,9 +31,10 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["close_all", "close_at_exit", "register_fork_hooks"]
+__all__ = ["close_all", "close_at_exit", "register_fork_hooks", "when_closed"]
 
 logger = logging.getLogger("flagstone")
 
@@ -69,6 +70,31 @@ def close_all(timeout: float | None = None) -> None:
     ``timeout`` seconds in all (``None``: each within its own default). Every object is told
     to begin closing first, so they drain concurrently; then each gets what is left of the
     time. Never raises."""
+    me = threading.get_ident()
+    _closing[me] = []
+    try:
+        _close_all(timeout)
+    finally:
+        for callback in _closing.pop(me, []):
+            callback()
+
+
+def when_closed(callback: Callable[[], object]) -> bool:
+    """If this thread is inside :func:`close_all` (a signal handler that interrupted it
+    runs on the same thread), call ``callback`` once that is over and return ``True``;
+    otherwise return ``False``."""
+    waiting = _closing.get(threading.get_ident())
+    if waiting is None:
+        return False
+    waiting.append(callback)
+    return True
+
+
+_closing: dict[int, list[Callable[[], object]]] = {}
+"""Threads inside ``close_all`` → what to call when they are done."""
+
+
+def _close_all(timeout: float | None) -> None:
     deadline = None if timeout is None else time.monotonic() + timeout
     with _registry_lock:
         objects = [_exit_objects.get(key) for key in sorted(_exit_objects.keys(), reverse=True)]

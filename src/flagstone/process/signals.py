@@ -11,8 +11,10 @@ still ends, killed by the same signal, so its exit status does not change), a Py
 
 The closing runs on a helper thread, and the handler waits for it at most ``deadline``
 seconds: a signal can arrive while the main thread holds a lock the closing needs, and
-waiting for it there would never end. A second signal while the first is being handled
-skips the wait and chains at once.
+waiting for it there would never end. A signal that arrives while the main thread is
+itself closing everything (the exit hook: a ``multiprocessing`` worker that was leaving
+anyway when ``Pool.terminate`` signalled it) lets that finish and chains afterwards. A second
+signal while the first is being handled skips the wait and chains at once.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import Any
 
-from .hooks import close_all
+from .hooks import close_all, when_closed
+from .threads import leave_signals_to_the_main_thread
 
 __all__ = ["install_signal_handlers"]
 
@@ -44,6 +47,8 @@ class _ClosingHandler:
         self._handling = False
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if when_closed(lambda: self._chain(signum, None)):
+            return  # this thread was closing everything when the signal came: let it finish
         if not self._handling:  # a second signal while closing: stop waiting
             self._handling = True
             try:
@@ -73,6 +78,7 @@ def _close_everything(deadline: float) -> None:
     done = threading.Event()
 
     def close() -> None:
+        leave_signals_to_the_main_thread()  # a second signal must reach the waiting handler
         try:
             close_all(budget)
         finally:

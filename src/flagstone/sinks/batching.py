@@ -35,6 +35,7 @@ from typing import Literal
 from ..errors import PartialDelivery, SinkError
 from ..process.hooks import close_at_exit, register_fork_hooks
 from ..process.ratelimit import RateLimitedLog
+from ..process.threads import leave_signals_to_the_main_thread
 from .base import BatchWriter, Counters, SinkStats
 from .courier import Courier
 from .exposure import DEDUP_TTL_SECONDS, Exposure
@@ -183,7 +184,9 @@ class BatchingSink:
         self._inflight = 0  # its exposures, while they are only in memory
         self._working = False  # the worker is still delivering it (flush waits for that)
         self._drops_reported = 0  # drops a flush has already answered False for
-        self._next_spill = 0.0  # when (time.monotonic) a slow or failing write spills next
+        # (time.monotonic(), exposures that had entered the queue by then), sampled while the
+        # worker is busy: how long what waits in the queue has waited
+        self._samples: deque[tuple[float, int]] = deque()
         self._spill_paused = False  # the spool refused a spill: the queue stays in memory
         self._courier = (
             Courier(self.inner.write_batch, "flagstone-exposures-courier")
@@ -446,6 +449,7 @@ class BatchingSink:
         return True
 
     def _run(self) -> None:
+        leave_signals_to_the_main_thread()
         while True:
             items = self._take()
             if items is None:
@@ -482,6 +486,7 @@ class BatchingSink:
                 if wait <= 0:
                     break
             else:
+                self._samples.clear()  # the worker caught up
                 if self._closed:
                     if (
                         self._spool is not None
@@ -546,8 +551,8 @@ class BatchingSink:
         attempts are used up or the sink is closing; ``flight.sent`` says how far it got."""
         batch = flight.batch
         backoffs = self.retry.backoffs(self._rng)
-        self._next_spill = time.monotonic() + self.spill_interval
         while not self._abort.is_set():
+            self._check_spill(flight)
             error = self._write(batch.tail(flight.sent) if flight.sent else batch, flight)
             if error is None:
                 flight.sent = len(batch)
@@ -571,8 +576,9 @@ class BatchingSink:
 
     def _write(self, batch: RecordBatch, flight: _Flight | None) -> BaseException | None:
         """One write of ``batch`` to the inner sink: ``None`` if it went through, else what it
-        raised. With a spool the write runs on the courier, and while it lasts the queue is
-        spilled every ``spill_interval`` (behind ``flight``'s batch, if given)."""
+        raised. With a spool the write runs on the courier and, every ``spill_interval``
+        while it lasts, what has waited that long in the queue is spilled (behind
+        ``flight``'s batch, if given)."""
         courier = self._courier
         if courier is None:
             try:
@@ -583,10 +589,10 @@ class BatchingSink:
         if not courier.send(batch):
             return SinkError("an earlier write to the inner sink never returned")
         while True:
-            done, error = courier.wait(max(0.0, self._next_spill - time.monotonic()))
+            done, error = courier.wait(self.spill_interval)
             if done:
                 return error
-            self._spill(flight)
+            self._check_spill(flight)
             if self._abort.is_set():
                 return SinkError("closing: the write to the inner sink is left behind")
 
@@ -597,24 +603,31 @@ class BatchingSink:
             return self._abort.wait(delay)
         end = time.monotonic() + delay
         while True:
-            now = time.monotonic()
-            if now >= end:
+            remaining = end - time.monotonic()
+            if remaining <= 0:
                 return False
-            if self._abort.wait(max(0.0, min(end, self._next_spill) - now)):
+            if self._abort.wait(min(remaining, self.spill_interval)):
                 return True
-            self._spill(flight)
+            self._check_spill(flight)
 
-    def _spill(self, flight: _Flight | None) -> None:
-        """The destination fails or is slow: move what waits in the queue to the spool, behind
-        the flight's batch (written ahead first, so that order is kept), so that no more than
-        that batch and ``spill_interval`` of traffic are only in memory."""
-        now = time.monotonic()
-        if now < self._next_spill:
-            return
-        self._next_spill = now + self.spill_interval
+    def _check_spill(self, flight: _Flight | None) -> None:
+        """While the worker is busy (a write, a retry, a replay): if exposures have waited in
+        the queue for ``spill_interval`` or more — the destination fails or is slower than
+        the traffic — move the queue to the spool, behind the flight's batch (written ahead
+        first, so that order is kept). Memory then holds no more than that batch and about
+        ``spill_interval`` of traffic."""
         spool = self._spool
-        if spool is None or not self._queue or self._spill_paused:
+        if spool is None or self._spill_paused:
             return
+        now = time.monotonic()
+        samples = self._samples
+        samples.append((now, self._left + len(self._queue)))
+        horizon = now - self.spill_interval
+        while len(samples) > 1 and samples[1][0] <= horizon:
+            samples.popleft()
+        sampled_at, entered = samples[0]
+        if sampled_at > horizon or entered <= self._left:
+            return  # nothing in the queue has waited that long
         if flight is not None and flight.ticket is None and not self._write_ahead(spool, flight):
             return
         with self._lock:
@@ -625,6 +638,7 @@ class BatchingSink:
             self._left += count
             if self.on_full == "block":
                 self._not_full.notify_all()
+        samples.clear()
         batch = self._builder.build(items)
         if not self._store(spool, batch, start, count, count - len(batch)):
             self._spill_paused = True  # until the spool takes a write again
@@ -744,7 +758,11 @@ class BatchingSink:
             self._replay_due = self._timer() + self.retry.backoff(0, self._rng)
 
     def _replay(self, spool: Spool) -> None:
+        moved = 0
+
         def progress(own: int, foreign: int, lost: int) -> None:
+            nonlocal moved
+            moved += own + foreign
             with self._lock:
                 counters = self._counters
                 counters.delivered += own
@@ -752,7 +770,6 @@ class BatchingSink:
                 counters.replayed += own + foreign
                 counters.drop("spool_unreadable", lost)
 
-        self._next_spill = time.monotonic() + self.spill_interval
         try:
             complete = spool.replay(self._replay_write, self.max_batch, progress)
         except Exception:  # the spool unreadable, or a bug: retry later, never spin
@@ -765,6 +782,8 @@ class BatchingSink:
             # Records spilled while the replay ran are in a newer segment: replay them next.
             self._replay_due = now if spool.own_records else now + self.replay_interval
         else:
+            if moved:  # it got somewhere before failing: the destination works, at times
+                self._replay_failures = 0
             self._replay_due = now + self.retry.backoff(self._replay_failures, self._rng)
             self._replay_failures += 1
         with self._lock:

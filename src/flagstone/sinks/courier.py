@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from ..process.threads import leave_signals_to_the_main_thread
 from .records import RecordBatch
 
 __all__ = ["Courier"]
@@ -70,6 +71,7 @@ class Courier:
             self._cond.notify_all()
 
     def _run(self) -> None:
+        leave_signals_to_the_main_thread()
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: self._job is not None or self._stopped)
