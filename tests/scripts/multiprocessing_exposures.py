@@ -32,10 +32,10 @@ import sys
 from typing import Any
 
 from scriptlib import context, report
+from tests.sinkdata import SNAPSHOT
 
 import flagstone
 from flagstone.sinks import BatchingSink, JsonlSink
-from tests.sinkdata import SNAPSHOT
 
 UNITS_PER_TASK = 10
 TASKS = 20
