@@ -49,6 +49,9 @@ logger = logging.getLogger("flagstone.sinks")
 
 OnFull = Literal["drop_oldest", "drop_newest", "block"]
 
+_CHECK = 0.01
+"""Seconds between the worker's looks at the queue while it waits for the destination."""
+
 
 class _Flight:
     """The batch the worker is delivering, and how far it got."""
@@ -552,7 +555,6 @@ class BatchingSink:
         batch = flight.batch
         backoffs = self.retry.backoffs(self._rng)
         while not self._abort.is_set():
-            self._check_spill(flight)
             error = self._write(batch.tail(flight.sent) if flight.sent else batch, flight)
             if error is None:
                 flight.sent = len(batch)
@@ -576,9 +578,8 @@ class BatchingSink:
 
     def _write(self, batch: RecordBatch, flight: _Flight | None) -> BaseException | None:
         """One write of ``batch`` to the inner sink: ``None`` if it went through, else what it
-        raised. With a spool the write runs on the courier and, every ``spill_interval``
-        while it lasts, what has waited that long in the queue is spilled (behind
-        ``flight``'s batch, if given)."""
+        raised. With a spool the write runs on the courier, and while it lasts the worker
+        looks at the queue every ``_CHECK`` seconds (``_check_spill``)."""
         courier = self._courier
         if courier is None:
             try:
@@ -589,7 +590,7 @@ class BatchingSink:
         if not courier.send(batch):
             return SinkError("an earlier write to the inner sink never returned")
         while True:
-            done, error = courier.wait(self.spill_interval)
+            done, error = courier.wait(min(_CHECK, self.spill_interval))
             if done:
                 return error
             self._check_spill(flight)
@@ -606,16 +607,19 @@ class BatchingSink:
             remaining = end - time.monotonic()
             if remaining <= 0:
                 return False
-            if self._abort.wait(min(remaining, self.spill_interval)):
+            if self._abort.wait(min(remaining, _CHECK, self.spill_interval)):
                 return True
             self._check_spill(flight)
 
     def _check_spill(self, flight: _Flight | None) -> None:
-        """While the worker is busy (a write, a retry, a replay): if exposures have waited in
-        the queue for ``spill_interval`` or more — the destination fails or is slower than
-        the traffic — move the queue to the spool, behind the flight's batch (written ahead
-        first, so that order is kept). Memory then holds no more than that batch and about
-        ``spill_interval`` of traffic."""
+        """While the worker waits for the destination (a write in progress, the pause before
+        a retry; in a replay too): if exposures have waited in the queue for
+        ``spill_interval`` or more — the destination fails, or is slower than the traffic —
+        move the queue to the spool, behind the flight's batch (written ahead first, so that
+        order is kept). Memory then holds no more than that batch and about
+        ``spill_interval`` of traffic. (A worker that falls behind while the destination
+        answers at once — the process itself is the bottleneck — keeps its queue in memory:
+        the spool would only add work.)"""
         spool = self._spool
         if spool is None or self._spill_paused:
             return
