@@ -147,6 +147,7 @@ def _after_fork_in_child() -> None:
     held = list(_held)
     _held.clear()
     _registry_lock = threading.Lock()  # the parent's may be held by a thread that is gone
+    _closing.clear()  # closings in progress in the parent are not the child's
     for obj in held:
         try:
             obj._after_fork_in_child()
