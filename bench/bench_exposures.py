@@ -14,6 +14,11 @@
    first call until the last line is in the JSONL file (checked: one line per exposure, none
    dropped). Then 100 000 exposures per second, paced, for 3 s with the default settings:
    nothing dropped, and how deep the queue got. And the delivery side alone.
+3. **multiprocessing workers** (``--pool``, fork only). Two ways for ``with Pool():``, which
+   ends with ``terminate()`` (SIGTERM), to keep the workers' exposures: the signal handler
+   (``install_signal_handlers``: nothing per task, the closing at ``terminate()``), timed as
+   the ``with`` block's exit with and without it; or a ``client.flush()`` after every task,
+   timed per task of ten exposures.
 """
 
 from __future__ import annotations
@@ -162,13 +167,89 @@ def delivery_side(count: int, directory: Path) -> None:
     )
 
 
+POOL_TASKS = 200
+POOL_UNITS = 10
+_pool_client: Any = None
+
+
+def _pool_task(number: int) -> int:
+    for unit in range(POOL_UNITS):
+        _pool_client.evaluate("checkout", {"targeting_key": f"pool-{number}-{unit}"})
+    return POOL_UNITS
+
+
+def pool_shutdown(directory: Path) -> None:
+    """``with Pool(2): map(...)`` over forked workers that share the parent's client: how
+    long the block's exit (``terminate()``) takes, and how many exposures reach the files,
+    without and with ``install_signal_handlers``."""
+    import multiprocessing
+    import signal
+
+    global _pool_client
+    document = ab_snapshot(targeting=False, proportion=None)
+    for handler in (False, True):
+        out = directory / f"pool-{handler}"
+        out.mkdir()
+        sink = BatchingSink(JsonlSink(out / "exposures-{pid}.jsonl"), max_latency=60)
+        _pool_client = flagstone.Client.from_dict(document, sinks=[sink])
+        uninstall = flagstone.install_signal_handlers() if handler else None
+        ctx = multiprocessing.get_context("fork")
+        exits = []
+        for _ in range(5):
+            with ctx.Pool(2) as pool:
+                produced = sum(pool.map(_pool_task, range(POOL_TASKS), chunksize=1))
+                start = time.perf_counter()
+            exits.append(time.perf_counter() - start)
+        if uninstall is not None:
+            uninstall()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        written = sum(len(path.read_bytes().splitlines()) for path in out.iterdir())
+        print(
+            f"  with Pool(2), {'with' if handler else 'without'} the handler: exit "
+            f"{min(exits) * 1e3:.1f}-{max(exits) * 1e3:.1f} ms; "
+            f"{written:,} of {5 * produced:,} exposures written"
+        )
+        _pool_client.close()
+
+
+def flush_per_task(tasks: int, directory: Path) -> None:
+    """What a ``client.flush()`` after every task of ten exposures costs that task."""
+    document = ab_snapshot(targeting=False, proportion=None)
+    sink = BatchingSink(JsonlSink(directory / "flush-per-task.jsonl"))
+    client = flagstone.Client.from_dict(document, sinks=[sink])
+    timings = {}
+    for flush in (False, True, False, True):
+        start = time.perf_counter()
+        for number in range(tasks):
+            for unit in range(POOL_UNITS):
+                client.evaluate("checkout", {"targeting_key": f"t{flush}-{number}-{unit}"})
+            if flush:
+                client.flush()
+        elapsed = (time.perf_counter() - start) / tasks
+        timings[flush] = min(timings.get(flush, elapsed), elapsed)
+        client.flush()
+    client.close()
+    added = timings[True] - timings[False]
+    print(
+        f"  flush after every task of {POOL_UNITS}: {timings[False] * 1e6:.0f} -> "
+        f"{timings[True] * 1e6:.0f} us per task (+{added * 1e6:.0f} us, "
+        f"+{added / POOL_UNITS * 1e6:.1f} us per exposure)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--pool", action="store_true", help="only the multiprocessing part")
     arguments = parser.parse_args()
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as temporary:
         directory = Path(temporary)
+        if arguments.pool:
+            print("3. multiprocessing workers: with Pool() ends with terminate() (SIGTERM)")
+            pool_shutdown(directory)
+            flush_per_task(2000, directory)
+            return
         print("1. evaluate with and without BatchingSink(JsonlSink), best of runs over 4096 users")
         request_thread_cost(5 if arguments.quick else 25, directory)
         print("2. sustained throughput to a JSONL file")

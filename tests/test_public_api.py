@@ -41,6 +41,7 @@ PUBLIC_NAMES = [
     "UnknownClientError",
     "ValueDetails",
     "__version__",
+    "install_signal_handlers",
     "live",
     "sinks",
     "sources",

@@ -20,6 +20,7 @@ from .errors import (
     Problem,
     UnknownClientError,
 )
+from .process.signals import install_signal_handlers
 from .reasons import ErrorCode, Reason
 from .resolution import FallthroughAssignment, Resolution
 from .stores.materializations import (
@@ -49,6 +50,7 @@ __all__ = [
     "UnknownClientError",
     "ValueDetails",
     "__version__",
+    "install_signal_handlers",
     "live",
     "sinks",
     "sources",

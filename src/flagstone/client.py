@@ -28,7 +28,7 @@ from .reasons import ErrorCode, Reason
 from .resolution import Outcome, Resolution
 from .sinks.base import ExposureSink
 from .sinks.exposure import Exposure
-from .sinks.fanout import flush_all
+from .sinks.fanout import begin_close, close_all, flush_all
 from .sources.base import SnapshotSource
 from .sources.cache import DiskCache
 from .sources.file import FileSource
@@ -101,6 +101,8 @@ class Client:
         self._lock = threading.Lock()
         self._closed = False
         self._stats = {"sink_errors": 0, "resolve_errors": 0, "dropped_closed": 0}
+        self._lost = 0  # exposures no sink took: emitted after close, or emit raised
+        self._lost_reported = 0  # … that a flush has already answered False for
         register_fork_hooks(self)
         if self._sinks:
             close_at_exit(self)
@@ -506,34 +508,46 @@ class Client:
         return [flag_plan.name for flag_plan in self._plan.visible]
 
     def stats(self) -> dict[str, int]:
-        """Counters: sink errors, internal resolve errors, and exposures dropped because the
-        client was closed. (Each sink counts what it delivered in its own ``stats()``.)"""
+        """Counters: sink errors, internal resolve errors, exposures dropped because the
+        client was closed, and ``exposures_dropped``: every exposure lost, for any reason —
+        by the client (closed, or a sink's ``emit`` raised) or by its sinks (the ``dropped``
+        of each sink's ``stats()``: queue full, delivery failed, shutdown…). Each sink
+        details what it delivered and dropped in its own ``stats()``."""
         with self._lock:
-            return dict(self._stats)
+            counters = dict(self._stats)
+            lost = self._lost
+        counters["exposures_dropped"] = lost + sum(_dropped(sink) for sink in self._sinks)
+        return counters
 
     def flush(self, timeout: float | None = None) -> bool:
         """Flush every sink within one shared ``timeout`` (seconds; ``None`` waits as long as
-        it takes); ``True`` if all report everything delivered."""
-        return flush_all(self._sinks, timeout, self._log)
+        it takes); ``True`` if all report everything delivered and no exposure was dropped
+        since the previous flush (by the client or a sink)."""
+        delivered = flush_all(self._sinks, timeout, self._log)
+        with self._lock:
+            fresh = self._lost != self._lost_reported
+            self._lost_reported = self._lost
+        return delivered and not fresh
 
     def close(self, timeout: float | None = 5.0) -> None:
-        """Flush the sinks (within ``timeout`` seconds in all), then close them. Evaluation
-        still works afterwards; exposures are then counted as dropped. Idempotent. A client
-        that is never closed is closed by an ``atexit`` hook, so its exposures are flushed
-        when the interpreter exits."""
+        """Deliver what the sinks hold and close them, within ``timeout`` seconds in all
+        (``None``: each sink's own ``close_timeout``): the sinks drain at the same time, and
+        what a failing or stuck destination still holds at the end is spooled or dropped
+        and counted. Evaluation still works afterwards; exposures are then counted as
+        dropped. Idempotent. A client that is never closed is closed when the process exits
+        (at interpreter exit, and at the end of a ``multiprocessing`` child)."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-        if self._updater is not None:
-            self._updater.close()
-        flush_all(self._sinks, timeout, self._log)
+        deadline = None if timeout is None else time.monotonic() + timeout
         for sink in self._sinks:
-            try:
-                sink.close()
-            except Exception:
-                self._count("sink_errors")
-                self._log.warning("close", "sink %r failed to close", sink, exc_info=True)
+            begin_close(sink)
+        if self._updater is not None:
+            self._updater.close(1.0 if deadline is None else _left(deadline, 1.0))
+        remaining = None if deadline is None else _left(deadline)
+        if not close_all(self._sinks, remaining, self._log):
+            self._count("sink_errors")
 
     def __enter__(self) -> Client:
         return self
@@ -551,21 +565,31 @@ class Client:
 
     def _record(self, resolution: Resolution, resolve_id: str | None) -> None:
         if self._closed:
-            self._count("dropped_closed")
+            self._drop("dropped_closed", "the client is closed; exposure dropped")
             return
         exposure = Exposure(resolution, time.time(), resolve_id)
         for sink in self._sinks:
             try:
                 sink.emit(exposure)
             except Exception:
-                self._count("sink_errors")
-                self._log.warning("emit", "sink %r raised from emit", sink, exc_info=True)
+                self._drop("sink_errors", "sink %r raised from emit; exposure dropped", sink)
+
+    def _drop(self, key: str, message: str, *args: object) -> None:
+        with self._lock:
+            self._stats[key] += 1
+            self._lost += 1
+            lost = self._lost
+        self._log.warning(key, message + " (dropped so far: %d)", *args, lost)
 
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()  # the parent's may have been held at the fork
 
-    def _close_at_exit(self) -> None:
-        self.close()
+    def _close_at_exit(self, timeout: float | None = None) -> None:
+        self.close(5.0 if timeout is None else timeout)
+
+    def _begin_close(self) -> None:
+        for sink in self._sinks:
+            begin_close(sink)
 
     def _count(self, key: str) -> None:
         with self._lock:
@@ -589,6 +613,28 @@ class Client:
 
 
 _MISMATCH = object()
+
+
+def _left(deadline: float, at_most: float | None = None) -> float:
+    """Seconds until ``deadline`` (never negative), at most ``at_most``."""
+    left = max(0.0, deadline - time.monotonic())
+    return left if at_most is None else min(left, at_most)
+
+
+def _dropped(sink: object) -> int:
+    """The ``dropped`` counter of a sink's ``stats()`` (summed over a ``FanoutSink``'s)."""
+    stats = getattr(sink, "stats", None)
+    if not callable(stats):
+        return 0
+    try:
+        found = stats()
+    except Exception:
+        return 0
+    total = 0
+    for item in found if isinstance(found, list) else [found]:
+        dropped = item.get("dropped", 0) if isinstance(item, Mapping) else 0
+        total += dropped if isinstance(dropped, int) else 0
+    return total
 
 
 def _key(signing_key: bytes | str | None) -> bytes | None:

@@ -34,7 +34,9 @@ class RateLimitedLog:
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()  # the parent's may have been held at the fork
 
-    def warning(self, key: str, message: str, *args: object, exc_info: bool = False) -> None:
+    def warning(
+        self, key: str, message: str, *args: object, exc_info: bool | BaseException = False
+    ) -> None:
         now = self._timer()
         with self._lock:
             last = self._last.get(key)

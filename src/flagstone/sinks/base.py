@@ -4,7 +4,9 @@ Two small protocols:
 
 ``ExposureSink``
     what a ``Client`` talks to: ``emit(exposure)`` on the request thread (never raises),
-    ``flush(timeout)`` (whether everything emitted so far was delivered) and ``close()``.
+    ``flush(timeout)`` (whether everything emitted so far was delivered, and nothing dropped
+    since the previous flush) and ``close()`` (a sink whose ``close`` takes a ``timeout``
+    keyword gets the client's remaining time; any other is flushed within it first).
 ``BatchWriter``
     what ``BatchingSink`` delivers to from its worker thread: ``write_batch(batch)`` writes a
     ``RecordBatch`` or raises (``PartialDelivery`` when only a prefix got through), and
@@ -151,6 +153,7 @@ class RecordSink:
         self._lock = threading.Lock()
         self._log = RateLimitedLog(logger)
         self._counters = Counters()
+        self._drops_reported = 0
         self._closed = False
         register_fork_hooks(self)
 
@@ -165,7 +168,10 @@ class RecordSink:
                 if self._closed:
                     counters.drop("closed")
                     self._log.warning(
-                        "closed", "%s is closed; exposure dropped", type(self).__name__
+                        "closed",
+                        "%s is closed; exposure dropped (dropped so far: %s)",
+                        type(self).__name__,
+                        counters.dropped_by_reason,
                     )
                     return
                 batch = self._builder.build((exposure,))
@@ -178,8 +184,9 @@ class RecordSink:
                     counters.drop("delivery_failed")
                     self._log.warning(
                         "deliver",
-                        "%s failed to deliver an exposure",
+                        "%s failed to deliver an exposure, which is dropped (dropped so far: %s)",
                         type(self).__name__,
+                        counters.dropped_by_reason,
                         exc_info=True,
                     )
                     return
@@ -188,9 +195,17 @@ class RecordSink:
             logger.exception("unexpected error in %s.emit", type(self).__name__)
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Everything ``emit`` accepted is already written: ``True`` (subclasses with
-        buffers override)."""
-        return True
+        """Everything ``emit`` accepted is already written: ``True`` unless an exposure was
+        dropped since the previous flush (subclasses with buffers extend it)."""
+        return not self._fresh_drops()
+
+    def _fresh_drops(self) -> bool:
+        """Whether exposures were dropped since the previous call (which then reports them)."""
+        with self._lock:
+            dropped = sum(self._counters.dropped_by_reason.values())
+            fresh = dropped != self._drops_reported
+            self._drops_reported = dropped
+            return fresh
 
     # -- BatchWriter ------------------------------------------------------------------------
 
@@ -227,6 +242,7 @@ class RecordSink:
         # with a new one, fresh counters and none of the parent's open resources.
         self._lock = threading.Lock()
         self._counters = Counters()
+        self._drops_reported = 0
         self._builder = self._builder.fresh()
         self._reset_after_fork()
 

@@ -1,17 +1,24 @@
 """``BatchingSink``: exposures leave the request thread at the cost of a queue append.
 
-The request thread only appends the ``Exposure`` to a bounded deque under a short lock (no
-I/O, no formatting). A worker thread takes batches (up to ``max_batch``, or what has waited
+The request thread only appends the ``Exposure`` to a bounded deque (no lock, no I/O, no
+formatting). A worker thread takes batches (up to ``max_batch``, or what has waited
 ``max_latency``), builds the records (dedup, ids, times, JSON) and writes them to the inner
-``BatchWriter``, retrying failures with exponential backoff and jitter. A batch that still
-fails goes to the spool when one is configured (replayed, in order, before anything newer
-once the destination works again, and by the next process that uses the directory);
-otherwise it is dropped and counted. Every exposure is accounted for in ``stats()``:
-``emitted == delivered + deduplicated + dropped + queued + in_spool``.
+``BatchWriter``, retrying failures with exponential backoff and jitter. Without a spool, a
+batch that still fails is dropped and counted.
+
+With a spool, memory holds at most the batch being written and about ``spill_interval``
+(0.1 s) of traffic: the write runs on a helper thread (a ``Courier``), and while it fails or
+is slow the worker writes the batch ahead to the spool and then moves the queue there
+every ``spill_interval``, behind it. Spooled records are replayed in order, before anything
+newer, once the destination works again (and by the next process that uses the directory);
+a batch written ahead whose retry succeeds is marked delivered in the spool, so replay skips
+it (a crash in between delivers it twice: at least once). Every exposure is accounted for in
+``stats()``: ``emitted == delivered + deduplicated + dropped + queued + in_spool``.
 
 Fork: the child starts with an empty queue, fresh counters and no worker (one starts on its
 first exposure); the parent keeps delivering what it had queued. Exit: sinks nobody closed
-are closed (flushed) by an ``atexit`` hook, within ``close_timeout``.
+are closed (flushed) at interpreter exit and at the end of a ``multiprocessing`` child,
+within ``close_timeout`` (see ``flagstone.process.hooks``).
 """
 
 from __future__ import annotations
@@ -25,20 +32,40 @@ from collections import deque
 from collections.abc import Callable
 from typing import Literal
 
-from ..errors import PartialDelivery
+from ..errors import PartialDelivery, SinkError
 from ..process.hooks import close_at_exit, register_fork_hooks
 from ..process.ratelimit import RateLimitedLog
+from ..process.threads import leave_signals_to_the_main_thread
 from .base import BatchWriter, Counters, SinkStats
+from .courier import Courier
 from .exposure import DEDUP_TTL_SECONDS, Exposure
 from .records import RecordBatch, RecordBuilder
 from .retry import RetryPolicy
-from .spool import Spool
+from .spool import Spool, Ticket
 
 __all__ = ["BatchingSink", "OnFull"]
 
 logger = logging.getLogger("flagstone.sinks")
 
 OnFull = Literal["drop_oldest", "drop_newest", "block"]
+
+_CHECK = 0.01
+"""Seconds between the worker's looks at the queue while it waits for the destination."""
+
+
+class _Flight:
+    """The batch the worker is delivering, and how far it got."""
+
+    __slots__ = ("accounted", "ahead_from", "batch", "deduplicated", "sent", "taken", "ticket")
+
+    def __init__(self, batch: RecordBatch, taken: int, deduplicated: int) -> None:
+        self.batch = batch
+        self.taken = taken  # exposures that left the queue for it (repeats included)
+        self.deduplicated = deduplicated
+        self.sent = 0  # records delivered so far
+        self.ticket: Ticket | None = None  # its undelivered rest, written ahead to the spool
+        self.ahead_from = 0  # ``sent`` when it was written ahead
+        self.accounted = False  # counted as spooled (no longer only in memory)
 
 
 class BatchingSink:
@@ -55,16 +82,25 @@ class BatchingSink:
     ``retry``
         a ``RetryPolicy`` (default: 5 attempts, backoff from 0.1 s doubling to 10 s, jitter).
     ``spool_dir``
-        where batches that exhausted their retries are kept (JSON Lines) until they can be
-        delivered; replayed in order, before newer batches, and by the next process started
-        with the same directory. Without it, such batches are dropped and counted.
+        where exposures wait on disk (JSON Lines) while the destination fails or is slow:
+        a batch that exhausted its retries, and, while a write fails or is slow, the queue
+        (every ``spill_interval``, behind the batch being tried, written ahead). Replayed in
+        order, before newer batches, and by the next process started with the same
+        directory. Without it, a batch that exhausted its retries is dropped and counted.
+    ``spill_interval``
+        with a spool, how long exposures may wait only in memory while the destination fails
+        or a write is slow (0.1 s).
     ``spool_fsync``, ``spool_max_bytes``
         fsync every spool write (default on); bound on this process's spool (1 GiB).
     ``replay_interval``
         how often an idle sink looks for segments left by processes that died (30 s).
     ``close_timeout``
-        how long ``close()`` (and the exit hook) waits for delivery (5 s); after that,
-        retries stop and what is left is spooled or dropped as ``shutdown``.
+        how long ``close()`` (and the exit hook) takes at most (5 s): delivery goes on until
+        ``close_grace`` before the end, then retries stop and what is left is spooled or
+        dropped as ``shutdown``.
+    ``close_grace``
+        the part of a close's time kept for spooling or dropping what is left (0.5 s, at
+        most half the time).
     ``dedup``, ``dedup_ttl``, ``dedup_maxsize``
         drop repeats of an exposure within 120 s (Confidence's rule).
     """
@@ -84,6 +120,8 @@ class BatchingSink:
         spool_max_bytes: int = 1 << 30,
         replay_interval: float = 30.0,
         close_timeout: float = 5.0,
+        close_grace: float = 0.5,
+        spill_interval: float = 0.1,
         dedup: bool = True,
         dedup_ttl: float = DEDUP_TTL_SECONDS,
         dedup_maxsize: int = 100_000,
@@ -97,8 +135,12 @@ class BatchingSink:
             )
         if max_batch < 1 or queue_size < 1:
             raise ValueError("max_batch and queue_size must be positive")
-        if max_latency < 0 or block_timeout < 0 or close_timeout < 0 or replay_interval <= 0:
-            raise ValueError("max_latency, block_timeout and close_timeout must be >= 0")
+        if min(max_latency, block_timeout, close_timeout, close_grace) < 0:
+            raise ValueError(
+                "max_latency, block_timeout, close_timeout and close_grace must be >= 0"
+            )
+        if replay_interval <= 0 or spill_interval <= 0:
+            raise ValueError("replay_interval and spill_interval must be positive")
         if on_full not in ("drop_oldest", "drop_newest", "block"):
             raise ValueError('on_full must be "drop_oldest", "drop_newest" or "block"')
         self.inner = inner
@@ -109,6 +151,8 @@ class BatchingSink:
         self.block_timeout = block_timeout
         self.retry = retry if retry is not None else RetryPolicy()
         self.close_timeout = close_timeout
+        self.close_grace = close_grace
+        self.spill_interval = spill_interval
         self.replay_interval = replay_interval
         self._builder = RecordBuilder.with_dedup(dedup, dedup_ttl, dedup_maxsize)
         self._rng = rng or random.Random()
@@ -138,9 +182,20 @@ class BatchingSink:
         self._accepting = False  # open, with a worker: emit may take its fast path
         self._idle = False  # the worker waits on an empty queue: wake it on an exposure
         self._filling = False  # the worker waits for a batch to fill: wake it when full
-        self._left = 0  # exposures that left the queue (taken or dropped), in order
-        self._inflight_start = 0
-        self._inflight = 0
+        self._left = 0  # exposures that left the queue (taken, spilled or dropped), in order
+        self._inflight_start = 0  # the sequence number of the batch being delivered
+        self._inflight = 0  # its exposures, while they are only in memory
+        self._working = False  # the worker is still delivering it (flush waits for that)
+        self._drops_reported = 0  # drops a flush has already answered False for
+        # (time.monotonic(), exposures that had entered the queue by then), sampled while the
+        # worker is busy: how long what waits in the queue has waited
+        self._samples: deque[tuple[float, int]] = deque()
+        self._spill_paused = False  # the spool refused a spill: the queue stays in memory
+        self._courier = (
+            Courier(self.inner.write_batch, "flagstone-exposures-courier")
+            if self._spool is not None
+            else None
+        )
         self._flush_waiters: list[list[int | bool]] = []
         self._thread: threading.Thread | None = None
         self._abort = threading.Event()
@@ -238,30 +293,39 @@ class BatchingSink:
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every exposure queued before the call has been handled; ``True`` if all
-        of them were delivered (or were repeats) and none of this process's records wait in
-        the spool. ``False`` on timeout (``None``: wait as long as it takes)."""
-        deadline = None if timeout is None else self._timer() + timeout
+        of them were delivered (or were repeats), nothing was dropped since the previous
+        flush, and none of this process's records wait in the spool. ``False`` on timeout
+        (``None``: wait as long as it takes)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             target = self._left + len(self._queue)
-            start = self._inflight_start if self._inflight else self._left
+            start = self._inflight_start if self._working else self._left
             waiter: list[int | bool] = [start, target, True]
             self._flush_waiters.append(waiter)
+            handled = False
             try:
                 self._wake.set()
-                while self._left < target or (self._inflight and self._inflight_start < target):
+                while self._left < target or (self._working and self._inflight_start < target):
                     worker_gone = self._thread is None or not self._thread.is_alive()
                     if worker_gone and (self._closed or not self._start_worker()):
-                        return False
-                    remaining = None if deadline is None else deadline - self._timer()
+                        break
+                    remaining = None if deadline is None else deadline - time.monotonic()
                     if remaining is not None and remaining <= 0:
-                        return False
+                        break
                     self._settled.wait(remaining)
-                delivered = bool(waiter[2]) and self._counters.in_spool == 0
+                else:
+                    handled = True
             finally:
                 self._flush_waiters.remove(waiter)
+                dropped = sum(self._counters.dropped_by_reason.values())
+                fresh_drops = dropped != self._drops_reported
+                self._drops_reported = dropped
+            delivered = (
+                handled and bool(waiter[2]) and not fresh_drops and self._counters.in_spool == 0
+            )
         flush_inner = getattr(self.inner, "flush", None)
         if delivered and callable(flush_inner):
-            remaining = None if deadline is None else max(0.0, deadline - self._timer())
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
                 delivered = bool(flush_inner(remaining))
             except Exception:
@@ -270,37 +334,42 @@ class BatchingSink:
         return delivered
 
     def close(self, timeout: float | None = None) -> None:
-        """Deliver what is queued (within ``timeout``, default ``close_timeout``), stop the
-        worker and close the inner sink. Past the timeout retries stop, and the worker gets up
-        to one more second to spool or drop what is left; if the inner sink is stuck in a
-        write even then, ``close`` returns anyway and a later ``close`` finishes the job.
-        Exposures emitted afterwards are dropped and counted. Idempotent."""
-        timeout = self.close_timeout if timeout is None else timeout
-        with self._lock:
-            self._closed = True
-            self._accepting = False
-            self._wake.set()
-            self._not_full.notify_all()
-            thread = self._thread
+        """Deliver what is queued, stop the worker and close the inner sink, all within
+        ``timeout`` seconds (default ``close_timeout``). Delivery goes on until
+        ``close_grace`` before the end; then retries stop and what is left is spooled or
+        dropped as ``shutdown``. If the inner sink is stuck in a write even then, ``close``
+        returns anyway (what waits behind that write is dropped as ``shutdown``) and a later
+        ``close`` finishes the job. Exposures emitted afterwards are dropped and counted.
+        Idempotent."""
+        timeout = self.close_timeout if timeout is None else max(0.0, timeout)
+        deadline = time.monotonic() + timeout
+        self._begin_close()
+        thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
+            grace = min(self.close_grace, timeout / 2)
+            thread.join(max(0.0, deadline - grace - time.monotonic()))
             if thread.is_alive():
                 self._abort.set()  # stop retrying: spool or drop what is left
-                thread.join(1.0)
+                thread.join(max(0.0, deadline - time.monotonic()))
             if thread.is_alive():
+                with self._lock:
+                    stuck = self._inflight
+                    self._sweep("shutdown")
                 self._log.warning(
                     "stuck",
                     "BatchingSink: the inner sink is still busy after %.1f s; "
-                    "%d exposures not delivered",
+                    "%d exposures in that write are not delivered yet",
                     timeout,
-                    len(self._queue) + self._inflight,
+                    stuck,
                 )
                 return
         with self._lock:
-            self._sweep_after_close()
+            self._sweep("closed")
             if self._inner_closed:
                 return
             self._inner_closed = True
+        if self._courier is not None:
+            self._courier.stop()
         try:
             self.inner.close()
         except Exception:
@@ -308,11 +377,20 @@ class BatchingSink:
         if self._spool is not None:
             self._spool.close()
 
+    def _begin_close(self) -> None:
+        """Stop accepting exposures and tell the worker to deliver what is left, without
+        waiting (``close`` waits)."""
+        with self._lock:
+            self._closed = True
+            self._accepting = False
+            self._wake.set()
+            self._not_full.notify_all()
+
     def stats(self) -> SinkStats:
         """Counters (see ``SinkStats``)."""
         with self._lock:
             if self._closed and not self._worker_running():
-                self._sweep_after_close()
+                self._sweep("closed")
             waiting = len(self._queue)
             snapshot = self._counters.snapshot()
             snapshot["emitted"] = self._left + waiting + self._rejected
@@ -322,13 +400,13 @@ class BatchingSink:
     def _worker_running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def _sweep_after_close(self) -> None:
-        """Exposures that raced ``close`` into the queue after the worker's last look: count
-        them as dropped (holding the lock)."""
+    def _sweep(self, reason: str) -> None:
+        """Count what waits in the queue as dropped for ``reason`` (holding the lock): what
+        raced ``close`` in after the worker's last look, or what waits behind a stuck write."""
         queue = self._queue
         while queue:
             queue.popleft()
-            self._lose(self._left, self._left + 1, "closed")
+            self._lose(self._left, self._left + 1, reason)
             self._left += 1
 
     def __enter__(self) -> BatchingSink:
@@ -355,8 +433,8 @@ class BatchingSink:
         if self._spool is not None:
             self._spool.reset_after_fork()
 
-    def _close_at_exit(self) -> None:
-        self.close()
+    def _close_at_exit(self, timeout: float | None = None) -> None:
+        self.close(timeout)
 
     # -- the worker -------------------------------------------------------------------------
 
@@ -374,6 +452,7 @@ class BatchingSink:
         return True
 
     def _run(self) -> None:
+        leave_signals_to_the_main_thread()
         while True:
             items = self._take()
             if items is None:
@@ -383,12 +462,14 @@ class BatchingSink:
             except Exception:  # pragma: no cover - a bug must not kill the worker
                 logger.exception("BatchingSink: unexpected error while delivering")
                 with self._lock:
-                    self._settle(len(items), dropped=self._inflight, reason="internal_error")
+                    if self._working:
+                        self._settle(len(items), dropped=self._inflight, reason="internal_error")
 
     def _take(self) -> list[Exposure] | None:
         """The next batch: ``None`` to stop, ``[]`` to look at the spool only. Waits (without
-        the lock) until a batch is full, ``max_latency`` has passed since the worker saw the
-        queue non-empty, or a flush or close asks for what there is."""
+        the lock) until a batch is full, ``max_latency`` (``spill_interval`` while records
+        wait in the spool) has passed since the worker saw the queue non-empty, or a flush or
+        close asks for what there is."""
         queue = self._queue
         deadline: float | None = None if not queue else 0.0  # a backlog goes out at once
         wake = self._wake
@@ -400,13 +481,21 @@ class BatchingSink:
             wait: float | None
             if size:
                 if deadline is None:
-                    deadline = now + self.max_latency
+                    latency = self.max_latency
+                    if self._counters.in_spool:  # new records go to the spool: soon
+                        latency = min(latency, self.spill_interval)
+                    deadline = now + latency
                 wait = deadline - now
                 if wait <= 0:
                     break
             else:
+                self._samples.clear()  # the worker caught up
                 if self._closed:
-                    if self._spool is not None and not self._final_replay_done:
+                    if (
+                        self._spool is not None
+                        and not self._final_replay_done
+                        and not self._abort.is_set()
+                    ):
                         self._final_replay_done = True
                         return []  # one last look at the spool (e.g. an earlier process's)
                     return None
@@ -429,6 +518,7 @@ class BatchingSink:
             items = [queue.popleft() for _ in range(count)]
             self._inflight_start = self._left
             self._inflight = count
+            self._working = True
             self._left += count
             if self.on_full == "block":
                 self._not_full.notify_all()
@@ -451,50 +541,166 @@ class BatchingSink:
                 return
         if not items:
             return
-        sent = self._deliver(batch) if batch else 0
+        if not batch:
+            with self._lock:
+                self._settle(len(items), deduplicated=deduplicated)
+            return
+        flight = _Flight(batch, len(items), deduplicated)
+        self._deliver(flight)
+        self._land(flight)
+
+    def _deliver(self, flight: _Flight) -> None:
+        """Write the flight's batch, retrying with backoff, until it is delivered, the
+        attempts are used up or the sink is closing; ``flight.sent`` says how far it got."""
+        batch = flight.batch
+        backoffs = self.retry.backoffs(self._rng)
+        while not self._abort.is_set():
+            error = self._write(batch.tail(flight.sent) if flight.sent else batch, flight)
+            if error is None:
+                flight.sent = len(batch)
+                return
+            if isinstance(error, PartialDelivery):
+                flight.sent += max(0, min(error.delivered, len(batch) - flight.sent))
+                if flight.sent == len(batch):
+                    return
+                self._log.warning("deliver", "the inner sink delivered part of a batch: %s", error)
+            else:
+                self._log.warning(
+                    "deliver", "the inner sink failed to deliver a batch", exc_info=error
+                )
+            delay = next(backoffs, None)
+            if delay is None:
+                return
+            with self._lock:
+                self._counters.retried += 1
+            if self._pause(delay, flight):
+                return
+
+    def _write(self, batch: RecordBatch, flight: _Flight | None) -> BaseException | None:
+        """One write of ``batch`` to the inner sink: ``None`` if it went through, else what it
+        raised. With a spool the write runs on the courier, and while it lasts the worker
+        looks at the queue every ``_CHECK`` seconds (``_check_spill``)."""
+        courier = self._courier
+        if courier is None:
+            try:
+                self.inner.write_batch(batch)
+            except Exception as failure:
+                return failure
+            return None
+        if not courier.send(batch):
+            return SinkError("an earlier write to the inner sink never returned")
+        while True:
+            done, error = courier.wait(min(_CHECK, self.spill_interval))
+            if done:
+                return error
+            self._check_spill(flight)
+            if self._abort.is_set():
+                return SinkError("closing: the write to the inner sink is left behind")
+
+    def _pause(self, delay: float, flight: _Flight) -> bool:
+        """Wait ``delay`` seconds before a retry, spilling meanwhile; ``True`` if the sink is
+        closing and retries must stop."""
+        if self._spool is None:
+            return self._abort.wait(delay)
+        end = time.monotonic() + delay
+        while True:
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                return False
+            if self._abort.wait(min(remaining, _CHECK, self.spill_interval)):
+                return True
+            self._check_spill(flight)
+
+    def _check_spill(self, flight: _Flight | None) -> None:
+        """While the worker waits for the destination (a write in progress, the pause before
+        a retry; in a replay too): if exposures have waited in the queue for
+        ``spill_interval`` or more — the destination fails, or is slower than the traffic —
+        move the queue to the spool, behind the flight's batch (written ahead first, so that
+        order is kept). Memory then holds no more than that batch and about
+        ``spill_interval`` of traffic. (A worker that falls behind while the destination
+        answers at once — the process itself is the bottleneck — keeps its queue in memory:
+        the spool would only add work.)"""
+        spool = self._spool
+        if spool is None or self._spill_paused:
+            return
+        now = time.monotonic()
+        samples = self._samples
+        samples.append((now, self._left + len(self._queue)))
+        horizon = now - self.spill_interval
+        while len(samples) > 1 and samples[1][0] <= horizon:
+            samples.popleft()
+        sampled_at, entered = samples[0]
+        if sampled_at > horizon or entered <= self._left:
+            return  # nothing in the queue has waited that long
+        if flight is not None and flight.ticket is None and not self._write_ahead(spool, flight):
+            return
+        with self._lock:
+            queue = self._queue
+            count = len(queue)
+            items = [queue.popleft() for _ in range(count)]
+            start = self._left
+            self._left += count
+            if self.on_full == "block":
+                self._not_full.notify_all()
+        samples.clear()
+        batch = self._builder.build(items)
+        if not self._store(spool, batch, start, count, count - len(batch)):
+            self._spill_paused = True  # until the spool takes a write again
+
+    def _write_ahead(self, spool: Spool, flight: _Flight) -> bool:
+        """Put the flight's undelivered rest at the head of a new spool segment while it is
+        still being tried; from then on it counts as spooled."""
+        rest = flight.batch.tail(flight.sent)
+        try:
+            flight.ticket = spool.write_ahead(rest)
+        except OSError:
+            self._log.warning("spool", "BatchingSink could not write to the spool", exc_info=True)
+            self._spill_paused = True
+            return False
+        flight.ahead_from = flight.sent
+        flight.accounted = True
+        self._first_in_spool()
+        with self._lock:
+            counters = self._counters
+            counters.delivered += flight.sent
+            counters.deduplicated += flight.deduplicated
+            counters.spooled += len(rest)
+            counters.in_spool += len(rest)
+            self._inflight = 0
+        return True
+
+    def _land(self, flight: _Flight) -> None:
+        """The attempts for the flight are over: count where its records ended up."""
+        batch, sent, spool = flight.batch, flight.sent, self._spool
+        if flight.ticket is not None:
+            assert spool is not None
+            after = sent - flight.ahead_from  # delivered after it was written ahead
+            recorded = spool.settle(flight.ticket, after)
+            with self._lock:
+                if after and recorded:
+                    self._counters.in_spool -= after
+                    self._counters.delivered += after
+                if sent < len(batch) or not recorded:
+                    start = self._inflight_start
+                    self._mark_undelivered(start, start + flight.taken)
+                self._settle(flight.taken)
+            return
         if sent == len(batch):
             with self._lock:
-                self._settle(len(items), delivered=sent, deduplicated=deduplicated)
+                self._settle(flight.taken, delivered=sent, deduplicated=flight.deduplicated)
             return
         rest = batch.tail(sent)
         if spool is not None:
-            self._to_spool(spool, rest, len(items), deduplicated, delivered=sent)
+            self._to_spool(spool, rest, flight.taken, flight.deduplicated, delivered=sent)
             return
         with self._lock:
             self._settle(
-                len(items),
+                flight.taken,
                 delivered=sent,
-                deduplicated=deduplicated,
+                deduplicated=flight.deduplicated,
                 dropped=len(rest),
                 reason="shutdown" if self._abort.is_set() else "delivery_failed",
             )
-
-    def _deliver(self, batch: RecordBatch) -> int:
-        """Write ``batch`` with retries; how many of its records got through."""
-        sent = 0
-        backoffs = self.retry.backoffs(self._rng)
-        while True:
-            try:
-                self.inner.write_batch(batch.tail(sent) if sent else batch)
-                return len(batch)
-            except PartialDelivery as partial:
-                sent += max(0, min(partial.delivered, len(batch) - sent))
-                if sent == len(batch):
-                    return sent
-                self._log.warning(
-                    "deliver", "the inner sink delivered part of a batch: %s", partial
-                )
-            except Exception:
-                self._log.warning(
-                    "deliver", "the inner sink failed to deliver a batch", exc_info=True
-                )
-            delay = next(backoffs, None)
-            if delay is None or self._abort.is_set():
-                return sent
-            with self._lock:
-                self._counters.retried += 1
-            if self._abort.wait(delay):
-                return sent
 
     def _to_spool(
         self,
@@ -504,32 +710,63 @@ class BatchingSink:
         deduplicated: int,
         delivered: int = 0,
     ) -> None:
+        """Spool the in-flight batch's ``rest`` (or drop it if the spool fails) and settle."""
+        with self._lock:
+            start = self._inflight_start
+        self._store(spool, rest, start, taken, deduplicated, delivered)
+        with self._lock:
+            self._settle(taken)
+
+    def _store(
+        self,
+        spool: Spool,
+        batch: RecordBatch,
+        start: int,
+        taken: int,
+        deduplicated: int,
+        delivered: int = 0,
+    ) -> bool:
+        """Append ``batch``, built from the ``taken`` exposures from sequence number
+        ``start`` on, to the spool and count it (as dropped if the spool fails)."""
         try:
-            spool.append(rest)
+            spool.append(batch)
         except OSError:
             self._log.warning("spool", "BatchingSink could not write to the spool", exc_info=True)
             with self._lock:
-                self._settle(
+                self._account(
+                    start,
                     taken,
                     delivered=delivered,
                     deduplicated=deduplicated,
-                    dropped=len(rest),
+                    dropped=len(batch),
                     reason="spool_failed",
                 )
-            return
-        if not self._counters.in_spool:  # the first batch of an outage: replay it soon
-            self._replay_failures = 0
-            self._replay_due = self._timer() + self.retry.backoff(0, self._rng)
+            return False
+        self._spill_paused = False
+        self._first_in_spool()
         with self._lock:
-            self._settle(taken, delivered=delivered, deduplicated=deduplicated, spooled=len(rest))
+            self._account(
+                start, taken, delivered=delivered, deduplicated=deduplicated, spooled=len(batch)
+            )
         self._log.warning(
             "spooled",
-            "BatchingSink: the inner sink is failing; batches go to the spool in %s",
+            "BatchingSink: the inner sink is failing or slow; exposures go to the spool in %s",
             spool.directory,
         )
+        return True
+
+    def _first_in_spool(self) -> None:
+        """Records are about to enter the spool: if it held none of ours, replay soon."""
+        if not self._counters.in_spool:
+            self._replay_failures = 0
+            self._replay_due = self._timer() + self.retry.backoff(0, self._rng)
 
     def _replay(self, spool: Spool) -> None:
+        moved = 0
+
         def progress(own: int, foreign: int, lost: int) -> None:
+            nonlocal moved
+            moved += own + foreign
             with self._lock:
                 counters = self._counters
                 counters.delivered += own
@@ -538,19 +775,53 @@ class BatchingSink:
                 counters.drop("spool_unreadable", lost)
 
         try:
-            complete = spool.replay(self.inner.write_batch, self.max_batch, progress)
+            complete = spool.replay(self._replay_write, self.max_batch, progress)
         except Exception:  # the spool unreadable, or a bug: retry later, never spin
             self._log.warning("replay", "BatchingSink could not replay the spool", exc_info=True)
             complete = False
         now = self._timer()
         if complete:
+            self._spill_paused = False
             self._replay_failures = 0
-            self._replay_due = now + self.replay_interval
+            # Records spilled while the replay ran are in a newer segment: replay them next.
+            self._replay_due = now if spool.own_records else now + self.replay_interval
         else:
+            if moved:  # it got somewhere before failing: the destination works, at times
+                self._replay_failures = 0
             self._replay_due = now + self.retry.backoff(self._replay_failures, self._rng)
             self._replay_failures += 1
         with self._lock:
             self._settled.notify_all()
+
+    def _replay_write(self, batch: RecordBatch) -> None:
+        """How replay delivers a chunk: like any write, spilling the queue while it lasts."""
+        error = self._write(batch, None)
+        if error is not None:
+            raise error
+
+    def _account(
+        self,
+        start: int,
+        taken: int,
+        *,
+        delivered: int = 0,
+        deduplicated: int = 0,
+        spooled: int = 0,
+        dropped: int = 0,
+        reason: str = "",
+    ) -> None:
+        """Count what became of the ``taken`` exposures from sequence number ``start`` on
+        (holding the lock)."""
+        counters = self._counters
+        counters.delivered += delivered
+        counters.deduplicated += deduplicated
+        counters.spooled += spooled
+        counters.in_spool += spooled
+        if dropped:
+            self._lose(start, start + taken, reason, dropped)
+        elif spooled:
+            self._mark_undelivered(start, start + taken)
+        self._settled.notify_all()
 
     def _settle(
         self,
@@ -563,15 +834,14 @@ class BatchingSink:
         reason: str = "",
     ) -> None:
         """The in-flight batch is done (holding the lock)."""
-        counters = self._counters
-        counters.delivered += delivered
-        counters.deduplicated += deduplicated
-        counters.spooled += spooled
-        counters.in_spool += spooled
-        start = self._inflight_start
-        if dropped:
-            self._lose(start, start + taken, reason, dropped)
-        elif spooled:
-            self._mark_undelivered(start, start + taken)
+        self._account(
+            self._inflight_start,
+            taken,
+            delivered=delivered,
+            deduplicated=deduplicated,
+            spooled=spooled,
+            dropped=dropped,
+            reason=reason,
+        )
         self._inflight = 0
-        self._settled.notify_all()
+        self._working = False

@@ -168,17 +168,19 @@ class JsonlSink(RecordSink):
 
     def flush(self, timeout: float | None = None) -> bool:
         """Lines are written as they come; with an fsync policy other than ``"never"``,
-        also fsync now. ``False`` if that fails."""
+        also fsync now. ``False`` if that fails, or if an exposure was dropped since the
+        previous flush."""
+        delivered = not self._fresh_drops()
         with self._lock:
             file = self._file
             if file is None or self.fsync == "never" or not self._unsynced:
-                return True
+                return delivered
             try:
                 self._sync(file)
             except OSError:
                 self._log.warning("flush", "JsonlSink could not fsync %s", file.path, exc_info=True)
                 return False
-        return True
+        return delivered
 
     def _close(self) -> None:
         file, self._file = self._file, None

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from typing import Any
 
 from ..process.hooks import register_fork_hooks
+from ..process.ratelimit import RateLimitedLog
 from .base import Counters, SinkStats
 from .exposure import DEDUP_TTL_SECONDS, Exposure
 from .records import RecordBatch, RecordBuilder
 
 __all__ = ["MemorySink"]
+
+logger = logging.getLogger("flagstone.sinks")
 
 
 class MemorySink:
@@ -33,6 +37,7 @@ class MemorySink:
     ) -> None:
         self._builder = RecordBuilder.with_dedup(dedup, dedup_ttl, dedup_maxsize)
         self._pending: deque[Exposure] = deque()
+        self._log = RateLimitedLog(logger)
         self._reset()
         register_fork_hooks(self)
 
@@ -43,6 +48,7 @@ class MemorySink:
         self._exposures: list[Exposure] = []
         self._records: list[dict[str, Any]] = []
         self._counters = Counters()
+        self._drops_reported = 0
         self._closed = False
 
     def emit(self, exposure: Exposure) -> None:
@@ -50,6 +56,7 @@ class MemorySink:
             with self._lock:
                 self._counters.emitted += 1
                 self._counters.drop("closed")
+            self._log.warning("closed", "MemorySink is closed; exposure dropped")
             return
         self._pending.append(exposure)
 
@@ -95,8 +102,14 @@ class MemorySink:
             self._closed = closed
 
     def flush(self, timeout: float | None = None) -> bool:
+        """``True`` unless an exposure was dropped (emitted after ``close``) since the
+        previous flush."""
         self._drain()
-        return True
+        with self._lock:
+            dropped = sum(self._counters.dropped_by_reason.values())
+            fresh = dropped != self._drops_reported
+            self._drops_reported = dropped
+        return not fresh
 
     def close(self) -> None:
         self._drain()

@@ -14,6 +14,11 @@ which replay skips (it was never counted as spooled). Delivery is at least once 
 crash *during replay*: a chunk delivered just before the kill, whose offset was not yet
 written, is delivered again; ``(resolve_id, flag)`` identifies a record for consumers that
 must deduplicate.
+
+A batch whose delivery is still being tried can be written ahead (``write_ahead``): it
+becomes the head of a new segment, which is not rotated away, so that records queued
+behind it can be spooled after it in order; once the attempts end, ``settle`` records how
+many of its records got through after all (replay skips them, as after a replayed chunk).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PartialDelivery, SpoolFull
@@ -34,10 +40,20 @@ try:
 except ImportError:  # pragma: no cover - Windows: one process per spool directory
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["Spool", "SpoolFull"]
+__all__ = ["Spool", "SpoolFull", "Ticket"]
 
 _SUFFIX = ".jsonl"
 _OFFSET = ".offset"
+
+
+@dataclass
+class Ticket:
+    """A batch written ahead at the head of a segment (see ``Spool.write_ahead``)."""
+
+    segment: str
+    """The segment's file name."""
+    line_bytes: list[int]
+    """Bytes each record takes in it, newline included, in order."""
 
 
 class Spool:
@@ -69,6 +85,7 @@ class Spool:
         self._own_size: dict[str, int] = {}  # … → bytes they take on disk
         self._replay_fd = -1  # the segment being replayed (a forked child closes its copy)
         self._serial = 0
+        self._pinned: str | None = None  # a segment holding a ticket: not rotated
         self.skipped_lines = 0
 
     @property
@@ -86,7 +103,11 @@ class Spool:
         if sum(self._own_size.values()) + len(data) > self.max_bytes:
             raise SpoolFull(f"the spool part of this process would exceed {self.max_bytes} bytes")
         active = self._active
-        if active is not None and active.size >= self.segment_bytes:
+        if (
+            active is not None
+            and active.size >= self.segment_bytes
+            and os.path.basename(active.path) != self._pinned
+        ):
             self._close_active()
             active = None
         if active is None:
@@ -106,6 +127,34 @@ class Spool:
         name = os.path.basename(active.path)
         self._own[name] = self._own.get(name, 0) + len(batch)
         self._own_size[name] = self._own_size.get(name, 0) + len(data)
+
+    def write_ahead(self, batch: RecordBatch) -> Ticket:
+        """Append ``batch`` as the first records of a new segment while its delivery is
+        still being tried; the segment stays this process's (locked, not rotated) until
+        ``settle``. Raises ``OSError`` (``SpoolFull``) as ``append`` does."""
+        self._close_active()
+        self.append(batch)
+        assert self._active is not None
+        name = os.path.basename(self._active.path)
+        self._pinned = name
+        return Ticket(name, [len(line) + 1 for line in batch.lines])
+
+    def settle(self, ticket: Ticket, delivered: int) -> bool:
+        """The attempts to deliver a ticket's batch are over and its first ``delivered``
+        records got through: replay skips them. ``True`` if that is recorded (``False`` if
+        the offset could not be written: they will be delivered again)."""
+        if self._pinned == ticket.segment:
+            self._pinned = None
+        delivered = max(0, min(delivered, len(ticket.line_bytes)))
+        if not delivered:
+            return True
+        path = self.directory / ticket.segment
+        try:
+            self._commit(Path(str(path) + _OFFSET), sum(ticket.line_bytes[:delivered]))
+        except OSError:
+            return False
+        self._own[ticket.segment] = max(0, self._own.get(ticket.segment, 0) - delivered)
+        return True
 
     def _open_segment(self) -> AppendFile:
         self._serial += 1
@@ -262,6 +311,7 @@ class Spool:
         self._own = {}
         self._own_size = {}
         self._serial = 0
+        self._pinned = None
 
 
 def _read_offset(path: Path) -> int:
