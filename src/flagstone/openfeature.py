@@ -45,6 +45,7 @@ except ModuleNotFoundError as missing:
     ) from None
 
 from .client import Client
+from .process.threads import leave_signals_to_the_main_thread
 from .reasons import ErrorCode, Reason
 from .resolution import Resolution
 from .sources.updater import SourceStatus
@@ -220,6 +221,7 @@ class FlagstoneProvider(AbstractProvider):
             self._announce()
 
     def _watch(self, stop: threading.Event) -> None:
+        leave_signals_to_the_main_thread()
         # The SDK announces the outcome of initialize() itself, once it has returned; the
         # first look comes a status interval later, so that ours follow the SDK's.
         while not stop.wait(self._status_interval):

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import threading
 
-__all__ = ["ASYNC_SIGNALS", "leave_signals_to_the_main_thread"]
+__all__ = ["ASYNC_SIGNALS", "QuietTimer", "leave_signals_to_the_main_thread"]
 
 ASYNC_SIGNALS: frozenset[int] = frozenset(
     getattr(signal, name)
@@ -33,3 +34,11 @@ def leave_signals_to_the_main_thread() -> None:
     if hasattr(signal, "pthread_sigmask"):
         with contextlib.suppress(OSError, ValueError):
             signal.pthread_sigmask(signal.SIG_BLOCK, ASYNC_SIGNALS)
+
+
+class QuietTimer(threading.Timer):
+    """A ``threading.Timer`` (daemon) that leaves signals to the main thread while it waits."""
+
+    def run(self) -> None:
+        leave_signals_to_the_main_thread()
+        super().run()

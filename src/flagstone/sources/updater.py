@@ -29,6 +29,7 @@ from ..formats.native import ParsedSnapshot, parse_snapshot
 from ..model.issued_at import issued_at_ns
 from ..process.hooks import register_fork_hooks
 from ..process.ratelimit import RateLimitedLog
+from ..process.threads import leave_signals_to_the_main_thread
 from .base import SnapshotSource, SourceDocument
 from .cache import CachedSnapshot, DiskCache
 from .freshness import Issued, issued_of, refusal
@@ -213,6 +214,7 @@ class Updater:
             self._log.warning("close", "closing %r failed", self.source, exc_info=True)
 
     def _run(self) -> None:
+        leave_signals_to_the_main_thread()
         delay = self._first_delay
         stop = self._stop
         while not stop.wait(delay):

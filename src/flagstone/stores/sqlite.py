@@ -44,6 +44,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..process.hooks import close_at_exit, register_fork_hooks
 from ..process.ratelimit import RateLimitedLog
+from ..process.threads import leave_signals_to_the_main_thread
 from .materializations import UNAVAILABLE, MaterializationRecord
 
 __all__ = ["SqliteMaterializationStore"]
@@ -350,6 +351,7 @@ class SqliteMaterializationStore:
         thread.start()
 
     def _run(self) -> None:
+        leave_signals_to_the_main_thread()
         delay = 0.0  # the pause before the next attempt, after a failed one
         while True:
             woken = True

@@ -38,6 +38,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..errors import TransportError
 from ..process.hooks import register_fork_hooks
+from ..process.threads import QuietTimer
 from .base import Request, Response
 
 __all__ = ["HttpTransport"]
@@ -361,7 +362,7 @@ class _Watchdog:
             if delay <= 0:
                 self.fired = True
             else:
-                self._timer = threading.Timer(delay, self._fire)
+                self._timer = QuietTimer(delay, self._fire)
                 self._timer.name = "flagstone-deadline"
                 self._timer.daemon = True
                 self._timer.start()
