@@ -9,6 +9,10 @@ Every exception flagstone raises on purpose derives from ``FlagstoneError``::
      │    └── IntegrityError     a fetched snapshot failed its signature or digest check
      ├── LifecycleError         an A/B-test action that its current state does not allow
      ├── AbTestNotFound         no A/B test (or override) by that name (also a LookupError)
+     ├── PipelineError          exposures and events cannot be aggregated as asked: an unknown
+     │                          test, metric or column, no exposures, an empty window, naive
+     │                          or mixed timestamps, unreadable files (one line; also a
+     │                          ValueError)
      ├── DocumentLockTimeout    another editor held a snapshot file's lock too long (also a
      │                          TimeoutError)
      ├── FetchError             a snapshot could not be fetched: network, HTTP status, size,
@@ -44,6 +48,7 @@ __all__ = [
     "IntegrityError",
     "LifecycleError",
     "PartialDelivery",
+    "PipelineError",
     "Problem",
     "SinkError",
     "SpoolFull",
@@ -119,6 +124,14 @@ class LifecycleError(FlagstoneError):
 
 class AbTestNotFound(FlagstoneError, LookupError):
     """No A/B test by the name asked for (or no override for the unit asked for)."""
+
+
+class PipelineError(FlagstoneError, ValueError):
+    """The aggregation of exposures and events into an experiment's statistics cannot run as
+    asked (``flagstone.analysis.aggregate``): an unknown test, metric or column, no exposures
+    at all, a metric window that is empty at the analysis time, timestamps without a time
+    zone (or some with and some without), files that cannot be read. Its message is one
+    line; malformed lines are not errors (they are counted and reported)."""
 
 
 class SinkError(FlagstoneError):

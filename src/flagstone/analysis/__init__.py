@@ -10,7 +10,9 @@ composes: ``groups`` (sufficient statistics), ``comparison`` (z, pooled z and We
 absolute and relative intervals, non-inferiority), ``power`` (in the metric's units and in
 standard deviations), ``srm``, ``corrections`` (Bonferroni, Holm), ``cuped``, ``sequential``
 (Lan-DeMets alpha spending), ``spotify`` (spotify-confidence's powered effect) and
-``normal``.
+``normal``. ``pipeline`` turns exposure logs and metric events into the input
+(:func:`aggregate`, :func:`aggregation_sql`); it needs duckdb and sqlglot, also in the
+``analysis`` extra, imported when an aggregation runs.
 
 It needs the ``analysis`` extra, ``pip install "flagstone[analysis]"`` (scipy, for the t
 and chi-square distributions, root finding and the sequential boundaries). Without it the
@@ -44,6 +46,16 @@ from flagstone.analysis.outputs import (
     to_metric_snapshot,
     to_table,
 )
+from flagstone.analysis.pipeline import (
+    Aggregated,
+    DbApiEngine,
+    DuckDBEngine,
+    Malformed,
+    MalformedRecord,
+    TableSource,
+    aggregate,
+    aggregation_sql,
+)
 from flagstone.analysis.power import (
     SampleSize,
     achieved_power,
@@ -67,6 +79,7 @@ from flagstone.analysis.results import (
 )
 
 __all__ = [
+    "Aggregated",
     "AnalysisInput",
     "AnalysisOutcome",
     "Annotation",
@@ -74,12 +87,16 @@ __all__ = [
     "Correction",
     "CovariateSums",
     "CupedResult",
+    "DbApiEngine",
+    "DuckDBEngine",
     "Estimate",
     "GroupInput",
     "GroupStats",
     "Horizon",
     "InterimInput",
     "IntervalResult",
+    "Malformed",
+    "MalformedRecord",
     "MetricComparison",
     "MetricInput",
     "NonInferiority",
@@ -89,7 +106,10 @@ __all__ = [
     "SequentialTest",
     "SrmCheck",
     "SrmResult",
+    "TableSource",
     "achieved_power",
+    "aggregate",
+    "aggregation_sql",
     "analyze",
     "bonferroni",
     "bonferroni_adjusted_p",
@@ -127,6 +147,7 @@ _NEED_SCIPY = frozenset(
         "SequentialBounds",
         "SequentialTest",
         "SrmResult",
+        "TableSource",
         "analyze",
         "compare",
         "information_fractions",

@@ -26,7 +26,15 @@ conventions are spotify-confidence's:
   for a negative control mean, where a one-sided relative interval is open on the other
   side (``treatment - control > 0`` is then a negative relative change);
 * every interval is ``estimate ± critical_value · standard error``, with ``critical_value``
-  the normal (or t) quantile ``q_{1-alpha/2}`` two-sided and ``q_{1-alpha}`` one-sided.
+  the normal (or t) quantile ``q_{1-alpha/2}`` two-sided and ``q_{1-alpha}`` one-sided;
+* a **ratio metric** (groups with ``d_sum``: ``R = Σy/Σd``) is compared on the ratios
+  with the delta method: each group's ``variance / n`` is ``Var(R)``, the first-order
+  Taylor variance of a ratio of two correlated sums (see
+  :mod:`flagstone.analysis.groups`), the difference's variance their sum (the groups are
+  independent), and the relative difference's the same ratio-of-means formula as above with
+  ``m = R`` and ``v/n = Var(R)`` — the delta method applied twice, as in Deng, Knoblich & Lu
+  (KDD 2018). Welch's degrees of freedom then use ``n - 1`` of each group as if the
+  linearised metric were observed.
 
 Degenerate data give defined, NaN-free results rather than exceptions:
 
@@ -214,8 +222,9 @@ def compare(
     Raises :class:`ValueError` for an unknown ``method``/``alternative``/``relative``,
     ``alpha`` outside ``(0, 1)``, a non-finite ``null_difference``, a 0/1 metric compared
     with a continuous one, a continuous group with ``n < 2``, ``method="t"`` with a group
-    of ``n < 2`` (Welch's degrees of freedom need it), or ``pooled=True`` for a continuous
-    metric or with ``method="t"`` (the pooled test is the z-test of two proportions).
+    of ``n < 2`` (Welch's degrees of freedom need it), ``pooled=True`` for a continuous
+    metric or with ``method="t"`` (the pooled test is the z-test of two proportions), or a
+    ratio metric compared with one that is not.
     """
     if not isinstance(control, GroupStats) or not isinstance(treatment, GroupStats):
         raise ValueError("control and treatment must be GroupStats")
@@ -226,6 +235,8 @@ def compare(
     null = real_number("null_difference", null_difference)
     if control.is_binary != treatment.is_binary:
         raise ValueError("control and treatment must both be 0/1 metrics (sum_sq=None) or both not")
+    if control.is_ratio != treatment.is_ratio:
+        raise ValueError("control and treatment must both be ratio metrics (d_sum) or both not")
     if method == "t" and min(control.n, treatment.n) < 2:
         raise ValueError(
             f"the t-test needs n >= 2 in each group, got n_c={control.n}, n_t={treatment.n}"

@@ -59,6 +59,12 @@ both groups; for a 0/1 metric without a non-inferiority margin — ``Σy² = Σy
 control — its search over the treatment's rate), with every group's units as the
 experiment's.
 
+**Ratio metrics.** A metric whose groups carry a denominator's sums (``d_sum``, …) is
+compared on the ratios ``Σy/Σd`` with the delta method's variances
+(:mod:`flagstone.analysis.groups`); everything else — corrections, power for a relative
+MDE of the control's ratio, sequential looks, non-inferiority — treats the ratio as the
+metric's mean and the delta-method variance as its per-unit variance.
+
 **CUPED.** When a metric's groups carry covariate sums, each look is adjusted with
 :func:`~flagstone.analysis.cuped.cuped` (a 0/1 metric's ``Σy²`` is its ``Σy``) and compared
 on the adjusted means and variances; the unadjusted means stay in ``unadjusted_*``, and
@@ -512,6 +518,7 @@ def _power(spec: AnalysisInput, metric: MetricInput, look: _Look, alpha: float) 
             n_c,
             n_t,
             binary=observed.sum_sq in (None, observed.sum)
+            and not observed.is_ratio
             and metric.non_inferiority_margin is None,
             alpha=alpha,
             power=spec.power,

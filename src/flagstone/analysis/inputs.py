@@ -32,7 +32,10 @@ non-inferiority margin are fractions of the control mean (0.05 = 5 %).
 
 A group is ``{"n", "sum"}`` for a 0/1 metric, ``{"n", "sum", "sum_sq"}`` for a continuous
 one, plus ``"x_sum"``, ``"x_sum_sq"`` and ``"xy_sum"`` (a pre-experiment covariate) for
-CUPED — given for every group of the metric or for none.
+CUPED — given for every group of the metric or for none. A ratio metric (``Σy / Σd``,
+revenue per order) gives the numerator's ``sum`` and ``sum_sq`` and the denominator's
+``"d_sum"``, ``"d_sum_sq"`` and ``"yd_sum"`` (the sum of the products), in every group,
+analysed with the delta method (:mod:`flagstone.analysis.groups`).
 
 A ``{"kind": "SEQUENTIAL", "expected_final_total": N}`` horizon (``N``: the units a
 comparison, control plus one treatment, is expected to reach) allows ``interims`` on a
@@ -45,8 +48,9 @@ without interims has one look, its ``groups``.
 path (``$.metrics[1].groups.control.n``): the types, unknown fields, and what the types do not
 say — the control group present in every metric, the same groups in every metric and
 interim, ``0 <= sum <= n`` for a 0/1 metric, ``sum_sq >= sum²/n``, ``n >= 2`` where a
-variance is needed (continuous metrics, covariates, Welch's test), one kind of metric (0/1
-or continuous) and covariates in all groups of a metric or none, interims only with a
+variance is needed (continuous and ratio metrics, covariates, Welch's test), one kind of
+metric (0/1, continuous or ratio) and covariates in all groups of a metric or none, a ratio
+with ``sum_sq``, without covariates and with a non-zero ``d_sum``, interims only with a
 sequential horizon and with cumulative sizes that never decrease, unique metric ids,
 margins only on guardrails, ``expected_weights`` naming exactly the groups. Building an
 :class:`AnalysisInput` directly in Python runs the same checks.
@@ -85,7 +89,7 @@ _GroupId = Annotated[str, Field(min_length=1)]
 class GroupInput(BaseModel):
     """The sufficient statistics of one group (see
     :class:`~flagstone.analysis.groups.GroupStats`): ``sum_sq`` ``None`` for a 0/1 metric, the
-    covariate sums all three or none."""
+    covariate sums all three or none, the ratio's denominator sums all three or none."""
 
     model_config = _CONFIG
 
@@ -95,6 +99,9 @@ class GroupInput(BaseModel):
     x_sum: float | None = None
     x_sum_sq: Annotated[float, Field(ge=0.0)] | None = None
     xy_sum: float | None = None
+    d_sum: float | None = None
+    d_sum_sq: Annotated[float, Field(ge=0.0)] | None = None
+    yd_sum: float | None = None
 
     @property
     def is_binary(self) -> bool:
@@ -106,6 +113,11 @@ class GroupInput(BaseModel):
         """True when any covariate sum is given (a valid input gives all three)."""
         return self.x_sum is not None or self.x_sum_sq is not None or self.xy_sum is not None
 
+    @property
+    def is_ratio(self) -> bool:
+        """True when any ratio sum is given (a valid input gives all three)."""
+        return self.d_sum is not None or self.d_sum_sq is not None or self.yd_sum is not None
+
     def stats(self) -> GroupStats:
         """These sums as a :class:`GroupStats`."""
         return GroupStats(
@@ -115,6 +127,9 @@ class GroupInput(BaseModel):
             x_sum=self.x_sum,
             x_sum_sq=self.x_sum_sq,
             xy_sum=self.xy_sum,
+            d_sum=self.d_sum,
+            d_sum_sq=self.d_sum_sq,
+            yd_sum=self.yd_sum,
         )
 
 
@@ -388,6 +403,7 @@ class _Checker:
             first = next(iter(metric.latest.values()))
         binary = first.is_binary
         covariate = None not in (first.x_sum, first.x_sum_sq, first.xy_sum)
+        ratio = first.is_ratio
         if self.settings is not None and self.settings.pooled and (covariate or not binary):
             what = "has covariates" if covariate else "is continuous (sum_sq)"
             self.add(
@@ -403,7 +419,7 @@ class _Checker:
                 )
             for group, stats in groups.items():
                 group_path = key_path(look_path, group)
-                self.check_group(group_path, stats, binary, covariate)
+                self.check_group(group_path, stats, binary, covariate, ratio)
                 before = previous.get(group) if previous is not None else None
                 if before is not None and stats.n < before.n:
                     self.add(
@@ -413,8 +429,25 @@ class _Checker:
             if cumulative:
                 previous = groups
 
-    def check_group(self, path: str, group: GroupInput, binary: bool, covariate: bool) -> None:
+    def check_group(
+        self, path: str, group: GroupInput, binary: bool, covariate: bool, ratio: bool
+    ) -> None:
         found = len(self.problems)
+        ratio_names = ("d_sum", "d_sum_sq", "yd_sum")
+        ratio_given = [getattr(group, name) is not None for name in ratio_names]
+        if any(ratio_given) and not all(ratio_given):
+            self.add(path, "the ratio sums d_sum, d_sum_sq and yd_sum go together")
+        elif group.is_ratio and not ratio:
+            self.add(path, "ratio sums given here but not in the metric's other groups")
+        elif ratio and not group.is_ratio:
+            self.add(path, "ratio sums missing here but given in the metric's other groups")
+        elif group.is_ratio:
+            if group.is_binary:
+                self.add(f"{path}.sum_sq", "a ratio metric needs sum_sq (the numerator's)")
+            if group.has_covariate:
+                self.add(path, "a ratio metric takes no covariate sums (CUPED)")
+            if group.d_sum == 0:
+                self.add(f"{path}.d_sum", "the denominator sums to 0: the ratio is undefined")
         if group.is_binary != binary:
             if binary:
                 self.add(f"{path}.sum_sq", "given here, but not in the metric's other groups")
@@ -435,12 +468,15 @@ class _Checker:
             )
         needs_two = (
             not group.is_binary
+            or group.is_ratio
             or group.has_covariate
             or (self.settings is not None and self.settings.method == "t")
         )
         if needs_two and group.n < 2:
             why = (
-                "a continuous metric"
+                "a ratio metric"
+                if group.is_ratio
+                else "a continuous metric"
                 if not group.is_binary
                 else "CUPED"
                 if group.has_covariate
@@ -451,7 +487,11 @@ class _Checker:
             try:
                 group.stats()
             except ValueError as error:
-                where = f"{path}.sum_sq" if group.sum_sq is not None else path
+                where = path
+                if "d_sum_sq" in str(error):
+                    where = f"{path}.d_sum_sq"
+                elif group.sum_sq is not None and "sum_sq" in str(error):
+                    where = f"{path}.sum_sq"
                 self.add(where, str(error))
 
 

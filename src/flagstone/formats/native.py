@@ -31,6 +31,7 @@ from ..model import AbTestInstance, ClientEntry, Flag, Segment, Snapshot
 from ..model.abtests import default_segment_name
 from ..model.bitsets import BitsetSpec, BloomFilter
 from ..model.clients import Account
+from ..model.metrics import MetricDefinition
 from ..model.paths import join_path
 from ..model.snapshot import SNAPSHOT
 from ..model.validation import snapshot_findings
@@ -50,6 +51,7 @@ _SINGLE_FIELDS: dict[str, TypeAdapter[Any]] = {
     "account": TypeAdapter(Account),
     "bitsets": TypeAdapter(dict[str, BitsetSpec]),
     "bloomFilters": TypeAdapter(dict[str, BloomFilter]),
+    "metrics": TypeAdapter(list[MetricDefinition]),
 }
 
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, TypeAdapter
 
 from .base import CONFIG, ResourceMetadata, dataclass
+from .metrics import AbTestMetrics
 from .segments import Allocation
 from .targeting import Targeting
 
@@ -125,7 +126,8 @@ class AbTestInstance(ResourceMetadata):
     start_time: str | None = None
     end_time: str | None = None
     launch_time: str | None = None
-    metrics: dict[str, Any] | None = None
+    metrics: AbTestMetrics | None = None
+    """The metrics the test is judged on, its look bucket and exposure filters (seed 000)."""
     stats: dict[str, Any] | None = None
     pending_transition: Any = None
     preview: bool = True

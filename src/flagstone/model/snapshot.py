@@ -18,6 +18,7 @@ from .base import CONFIG, dataclass
 from .bitsets import BitsetSpec, BloomFilter
 from .clients import Account, ClientEntry
 from .flags import Flag
+from .metrics import MetricDefinition, MetricDefinitions
 from .paths import key_path
 from .segments import Segment
 
@@ -59,6 +60,13 @@ class Snapshot:
     snapshot_schema: dict[str, Any] | None = Field(default=None, alias="schema")
     state_file_hash: str | None = None
     abtests: list[AbTestInstance] = Field(default_factory=list)
+    metrics: list[MetricDefinition] = Field(default_factory=list)
+    """Metric definitions, the list a metrics file holds under the same key."""
+
+    @property
+    def metric_definitions(self) -> MetricDefinitions:
+        """The snapshot's ``metrics`` as a :class:`MetricDefinitions`."""
+        return MetricDefinitions(metrics=list(self.metrics))
 
     @property
     def account_id(self) -> str:

@@ -20,7 +20,7 @@ refuse a snapshot.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 from pydantic.alias_generators import to_camel
@@ -32,6 +32,7 @@ from ..semantics.scalars import parse_timestamp_ns, parse_version
 from .abtests import AbTestInstance, default_segment_name, treatment_flag
 from .bitsets import BitsetSpec
 from .flags import Flag
+from .metrics import METRIC_PREFIX, AbTestMetrics, MetricDefinition, MetricDefinitions
 from .paths import join_path, key_path
 from .segments import Allocation, BucketRange
 from .snapshot import Positions, Snapshot
@@ -49,6 +50,7 @@ __all__ = [
     "abtest_segment_name",
     "check_abtest_change",
     "check_snapshot",
+    "metric_definition_problems",
     "segment_reference_cycles",
     "short_variant_name",
     "snapshot_findings",
@@ -134,6 +136,7 @@ class _Checker:
         self.check_clients()
         self.check_abtests()
         self.check_exclusivity()
+        self.problems += metric_definition_problems(self.snapshot.metrics)
         return self.problems
 
     def check_flags(self) -> None:
@@ -460,6 +463,60 @@ class _Checker:
                 self.check_allocation(f"{path}.segment.allocation", instance.segment.allocation)
         self.check_schedule(path, instance)
         self.check_intake(path, instance)
+        if instance.metrics is not None:
+            self.check_abtest_metrics(f"{path}.metrics", instance.metrics)
+
+    def check_abtest_metrics(self, path: str, block: AbTestMetrics) -> None:
+        """A test's metrics block: references to known definitions (when the snapshot has
+        any), each metric once, MDEs and margins above 0 and margins on guardrails only,
+        exposure filters over context attributes."""
+        definitions = MetricDefinitions(metrics=list(self.snapshot.metrics))
+        seen: dict[str, int] = {}
+        for index, metric in enumerate(block.metrics):
+            m_path = f"{path}.metrics[{index}]"
+            found = definitions.get(metric.metric)
+            if self.snapshot.metrics and found is None:
+                self.add(f"{m_path}.metric", f"unknown metric {metric.metric!r}")
+            key = found.name if found is not None else metric.metric
+            if key in seen:
+                self.add(
+                    f"{m_path}.metric",
+                    f"metric {metric.metric!r} is also {path}.metrics[{seen[key]}]",
+                )
+            seen.setdefault(key, index)
+            role = metric.metric_role
+            for name, value in (
+                ("minimumDetectableEffect", role.minimum_detectable_effect),
+                ("nonInferiorityMargin", role.non_inferiority_margin),
+            ):
+                if value is not None and not value > 0:
+                    self.add(f"{m_path}.metricRole.{name}", f"must be > 0, got {value}")
+            if role.non_inferiority_margin is not None and role.metric_kind != "GUARDRAIL":
+                self.add(
+                    f"{m_path}.metricRole.nonInferiorityMargin",
+                    "only a GUARDRAIL metric takes a non-inferiority margin",
+                )
+        names: set[str] = set()
+        for index, exposure_filter in enumerate(block.filters):
+            f_path = f"{path}.filters[{index}]"
+            if exposure_filter.display_name is not None:
+                if exposure_filter.display_name in names:
+                    self.add(
+                        f"{f_path}.displayName",
+                        f"filter {exposure_filter.display_name!r} is defined twice",
+                    )
+                names.add(exposure_filter.display_name)
+            targeting = exposure_filter.filter
+            if targeting is None:
+                continue
+            for criterion_id, criterion in targeting.criteria.items():
+                if criterion.attribute is None:
+                    self.add(
+                        key_path(f"{f_path}.filter.criteria", criterion_id),
+                        "an exposure filter tests the context attributes recorded on "
+                        "exposures: attribute criteria only",
+                    )
+            self.check_targeting(f"{f_path}.filter", targeting)
 
     def check_abtest_change(self, index: int | None, released: str | None) -> list[Problem]:
         """What a change of one A/B test can break in a snapshot that was valid before it:
@@ -725,6 +782,75 @@ def _reference_graph(snapshot: Snapshot) -> dict[str, list[str]]:
             if criterion.segment is not None:
                 graph[name].append(criterion.segment.segment)
     return graph
+
+
+def metric_definition_problems(
+    definitions: Iterable[MetricDefinition],
+    prefix: str = "$.metrics",
+    positions: Sequence[int] | None = None,
+) -> list[Problem]:
+    """Every problem of a list of metric definitions (a metrics file's ``metrics`` or a
+    snapshot's), each with its JSON path under ``prefix``: names ``metrics/<id>`` and unique,
+    an event and an aggregation or a ratio (whose parts are not averages), an attribution
+    window after the exposure with its end after its start, a covariate window before it
+    (and none on a ratio). ``positions`` gives each definition's index in the document when
+    only some of its definitions parsed."""
+    problems: list[Problem] = []
+
+    def add(path: str, message: str) -> None:
+        problems.append(Problem(path, message))
+
+    seen: dict[str, int] = {}
+    for order, definition in enumerate(definitions):
+        index = positions[order] if positions is not None else order
+        path = f"{prefix}[{index}]"
+        name = definition.name
+        if not name.startswith(METRIC_PREFIX) or not _name_id(name):
+            add(f"{path}.name", f"{name!r} is not a metrics/<id> name")
+        if name in seen:
+            add(f"{path}.name", f"metric {name!r} is also {prefix}[{seen[name]}]")
+        seen.setdefault(name, index)
+        plain = definition.event is not None or definition.aggregation is not None
+        if definition.ratio is not None:
+            if plain:
+                add(path, "a metric has an event and an aggregation, or a ratio, not both")
+            for part_name in ("numerator", "denominator"):
+                part = getattr(definition.ratio, part_name)
+                part_path = f"{path}.ratio.{part_name}"
+                if not part.event:
+                    add(f"{part_path}.event", "the event name is empty")
+                if part.aggregation == "AVERAGE":
+                    add(
+                        f"{part_path}.aggregation",
+                        "a ratio's parts are summed over units: CONVERSION, COUNT or SUM",
+                    )
+            if definition.covariate_window is not None:
+                add(f"{path}.covariateWindow", "a ratio metric takes no covariate (CUPED)")
+        elif definition.event is None:
+            add(path, "a metric needs an event and an aggregation, or a ratio")
+        elif definition.aggregation is None:
+            add(f"{path}.aggregation", "required with an event")
+        elif not definition.event:
+            add(f"{path}.event", "the event name is empty")
+        window = definition.window
+        if window.start < 0:
+            add(
+                f"{path}.window.start",
+                "the window starts at or after the first exposure (a covariateWindow is "
+                "the one before it)",
+            )
+        if window.end is not None and window.end <= window.start:
+            add(f"{path}.window.end", "the window's end is not after its start")
+        covariate = definition.covariate_window
+        if covariate is not None:
+            if covariate.end > 0:
+                add(f"{path}.covariateWindow.end", "the covariate window ends by the exposure")
+            if covariate.start >= covariate.end:
+                add(
+                    f"{path}.covariateWindow.start",
+                    "the covariate window's start is not before its end",
+                )
+    return problems
 
 
 def segment_reference_cycles(snapshot: Snapshot) -> set[str]:
