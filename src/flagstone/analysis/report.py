@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from flagstone.analysis.experiment import ExperimentAnalysis
     from flagstone.analysis.inputs import MetricInput
     from flagstone.analysis.results import MetricComparison
+    from flagstone.model.metrics import MetricDefinition, MetricPart
 
 __all__ = ["to_html"]
 
@@ -65,10 +66,10 @@ _RECOMMENDATIONS: dict[str, tuple[str, str]] = {
     "INCONCLUSIVE": ("Inconclusive", "#57606a"),
 }
 _LEVELS = {"error": "#cf222e", "warning": "#9a6700", "info": "#0969da"}
-_PALETTE = ("#0969da", "#bf3989", "#1a7f37", "#9a6700", "#8250df", "#cf222e", "#1b7c83")
+_PALETTE = ("#0969da", "#bf3989", "#1b7c83", "#bc4c00", "#4d2d8f", "#6e7781")
 """Treatment colours (the control is drawn in :data:`_CONTROL`)."""
 _CONTROL = "#24292f"
-_MDE = "#0969da"
+_MDE = "#8250df"
 _MARGIN = "#cf222e"
 _BOUND = "#8c959f"
 _MALFORMED_SHOWN = 5
@@ -177,6 +178,48 @@ def _time(text: str) -> datetime | None:
 
 def _when(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+_AGGREGATIONS = {
+    "CONVERSION": "at least one {event!r} event (0/1)",
+    "COUNT": "the number of {event!r} events",
+    "SUM": "the sum of the values of {event!r} events",
+    "AVERAGE": "the average value of {event!r} events (units with one)",
+}
+
+
+def _part(part: MetricPart) -> str:
+    return _AGGREGATIONS[part.aggregation].format(event=part.event)
+
+
+def _defined(definition: MetricDefinition) -> str:
+    """What a metric counts per unit, and when, in a sentence."""
+    from flagstone.model.metrics import format_duration
+
+    if definition.ratio is not None:
+        what = (
+            f"the sum over units of {_part(definition.ratio.numerator)} over the sum of "
+            f"{_part(definition.ratio.denominator)} (delta method)"
+        )
+    else:
+        parts = definition.parts
+        what = f"per unit, {_part(parts[0])}" if parts else "per unit"
+    window = definition.window
+    start = format_duration(window.start)
+    if window.end is None:
+        when = f"from {start} after the unit's first exposure until the analysis time"
+    else:
+        when = f"from {start} to {format_duration(window.end)} after the unit's first exposure"
+    text = f"{what}, {when}"
+    covariate = definition.covariate_window
+    if covariate is not None:
+        text += (
+            f"; CUPED covariate: the same from {format_duration(covariate.start)} to "
+            f"{format_duration(covariate.end)} around the first exposure"
+        )
+    if definition.description:
+        text += f". {definition.description}"
+    return text
 
 
 def _metric_sort(comparisons: Iterable[MetricComparison]) -> list[str]:
@@ -576,7 +619,8 @@ h3:first-of-type { margin-top: 4px; }
 .decision ul { margin: 6px 0 0; padding-left: 18px; }
 table { border-collapse: collapse; width: 100%; font-size: 13.5px;
   font-variant-numeric: tabular-nums; }
-th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid #eaeef2;
+.wide { overflow-x: auto; }
+th, td { text-align: left; padding: 5px 7px; border-bottom: 1px solid #eaeef2;
   vertical-align: top; }
 th { color: #57606a; font-weight: 600; border-bottom: 1px solid #d0d7de; }
 td.num { text-align: right; white-space: nowrap; }
@@ -674,7 +718,6 @@ class _Page:
             rows.append(
                 "<tr>"
                 f"<td>{_e(comparison.metric)}</td>"
-                f"<td>{_e(comparison.kind.removeprefix('METRIC_TYPE_').lower())}</td>"
                 f'<td><b style="color:{self.colors.get(comparison.compared, _CONTROL)}">'
                 f"{_e(comparison.compared)}</b></td>"
                 f"<td class=num>{_number(latest.baseline_mean)}</td>"
@@ -689,14 +732,14 @@ class _Page:
                 "</tr>"
             )
         head = (
-            "<tr><th>metric</th><th>kind</th><th>treatment</th><th>control mean</th>"
+            "<tr><th>metric</th><th>treatment</th><th>control mean</th>"
             "<th>treatment mean</th><th>relative difference</th><th>absolute difference</th>"
             "<th>p-value</th><th>adj. alpha</th><th>status</th></tr>"
         )
         return (
             "<section><h2>Results</h2>"
-            f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
-            "<p class=meta>Differences are treatment \u2212 control; intervals are at each "
+            f"<div class=wide><table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+            "</div><p class=meta>Differences are treatment \u2212 control; intervals are at each "
             "comparison's adjusted alpha"
             + (", at the latest look" if self.outcome.horizon == "SEQUENTIAL" else "")
             + ". Means are CUPED-adjusted where the metric has a covariate.</p></section>"
@@ -727,7 +770,14 @@ class _Page:
             facts.append(
                 f"non-inferiority margin {_percent(metric.non_inferiority_margin, signed=False)}"
             )
-        parts = [f"<h3>{_e(metric.id)}</h3><p class=meta>{_e(' · '.join(facts))}</p>"]
+        definition = self.analysis.metrics.get(metric.id)
+        title = _e(metric.id)
+        if definition is not None and definition.display_name:
+            title = f"{_e(definition.display_name)} <code>{_e(metric.id)}</code>"
+        parts = [f"<h3>{title}</h3>"]
+        if definition is not None:
+            parts.append(f"<p class=meta>{_e(_defined(definition))}</p>")
+        parts.append(f"<p class=meta>{_e(' · '.join(facts))}</p>")
         parts.append(
             self.plots.draw(
                 _forest,
@@ -838,24 +888,29 @@ class _Page:
 
     def _dropped(self) -> str:
         aggregated = self.analysis.aggregated
+        malformed = aggregated.malformed
         items = [
+            f"{aggregated.exposures:,} exposure records of the test read",
             f"{aggregated.excluded_multi_variant:,} units exposed to more than one variant "
             "(excluded)",
             f"{aggregated.dropped_overrides:,} override exposures (dropped)",
             f"{aggregated.duplicates:,} duplicate exposures (dropped)",
         ]
+        if aggregated.unknown_variants:
+            items.append(
+                f"{aggregated.unknown_variants:,} exposures to a variant that is not one of "
+                "the test's treatments (dropped)"
+            )
+        if aggregated.duplicate_events:
+            items.append(f"{aggregated.duplicate_events:,} duplicate events (dropped)")
         lines = "".join(f"<li>{_e(item)}</li>" for item in items)
-        malformed = _malformed(aggregated.malformed)
-        count = sum(n for n, _ in malformed.values())
-        shown = []
-        for where, (n, examples) in malformed.items():
-            for example in examples[:_MALFORMED_SHOWN]:
-                shown.append(f"<li><code>{_e(example)}</code></li>")
-            if n > len(examples[:_MALFORMED_SHOWN]):
-                shown.append(
-                    f"<li>… and {n - len(examples[:_MALFORMED_SHOWN]):,} more in {_e(where)}</li>"
-                )
-        lines += f"<li>{count:,} malformed lines (skipped)"
+        lines += (
+            f"<li>{malformed.exposures:,} malformed exposure records and {malformed.events:,} "
+            "malformed events (skipped)"
+        )
+        shown = [f"<li><code>{_e(example)}</code></li>" for example in malformed.examples]
+        if malformed.total > len(malformed.examples) and shown:
+            shown.append(f"<li>… and {malformed.total - len(malformed.examples):,} more</li>")
         if shown:
             lines += f"<ul>{''.join(shown)}</ul>"
         lines += "</li>"
@@ -876,13 +931,3 @@ class _Page:
             )
         body = f"<ul class=notes>{''.join(notes)}</ul>" if notes else "<p class=meta>none</p>"
         return f"<section><h2>Annotations</h2>{body}</section>"
-
-
-def _malformed(malformed: Any) -> dict[str, tuple[int, list[str]]]:
-    """``{input: (count, ["file:line: why", …])}`` from the aggregation's malformed-line
-    report."""
-    count = int(getattr(malformed, "count", 0))
-    examples = [
-        ":".join(str(part) for part in example) for example in getattr(malformed, "examples", ())
-    ]
-    return {"the inputs": (count, examples)} if count else {}
