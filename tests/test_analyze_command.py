@@ -345,6 +345,8 @@ def test_html_writes_one_report_file_and_nothing_on_stdout(
     # per metric a forest plot and (sequential? no: this test is fixed-horizon) the assignment
     assert page.count("<svg ") == 2 + 1
     assert "Purchase conversion" in page and "Checkout" in page
+    # what the metric counts, from its definition: the event and the window
+    assert "&#x27;purchase&#x27; event" in page and "from 0s to 3d after" in page
 
 
 def test_emit_sql_prints_the_aggregation_for_a_warehouse(

@@ -17,7 +17,6 @@ import math
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -30,31 +29,13 @@ from flagstone.analysis import report
 from flagstone.analysis.engine import analyze
 from flagstone.analysis.experiment import ExperimentAnalysis
 from flagstone.analysis.inputs import parse_input
+from flagstone.analysis.pipeline import Aggregated, Malformed, MalformedRecord
 
 START = datetime(2026, 11, 16, tzinfo=timezone.utc)
 
 
 def rfc3339(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-@dataclass(frozen=True)
-class Malformed:
-    count: int = 0
-    examples: tuple[tuple[str, int, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class FakeAggregated:
-    """What the report reads of an aggregation (the pipeline's ``Aggregated`` fields)."""
-
-    stats: dict[str, Any]
-    units: Mapping[str, int]
-    timeline: tuple[tuple[str, Mapping[str, int]], ...]
-    excluded_multi_variant: int = 0
-    dropped_overrides: int = 0
-    duplicates: int = 0
-    malformed: Malformed = field(default_factory=Malformed)
 
 
 def looks(
@@ -130,7 +111,7 @@ def make_analysis(
         total = 2 * sum(per_day.values()) // len(per_day) * (days + 2)
         document["horizon"] = {"kind": "SEQUENTIAL", "expected_final_total": total}
     spec = parse_input(document)
-    aggregated = FakeAggregated(
+    aggregated = Aggregated(
         stats=document,
         units={group: int(g["n"]) for group, g in timeline[-1][1].items()},
         timeline=tuple((t, {k: int(v["n"]) for k, v in g.items()}) for t, g in timeline),
@@ -138,12 +119,13 @@ def make_analysis(
         dropped_overrides=2,
         duplicates=31,
         malformed=malformed or Malformed(),
+        exposures=sum(int(g["n"]) for g in timeline[-1][1].values()) + 37,
     )
     return ExperimentAnalysis(
         test="workflows/abtest/instances/checkout-test",
         display_name="Checkout redesign",
         at=START + timedelta(days=days),
-        aggregated=aggregated,  # type: ignore[arg-type]
+        aggregated=aggregated,
         input=spec,
         outcome=analyze(spec),
     )
@@ -323,7 +305,12 @@ def sequential_page() -> tuple[ExperimentAnalysis, str]:
         # an imbalance the SRM check catches: an error annotation and DO_NOT_SHIP
         per_day={"control": 500, "treatment": 560, "big-button": 500},
         malformed=Malformed(
-            9, (("exposures.jsonl", 12, "not JSON"), ("events.jsonl", 3, "no unit"))
+            exposures=7,
+            events=2,
+            examples=(
+                MalformedRecord("exposures", "exposures.jsonl", 12, "not JSON"),
+                MalformedRecord("events", "events.jsonl", 3, "no unit (unit)"),
+            ),
         ),
     )
     return analysis, report.to_html(analysis)
@@ -387,9 +374,10 @@ def test_the_page_states_every_decision_status_and_annotation(
         "4 units exposed to more than one variant",
         "2 override exposures",
         "31 duplicate exposures",
-        "9 malformed lines",
-        "exposures.jsonl:12:not JSON",
-        "events.jsonl:3:no unit",
+        "7 malformed exposure records and 2 malformed events",
+        "exposures.jsonl:12: not JSON",
+        "events.jsonl:3: no unit (unit)",
+        "… and 7 more",
     ):
         assert fragment in text
     srm = analysis.outcome.srm
