@@ -192,14 +192,24 @@ def _part(part: MetricPart) -> str:
     return _AGGREGATIONS[part.aggregation].format(event=part.event)
 
 
+_TOTALS = {
+    "CONVERSION": "units with a {event!r} event",
+    "COUNT": "{event!r} events",
+    "SUM": "{event!r} values",
+    "AVERAGE": "per-unit average {event!r} values",
+}
+
+
 def _defined(definition: MetricDefinition) -> str:
     """What a metric counts per unit, and when, in a sentence."""
     from flagstone.model.metrics import format_duration
 
     if definition.ratio is not None:
+        numerator, denominator = definition.ratio.numerator, definition.ratio.denominator
         what = (
-            f"the sum over units of {_part(definition.ratio.numerator)} over the sum of "
-            f"{_part(definition.ratio.denominator)} (delta method)"
+            f"the total of {_TOTALS[numerator.aggregation].format(event=numerator.event)} over "
+            f"the total of {_TOTALS[denominator.aggregation].format(event=denominator.event)}, "
+            "across units (a ratio metric, delta method)"
         )
     else:
         parts = definition.parts
@@ -717,7 +727,7 @@ class _Page:
             absolute = latest.difference
             rows.append(
                 "<tr>"
-                f"<td>{_e(comparison.metric)}</td>"
+                f"<td>{self._metric_name(comparison.metric)}</td>"
                 f'<td><b style="color:{self.colors.get(comparison.compared, _CONTROL)}">'
                 f"{_e(comparison.compared)}</b></td>"
                 f"<td class=num>{_number(latest.baseline_mean)}</td>"
@@ -742,8 +752,17 @@ class _Page:
             "</div><p class=meta>Differences are treatment \u2212 control; intervals are at each "
             "comparison's adjusted alpha"
             + (", at the latest look" if self.outcome.horizon == "SEQUENTIAL" else "")
-            + ". Means are CUPED-adjusted where the metric has a covariate.</p></section>"
+            + ". Means are CUPED-adjusted where the metric has a covariate. A status comes from "
+            "the test of the absolute difference; the relative interval (delta method) can "
+            "disagree with it by a hair near zero.</p></section>"
         )
+
+    def _metric_name(self, metric: str) -> str:
+        """A metric's display name over its id (small), or its id alone."""
+        definition = self.analysis.metrics.get(metric)
+        if definition is None or not definition.display_name:
+            return _e(metric)
+        return f"{_e(definition.display_name)}<br><span class=ci>{_e(metric)}</span>"
 
     def _metrics(self) -> str:
         inputs = {metric.id: metric for metric in self.analysis.input.metrics}
