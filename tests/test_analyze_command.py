@@ -416,6 +416,35 @@ def test_progress_shows_on_a_terminal_and_not_when_piped(
     assert piped.code == 0 and piped.err == ""
 
 
+def test_progress_redraws_a_long_step_with_its_elapsed_time() -> None:
+    import threading
+
+    from flagstone.cli.analyze import _Progress
+
+    now = [100.0]
+    drawn = threading.Event()
+
+    class Stream(_Terminal):
+        def write(self, text: str) -> int:
+            if "(7 s)" in text:
+                drawn.set()
+            return super().write(text)
+
+    stream = Stream()
+    progress = _Progress(stream, interval=0.01, clock=lambda: now[0])
+    progress("aggregating 10 units of t")
+    now[0] += 7.2  # one long query: no new step, the line is redrawn with the time
+    assert drawn.wait(5)
+    progress.close()
+    shown = stream.getvalue()
+    assert shown.startswith("\r\x1b[Kflagstone analyze: aggregating 10 units of t (0 s)")
+    assert shown.endswith("\r\x1b[K")
+    after = len(shown)
+    now[0] += 5
+    threading.Event().wait(0.05)
+    assert len(stream.getvalue()) == after  # stopped: nothing drawn after close
+
+
 # -- bad input: one line, exit 2 ---------------------------------------------------------------
 
 

@@ -43,6 +43,7 @@ import glob
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -408,29 +409,54 @@ def _write(output: str | None, text: str) -> None:
 
 
 class _Progress:
-    """A progress line on a terminal, rewritten in place at most ten times a second."""
+    """The current step on one terminal line with the seconds it has taken so far, redrawn
+    every ``interval`` seconds by a daemon thread (a step can be one long query), and cleared
+    by :meth:`close`."""
 
-    def __init__(self, stream: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        stream: TextIO,
+        interval: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._stream = stream
+        self._interval = interval
         self._clock = clock
-        self._last = -1.0
-        self._shown = False
+        self._lock = threading.Lock()
+        self._step: str | None = None
+        self._since = clock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
-    def __call__(self, step: str, done: float | None = None, total: float | None = None) -> None:
-        now = self._clock()
-        if now - self._last < 0.1 and (done is None or done != total):
+    def __call__(self, step: str) -> None:
+        with self._lock:
+            self._step = step
+            self._since = self._clock()
+            self._draw()
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._tick, name="flagstone-analyze-progress", daemon=True
+            )
+            self._thread.start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self._interval):
+            with self._lock:
+                self._draw()
+
+    def _draw(self) -> None:
+        if self._step is None or self._stop.is_set():
             return
-        self._last = now
-        amount = ""
-        if done is not None and total:
-            amount = f" {100 * done / total:3.0f} %"
-        elif done is not None:
-            amount = f" {done:,.0f}"
-        self._stream.write(f"\r\x1b[K{_PROG}: {step}{amount}")
+        elapsed = self._clock() - self._since
+        self._stream.write(f"\r\x1b[K{_PROG}: {self._step} ({elapsed:.0f} s)")
         self._stream.flush()
-        self._shown = True
 
     def close(self) -> None:
-        if self._shown:
-            self._stream.write("\r\x1b[K")
-            self._stream.flush()
+        """Stop redrawing and clear the line."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        with self._lock:
+            if self._step is not None:
+                self._stream.write("\r\x1b[K")
+                self._stream.flush()
