@@ -611,6 +611,7 @@ def _result(
         non_inferiority_p_value=member.non_inferiority_p,
         status=status,
         message=_message(status, member, latest, power, current, levels, non_inferior),
+        ratio=look.observed_control.is_ratio,
     )
 
 

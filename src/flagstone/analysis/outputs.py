@@ -63,6 +63,9 @@ Alexa metric snapshot
     :data:`MIN_RELIABLE_UNITS` units on some metric, and ``statusReason`` is then a JSON
     list of the reasons encoded as a string (as in Alexa's example).
 
+A ratio metric (``Σy/Σd``) is written like any other, its means being the groups' ratios;
+the Experiments API's computed results, which count conversions, refuse it.
+
 Experiments API computed results
     ``{"data": {"experimentId"?, "variants": [{"variantId", "sampleSize", "conversions",
     "conversionRate"}]}}``, control first: the units, the conversions (``mean * n``, which
@@ -396,12 +399,14 @@ def to_computed_results(
     """The Experiments API's ``compute-results`` answer for the 0/1 metric ``metric_id``.
 
     Raises :class:`ValueError` for an unknown metric, and for a metric that is not a
-    conversion (a mean outside [0, 1], or ``mean * n`` not a whole number).
+    conversion (a ratio metric, a mean outside [0, 1], or ``mean * n`` not a whole number).
     """
     comparisons = _comparisons_of(outcome, metric_id)
     if not comparisons:
         known = ", ".join(_metric_ids(outcome)) or "none"
         raise ValueError(f"unknown metric {metric_id!r} (metrics: {known})")
+    if comparisons[0].ratio:
+        raise ValueError(f"metric {metric_id!r} is a ratio metric, not a conversion (0/1) metric")
     first = comparisons[0]
     groups: list[tuple[str, int, float]] = [
         (first.baseline, first.latest.baseline_n, first.unadjusted_baseline_mean)

@@ -95,6 +95,7 @@ class MetricComparison:
     status: str  # one of METRIC_STATUSES
     message: str  # why, in a sentence
     required_per_group: tuple[int, int] | None = None  # (control, treatment) for the MDE
+    ratio: bool = False  # a ratio metric (Σy/Σd): the means are the groups' ratios
 
 
 @dataclass(frozen=True)

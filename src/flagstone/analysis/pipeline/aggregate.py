@@ -21,27 +21,17 @@ from flagstone.analysis.pipeline.filters import attributes as filter_attributes
 from flagstone.analysis.pipeline.plan import Plan, make_plan
 from flagstone.analysis.pipeline.result import Aggregated, Counts, build
 from flagstone.analysis.pipeline.sources import TableSource, source_of
-from flagstone.analysis.pipeline.sql import queries, transpile, values_query
+from flagstone.analysis.pipeline.sql import MISSING, queries, transpile
 from flagstone.errors import ConfigError, PipelineError
 from flagstone.model.abtests import AbTestInstance
 from flagstone.model.metrics import ExposureFilter, MetricDefinitions
 from flagstone.model.snapshot import Snapshot
-from flagstone.model.targeting import (
-    AttributeCriterion,
-    Criterion,
-    EqRule,
-    Expression,
-    Targeting,
-    TargetingValue,
-)
+from flagstone.model.targeting import Targeting
 
 __all__ = ["MISSING", "aggregate", "aggregation_sql"]
 
 Source = TableSource | str | os.PathLike[str] | Sequence[str]
 Filters = str | ExposureFilter | Targeting | Sequence[str | ExposureFilter | Targeting] | None
-
-MISSING = "(none)"
-"""The breakdown key of the exposures that do not record the attribute."""
 
 
 def _snapshot(value: Any) -> Snapshot | AbTestInstance:
@@ -81,8 +71,10 @@ def aggregate(
     (a filter of the test's block by display name, an ``ExposureFilter``, a ``Targeting``, or
     a list of them, all to hold); ``breakdown`` names a context attribute and adds one
     aggregation per value of it (``MISSING`` for exposures without it; values for which some
-    group has no units are left out). ``progress`` is called with a short line before each
-    step. ``settings`` go into ``stats`` as they are (``alpha``, ``method``, ``correction``,
+    group has no units are left out), all in one pass, each unit assigned by its earliest
+    exposure with that value and the looks counted from the overall first bucket.
+    ``progress`` is called with a short line before each step. ``settings`` go into
+    ``stats`` as they are (``alpha``, ``method``, ``correction``,
     …); ``expected_final_total`` is the sequential horizon's (default: the largest
     comparison's units so far, which treats the latest look as the last).
 
@@ -96,6 +88,24 @@ def aggregate(
     if len(plan.groups) < 2:
         raise PipelineError(f"A/B test {plan.test!r} has one treatment: nothing to compare")
     runner = engine_of(engine)
+    try:
+        return _run(plan, runner, exposures, events, breakdown, say, settings, expected_final_total)
+    finally:
+        close = getattr(runner, "close", None)
+        if isinstance(engine, str) and close is not None:
+            close()  # an engine made here, with its spill directory
+
+
+def _run(
+    plan: Plan,
+    runner: Engine,
+    exposures: Source,
+    events: Source,
+    breakdown: str | None,
+    say: Callable[[str], None],
+    settings: Mapping[str, Any] | None,
+    expected_final_total: int | None,
+) -> Aggregated:
     attributes: list[str] = []
     for targeting in plan.filters:
         attributes += [a for a in filter_attributes(targeting) if a not in attributes]
@@ -104,51 +114,52 @@ def aggregate(
     say(f"reading exposures and events of {plan.test}")
     prepared = runner.prepare(plan, source_of(exposures), source_of(events), attributes)
 
-    def one(current: Plan) -> Aggregated:
-        statements = queries(current, prepared.relations)
-        counts = Counts.of(runner.run(statements.counts)[0])
-        say(f"aggregating {counts.assigned} units of {current.test}")
-        rows = runner.run(statements.aggregate)
-        result = build(
-            current,
-            counts,
-            rows,
-            prepared.malformed,
-            duplicate_events=prepared.duplicate_events,
-            settings=settings,
-            expected_final_total=expected_final_total,
-        )
-        try:
-            parse_input(result.stats)
-        except ConfigError as error:
-            raise PipelineError(
-                f"the statistics of {current.test} cannot be analysed: {error.problems[0]}"
-            ) from None
-        return result
+    def results(dimension: str | None) -> dict[str, Aggregated | PipelineError]:
+        """Per value of the dimension (``''`` without one), the aggregation or why not."""
+        staged = runner.stage_units(plan, prepared.relations, dimension)
+        statements = queries(plan, prepared.relations, dimension, units=staged, dedup=runner.dedup)
+        counts = {str(row["dim"]): Counts.of(row) for row in runner.run(statements.counts)}
+        say(f"aggregating {sum(c.assigned for c in counts.values())} units of {plan.test}")
+        rows: dict[str, list[dict[str, Any]]] = {}
+        for row in runner.run(statements.aggregate):
+            rows.setdefault(str(row.pop("dim")), []).append(row)
+        found: dict[str, Aggregated | PipelineError] = {}
+        for key in counts or {"": Counts.of(None)}:
+            try:
+                found[key] = _checked(
+                    build(
+                        plan,
+                        counts.get(key, Counts.of(None)),
+                        rows.get(key, []),
+                        prepared.malformed,
+                        duplicate_events=prepared.duplicate_events,
+                        settings=settings,
+                        expected_final_total=expected_final_total,
+                    )
+                )
+            except PipelineError as error:
+                found[key] = error
+        return found
 
-    overall = one(plan)
+    overall = results(None)[""]
+    if isinstance(overall, PipelineError):
+        raise overall
     if breakdown is None:
         return overall
-    parts: dict[str, Aggregated] = {}
-    for row in runner.run(values_query(plan, prepared.relations, breakdown)):
-        value = row["value"]
-        key = MISSING if value is None else str(value)
-        say(f"breakdown {breakdown} = {key}")
-        sliced = replace(plan, filters=(*plan.filters, _equals(breakdown, value)))
-        try:
-            parts[key] = one(sliced)
-        except PipelineError:
-            continue
+    say(f"breakdown by {breakdown}")
+    parts = {
+        key: value for key, value in results(breakdown).items() if isinstance(value, Aggregated)
+    }
     return replace(overall, breakdown=parts)
 
 
-def _equals(attribute: str, value: str | None) -> Targeting:
-    """``attribute == value`` (``None``: the attribute is missing) as targeting."""
-    target = TargetingValue() if value is None else TargetingValue(string_value=value)
-    criterion = Criterion(
-        attribute=AttributeCriterion(attribute_name=attribute, eq_rule=EqRule(value=target))
-    )
-    return Targeting(criteria={"breakdown": criterion}, expression=Expression(ref="breakdown"))
+def _checked(result: Aggregated) -> Aggregated:
+    """``result`` once its statistics are known to be what ``analyze-stats`` reads."""
+    try:
+        parse_input(result.stats)
+    except ConfigError as error:
+        raise PipelineError(f"the statistics cannot be analysed: {error.problems[0]}") from None
+    return result
 
 
 def aggregation_sql(

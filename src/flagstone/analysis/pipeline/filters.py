@@ -87,8 +87,8 @@ def _criterion(criterion: AttributeCriterion, column: Callable[[str], str]) -> s
     if criterion.starts_with_rule is not None:
         return f"STARTS_WITH({col}, {sql_string(criterion.starts_with_rule.value)})"
     if criterion.ends_with_rule is not None:
-        value = criterion.ends_with_rule.value
-        return f"(RIGHT({col}, {len(value)}) = {sql_string(value)})"
+        suffix = criterion.ends_with_rule.value
+        return f"(RIGHT({col}, {len(suffix)}) = {sql_string(suffix)})"
     if criterion.contains_rule is not None:
         return f"(STRPOS({col}, {sql_string(criterion.contains_rule.value)}) > 0)"
     raise PipelineError(

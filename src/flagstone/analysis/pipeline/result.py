@@ -65,12 +65,22 @@ class Counts:
     multi_variant: int
     assigned: int
     first_exposure: datetime | None
+    origin: float | None = None
+    """The start of the first bucket, seconds since 1970 (UTC)."""
 
     @classmethod
-    def of(cls, row: Mapping[str, Any]) -> Counts:
+    def of(cls, row: Mapping[str, Any] | None) -> Counts:
+        """The counts of a ``counts`` row (``None``: no exposure of the test at all)."""
+        if row is None:
+            return cls(0, 0, 0, 0, 0, 0, None)
         first = row.get("first_exposure")
         if isinstance(first, datetime):
-            first = first.astimezone(timezone.utc) if first.tzinfo else first
+            # a driver that gives the session's (UTC) time without its zone: UTC
+            first = (
+                first.astimezone(timezone.utc)
+                if first.tzinfo
+                else first.replace(tzinfo=timezone.utc)
+            )
         return cls(
             exposures=_int(row["exposures"]),
             overrides=_int(row["overrides"]),
@@ -79,6 +89,7 @@ class Counts:
             multi_variant=_int(row["multi_variant"]),
             assigned=_int(row["assigned"]),
             first_exposure=first if isinstance(first, datetime) else None,
+            origin=None if row.get("origin") is None else _number(row["origin"]),
         )
 
 
@@ -100,11 +111,10 @@ def rfc3339(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def look_ends(plan: Plan, first_exposure: datetime) -> list[datetime]:
-    """The end of each bucket from the one holding the earliest assignment, the last being
-    the analysis time."""
+def look_ends(plan: Plan, origin_seconds: float) -> list[datetime]:
+    """The end of each bucket from ``origin_seconds`` (the start of the one holding the
+    earliest assignment), the last being the analysis time."""
     size = plan.bucket_seconds
-    origin_seconds = math.floor(first_exposure.timestamp() / size) * size
     origin = datetime.fromtimestamp(origin_seconds, tz=timezone.utc)
     count = max(1, math.ceil((plan.at - origin).total_seconds() / size))
     ends = [origin + timedelta(seconds=size * (k + 1)) for k in range(count)]
@@ -140,7 +150,11 @@ def build(
             + (" (after the exposure filter)" if plan.filters else "")
         )
     _check_windows(plan, counts.first_exposure)
-    ends = look_ends(plan, counts.first_exposure)
+    size = plan.bucket_seconds
+    origin = counts.origin
+    if origin is None:
+        origin = math.floor(counts.first_exposure.timestamp() / size) * size
+    ends = look_ends(plan, origin)
     looks = len(ends)
     names = ["units"] + [str(key) for key in rows[0] if str(key).startswith("m")] if rows else []
     table: dict[str, dict[str, list[float]]] = {

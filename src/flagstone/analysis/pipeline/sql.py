@@ -25,10 +25,12 @@ values; the per-unit values of each metric (units without events are 0).
 With a fixed horizon the rows are per *assignment* bucket (a cohort): summed over ``k``
 they are the statistics at the analysis time, and their ``units`` cumulated give the units
 per variant over time. With a sequential horizon the rows are *increments* per bucket: a
-unit's values are cumulated over its buckets (window functions), and each row holds the
-change of every per-unit quantity (``y``, ``y²``, ``x·y``, …) since the unit's previous
-bucket, so that the sums cumulated over ``k`` are exactly the statistics at the end of
-bucket ``k``: the units assigned by then with their events up to then.
+unit's aggregates are cumulated over its buckets (one window function, a running sum), and
+each row holds the change of every per-unit quantity (``y``, ``y²``, ``x·y``, …) since the
+unit's previous bucket — its value from the running sums minus its value from the running
+sums without this bucket's increments — so that the sums cumulated over ``k`` are exactly
+the statistics at the end of bucket ``k``: the units assigned by then with their events up
+to then.
 
 Timestamps: the windows compare timestamps with ``INTERVAL 'n' SECOND`` arithmetic (exact
 to the microsecond), the buckets come from ``EPOCH(time)`` (seconds since 1970, UTC).
@@ -49,12 +51,13 @@ from flagstone.model.metrics import Aggregation, MetricPart
 
 __all__ = [
     "DIALECTS",
+    "MISSING",
     "Queries",
     "Relations",
     "queries",
     "timestamp_literal",
     "transpile",
-    "values_query",
+    "units_query",
 ]
 
 DIALECTS = ("duckdb", "postgres", "bigquery", "snowflake", "spark", "trino")
@@ -135,7 +138,9 @@ class _Columns:
         for index, key in enumerate(self.keys):
             condition = _condition(key)
             needs = self.needs[index]
-            found.append((f"c{index}", f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"))
+            found.append(
+                (f"c{index}", f"CAST(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END) AS BIGINT)")
+            )
             if "s" in needs:
                 found.append(
                     (
@@ -148,7 +153,8 @@ class _Columns:
                 found.append(
                     (
                         f"v{index}",
-                        f"SUM(CASE WHEN {condition} AND j.value IS NOT NULL THEN 1 ELSE 0 END)",
+                        f"CAST(SUM(CASE WHEN {condition} AND j.value IS NOT NULL THEN 1 ELSE 0 END)"
+                        " AS BIGINT)",
                     )
                 )
         return found
@@ -204,10 +210,14 @@ def _quantities(plan: Plan, columns: _Columns, col: Callable[[str], str]) -> lis
     return found
 
 
-def _prefix(plan: Plan, relations: Relations) -> str:
-    """The CTEs shared by both statements, up to the assigned units."""
+MISSING = "(none)"
+"""The breakdown value of the exposures that do not record the attribute."""
+
+
+def _marked(plan: Plan, relations: Relations, dimension: str | None, dedup: str) -> str:
+    """The CTEs of the test's exposures: ``marked`` has each with ``kept`` (not an override,
+    a treatment's variant, a time) and its ``dedup_key``."""
     at = timestamp_literal(plan.at)
-    bucket = plan.bucket_seconds
     cases = " ".join(
         f"WHEN {sql_string(spelling)} THEN {sql_string(short)}"
         for spelling, short in plan.variants.items()
@@ -216,56 +226,106 @@ def _prefix(plan: Plan, relations: Relations) -> str:
     for targeting in plan.filters:
         conditions.append(predicate(targeting, lambda name: relations.attributes[name]))
     where = " AND ".join(conditions)
+    dim = (
+        "''"
+        if dimension is None
+        else f"COALESCE({relations.attributes[dimension]}, {sql_string(MISSING)})"
+    )
+    key = dedup.replace("resolve_id", "t.resolve_id")
     return f"""WITH exposures AS (SELECT * FROM {relations.exposures} AS exposure_source),
-events AS (SELECT * FROM {relations.events} AS event_source),
 test_exposures AS (
-  SELECT unit, CASE variant {cases} ELSE NULL END AS variant, time, resolve_id,
+  SELECT {dim} AS dim, unit, CASE variant {cases} ELSE NULL END AS variant, time, resolve_id,
          COALESCE(override, FALSE) AS override
   FROM exposures
   WHERE {where}
 ),
-kept AS (
-  SELECT unit, variant, time, resolve_id FROM test_exposures
-  WHERE NOT override AND variant IS NOT NULL AND unit IS NOT NULL AND time IS NOT NULL
-),
-units AS (
-  SELECT unit, MIN(variant) AS variant, MAX(variant) AS other, MIN(time) AS first_time
-  FROM kept GROUP BY unit
-),
-origin AS (
-  SELECT FLOOR(EPOCH(MIN(first_time)) / {bucket}) * {bucket} AS o FROM units
-),
-assigned AS (
-  SELECT u.unit, u.variant, u.first_time,
-         CAST(FLOOR((EPOCH(u.first_time) - origin.o) / {bucket}) AS BIGINT) AS k
-  FROM units AS u CROSS JOIN origin
-  WHERE u.variant = u.other
+marked AS (
+  SELECT t.*, NOT t.override AND t.variant IS NOT NULL AND t.time IS NOT NULL AS kept,
+         {key} AS dedup_key
+  FROM test_exposures AS t
 )"""
 
 
-def queries(plan: Plan, relations: Relations) -> Queries:
-    """The ``counts`` and ``aggregate`` statements of ``plan`` over ``relations``."""
-    prefix = _prefix(plan, relations)
-    counts = f"""{prefix}
-SELECT
-  (SELECT COUNT(*) FROM test_exposures) AS exposures,
-  (SELECT COUNT(*) FROM test_exposures WHERE override) AS overrides,
-  (SELECT COUNT(*) FROM test_exposures WHERE NOT override AND variant IS NULL)
-    AS unknown_variants,
-  (SELECT COUNT(*) - COUNT(DISTINCT resolve_id) FROM kept) AS duplicates,
-  (SELECT COUNT(*) FROM units WHERE variant <> other) AS multi_variant,
-  (SELECT COUNT(*) FROM assigned) AS assigned,
-  (SELECT MIN(first_time) FROM assigned) AS first_exposure"""
-    return Queries(counts=counts, aggregate=_aggregate(plan, prefix))
+_UNITS = """units AS (
+  SELECT dim, unit,
+         MIN(CASE WHEN kept THEN variant END) AS variant,
+         MAX(CASE WHEN kept THEN variant END) AS other,
+         MIN(CASE WHEN kept THEN time END) AS first_time,
+         COUNT(*) AS records,
+         SUM(CASE WHEN override THEN 1 ELSE 0 END) AS overrides,
+         SUM(CASE WHEN NOT override AND variant IS NULL THEN 1 ELSE 0 END) AS unknown_variants
+  FROM marked GROUP BY dim, unit
+)"""
+"""Per unit (and breakdown value): its variants, its first exposure, its records."""
 
 
-def values_query(plan: Plan, relations: Relations, attribute: str) -> str:
-    """The distinct values of a context attribute over the test's exposures."""
-    column = relations.attributes[attribute]
-    return f"""WITH exposures AS (SELECT * FROM {relations.exposures} AS exposure_source)
-SELECT DISTINCT {column} AS value FROM exposures
-WHERE abtest = {sql_string(plan.test)} AND time < {timestamp_literal(plan.at)}
-ORDER BY value"""
+def _prefix(plan: Plan, relations: Relations, start: str) -> str:
+    """``start`` (CTEs ending with ``units``) followed by the units assigned, their bucket
+    and the events."""
+    bucket = plan.bucket_seconds
+    return f"""{start},
+events AS (SELECT * FROM {relations.events} AS event_source),
+single AS (
+  SELECT dim, unit, variant, first_time FROM units
+  WHERE variant = other AND unit IS NOT NULL
+),
+origin AS (
+  SELECT FLOOR(EPOCH(MIN(first_time)) / {bucket}) * {bucket} AS o FROM single
+),
+assigned AS (
+  SELECT u.dim, u.unit, u.variant, u.first_time,
+         CAST(FLOOR((EPOCH(u.first_time) - origin.o) / {bucket}) AS BIGINT) AS k
+  FROM single AS u CROSS JOIN origin
+)"""
+
+
+def units_query(plan: Plan, relations: Relations, dimension: str | None = None) -> str:
+    """The per-unit rows both statements start from, for an engine that stages them once."""
+    return f"{_marked(plan, relations, dimension, 'resolve_id')},\n{_UNITS}\nSELECT * FROM units"
+
+
+def queries(
+    plan: Plan,
+    relations: Relations,
+    dimension: str | None = None,
+    *,
+    units: str | None = None,
+    dedup: str = "resolve_id",
+) -> Queries:
+    """The ``counts`` and ``aggregate`` statements of ``plan`` over ``relations``; with a
+    ``dimension`` (a context attribute the relations carry), one result per value of it:
+    every row starts with ``dim``. ``units`` names a relation holding
+    :func:`units_query`'s rows (staged by the engine) instead of computing them; ``dedup``
+    is the expression of ``resolve_id`` whose distinct values the duplicates are counted
+    on (an engine may use a 64-bit hash of it to save memory)."""
+    staged = f"units AS (SELECT * FROM {units} AS staged_units)" if units else _UNITS
+    marked = _marked(plan, relations, dimension, dedup) + ",\n" + staged
+    counts = f"""{_prefix(plan, relations, marked)},
+repeated AS (
+  SELECT dim, SUM(CASE WHEN kept THEN 1 ELSE 0 END)
+           - COUNT(DISTINCT CASE WHEN kept THEN dedup_key END) AS duplicates
+  FROM marked GROUP BY dim
+),
+per_dim AS (
+  SELECT u.dim, SUM(u.records) AS exposures, SUM(u.overrides) AS overrides,
+         SUM(u.unknown_variants) AS unknown_variants,
+         SUM(CASE WHEN u.variant <> u.other THEN 1 ELSE 0 END) AS multi_variant,
+         SUM(CASE WHEN u.variant = u.other AND u.unit IS NOT NULL THEN 1 ELSE 0 END)
+           AS assigned,
+         MIN(CASE WHEN u.variant = u.other AND u.unit IS NOT NULL THEN u.first_time END)
+           AS first_exposure
+  FROM units AS u GROUP BY u.dim
+)
+SELECT d.dim, d.exposures, d.overrides, d.unknown_variants,
+       COALESCE(r.duplicates, 0) AS duplicates, d.multi_variant, d.assigned,
+       d.first_exposure, origin.o AS origin
+FROM per_dim AS d LEFT JOIN repeated AS r ON r.dim = d.dim CROSS JOIN origin
+ORDER BY d.dim"""
+    if units:
+        start = f"WITH {staged}"
+    else:
+        start = _marked(plan, relations, dimension, "resolve_id") + ",\n" + _UNITS
+    return Queries(counts=counts, aggregate=_aggregate(plan, _prefix(plan, relations, start)))
 
 
 def _aggregate(plan: Plan, prefix: str) -> str:
@@ -281,7 +341,7 @@ def _aggregate(plan: Plan, prefix: str) -> str:
     events = ", ".join(sql_string(event) for event in plan.events) or "NULL"
     joined = f""",
 joined AS (
-  SELECT a.unit, a.variant, a.first_time, a.k AS ak,
+  SELECT a.dim, a.unit, a.variant, a.first_time, a.k AS ak,
          CAST(FLOOR((EPOCH(e.time) - origin.o) / {bucket}) AS BIGINT) AS ek,
          e.event, CAST(e.value AS DOUBLE) AS value, e.time
   FROM assigned AS a JOIN events AS e ON e.unit = a.unit CROSS JOIN origin
@@ -299,63 +359,62 @@ windowed AS (
         totals = ",\n       ".join(f"SUM({name}) AS {name}" for name in sums)
         return f"""{prefix}{joined},
 per_unit AS (
-  SELECT j.unit,
+  SELECT j.dim, j.unit,
          {per_unit}
-  FROM windowed AS j GROUP BY j.unit
+  FROM windowed AS j GROUP BY j.dim, j.unit
 ),
 unit_values AS (
-  SELECT a.variant, a.k,
+  SELECT a.dim, a.variant, a.k,
          {values}
-  FROM assigned AS a LEFT JOIN per_unit AS p ON p.unit = a.unit
+  FROM assigned AS a LEFT JOIN per_unit AS p ON p.unit = a.unit AND p.dim = a.dim
 )
-SELECT variant, k, COUNT(*) AS units,
+SELECT dim, variant, k, COUNT(*) AS units,
        {totals}
-FROM unit_values GROUP BY variant, k ORDER BY variant, k"""
+FROM unit_values GROUP BY dim, variant, k ORDER BY dim, variant, k"""
     names = [name for name, _ in aggregates]
     increments = ",\n         ".join(f"{expr} AS {name}" for name, expr in aggregates)
     zeros = ",\n         ".join(f"0 AS {name}" for name in names)
-    summed = ",\n         ".join(f"SUM({name}) AS {name}" for name in names)
-    over = "OVER (PARTITION BY unit ORDER BY k ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
-    running = ",\n         ".join(f"SUM({name}) {over} AS {name}" for name in names)
-    values = ",\n         ".join(f"{expr} AS {name}" for name, expr in plain)
-    lag = "OVER (PARTITION BY unit ORDER BY k)"
-    deltas = ",\n         ".join(
-        f"{name} - LAG({name}, 1, 0) {lag} AS {name}" for name in ["units", *sums]
+    summed = ",\n         ".join(
+        f"CAST(SUM({name}) AS {'DOUBLE' if name.startswith('s') else 'BIGINT'}) AS {name}"
+        for name in names
     )
-    totals = ",\n       ".join(f"SUM({name}) AS {name}" for name in ["units", *sums])
+    over = (
+        "OVER (PARTITION BY dim, unit ORDER BY k ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+    )
+    running = ",\n         ".join(
+        f"{name} AS i_{name}, SUM({name}) {over} AS {name}" for name in names
+    )
+    # the change of each quantity since the unit's previous bucket: its value from the
+    # running sums minus its value from the running sums before this bucket's increments
+    # (nothing before the unit's first bucket, the one it was assigned in)
+    before = _quantities(plan, _Columns(), lambda name: f"({name} - i_{name})")
+    changes = ",\n       ".join(
+        f"SUM(({now}) - CASE WHEN opened = 1 THEN 0 ELSE ({then}) END) AS {name}"
+        for (name, now), (_, then) in zip(plain, before, strict=True)
+    )
     return f"""{prefix}{joined},
 increments AS (
-  SELECT j.unit, j.variant, GREATEST(j.ek, j.ak) AS k,
+  SELECT j.dim, j.unit, j.variant, GREATEST(j.ek, j.ak) AS k, 0 AS opened,
          {increments}
-  FROM windowed AS j GROUP BY j.unit, j.variant, GREATEST(j.ek, j.ak)
+  FROM windowed AS j GROUP BY j.dim, j.unit, j.variant, GREATEST(j.ek, j.ak)
   UNION ALL
-  SELECT unit, variant, k,
+  SELECT dim, unit, variant, k, 1 AS opened,
          {zeros}
   FROM assigned
 ),
 per_bucket AS (
-  SELECT unit, variant, k,
+  SELECT dim, unit, variant, k, CAST(SUM(opened) AS BIGINT) AS opened,
          {summed}
-  FROM increments GROUP BY unit, variant, k
+  FROM increments GROUP BY dim, unit, variant, k
 ),
 running AS (
-  SELECT unit, variant, k,
+  SELECT dim, variant, k, opened,
          {running}
   FROM per_bucket
-),
-unit_values AS (
-  SELECT unit, variant, k, 1 AS units,
-         {values}
-  FROM running
-),
-changes AS (
-  SELECT variant, k,
-         {deltas}
-  FROM unit_values
 )
-SELECT variant, k,
-       {totals}
-FROM changes GROUP BY variant, k ORDER BY variant, k"""
+SELECT dim, variant, k, SUM(opened) AS units,
+       {changes}
+FROM running GROUP BY dim, variant, k ORDER BY dim, variant, k"""
 
 
 def transpile(sql: str, dialect: str) -> str:
