@@ -394,7 +394,14 @@ def _forest(
     for tick, (_, name) in zip(axes.get_yticklabels(), labels, strict=True):
         tick.set_color(colors.get(name, _CONTROL))
         tick.set_fontweight("bold")
-    axes.xaxis.set_major_formatter(lambda value, _: _percent(value / 100, signed=True))
+    from matplotlib.ticker import MaxNLocator
+
+    axes.xaxis.set_major_locator(MaxNLocator(nbins=7))
+    span = high - low
+    decimals = 0 if span >= 12 else 1 if span >= 2 else 2
+    axes.xaxis.set_major_formatter(
+        lambda value, _: f"{value:+.{decimals}f} %".replace("-", _MINUS).replace("+0 %", "0 %")
+    )
     axes.set_xlabel("relative difference, treatment / control \u2212 1, with its interval")
     axes.grid(axis="x", color="#eaeef2", linewidth=0.8)
     axes.set_axisbelow(True)
@@ -627,17 +634,18 @@ h3:first-of-type { margin-top: 4px; }
   border-radius: 6px; padding: 10px 14px; }
 .decision .verdict { font-size: 20px; font-weight: 700; }
 .decision ul { margin: 6px 0 0; padding-left: 18px; }
-table { border-collapse: collapse; width: 100%; font-size: 13.5px;
+table { border-collapse: collapse; width: 100%; font-size: 13px;
   font-variant-numeric: tabular-nums; }
 .wide { overflow-x: auto; }
 th, td { text-align: left; padding: 5px 7px; border-bottom: 1px solid #eaeef2;
   vertical-align: top; }
 th { color: #57606a; font-weight: 600; border-bottom: 1px solid #d0d7de; }
 td.num { text-align: right; white-space: nowrap; }
+td.nowrap { white-space: nowrap; }
 .ci { color: #57606a; }
 td.num .ci { display: block; font-size: 12px; }
 .badge { display: inline-block; border-radius: 10px; padding: 0 8px; font-size: 12.5px;
-  font-weight: 600; color: #fff; white-space: nowrap; }
+  font-weight: 600; color: #fff; }
 .plot { display: block; width: 100%; height: auto; margin: 6px 0; }
 .notes { list-style: none; padding: 0; margin: 0; }
 .notes li { border-left: 4px solid; padding: 4px 10px; margin: 6px 0; background: #f6f8fa; }
@@ -840,11 +848,15 @@ class _Page:
                 reduction = _percent(comparison.variance_reduction_rate, signed=False)
                 extra.append(f"CUPED variance reduction {reduction}")
             if comparison.non_inferiority_p_value is not None:
-                extra.append(f"non-inferiority p = {_p_value(comparison.non_inferiority_p_value)}")
+                p_value = _p_value(comparison.non_inferiority_p_value)
+                extra.append(
+                    f"non-inferiority p {p_value if p_value[0] == '<' else '= ' + p_value}"
+                )
             rows.append(
                 f'<tr><td><b style="color:{self.colors.get(comparison.compared, _CONTROL)}">'
                 f"{_e(comparison.compared)}</b></td>"
-                f'<td><span class=badge style="background:{color}">{_e(label)}</span></td>'
+                f"<td class=nowrap>"
+                f'<span class=badge style="background:{color}">{_e(label)}</span></td>'
                 f"<td>{_e(comparison.message)}</td>"
                 f"<td>{_e('; '.join(power + extra)) or '—'}</td></tr>"
             )
