@@ -369,6 +369,14 @@ def test_html_writes_one_report_file_and_nothing_on_stdout(
     assert "&#x27;purchase&#x27; event" in page and "from 0s to 3d after" in page
 
 
+def test_html_without_matplotlib_says_how_to_install_it(
+    logs: Logs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    result = run(*logs.args("--format", "html"), capsys=capsys)
+    one_line_usage_error(result, "matplotlib", 'pip install "flagstone[report]"')
+
+
 def test_emit_sql_prints_the_aggregation_for_a_warehouse(
     logs: Logs, capsys: pytest.CaptureFixture[str]
 ) -> None:
