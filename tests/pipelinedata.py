@@ -11,6 +11,7 @@ and events after the analysis time, other tests' exposures and other events.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import random
@@ -83,7 +84,7 @@ def snapshot_document(
 ) -> dict[str, Any]:
     """A snapshot with the flag, the test (metrics block naming every definition) and the
     definitions."""
-    definitions = METRICS if metrics is None else metrics
+    definitions = copy.deepcopy(METRICS if metrics is None else metrics)  # callers may edit it
     block: dict[str, Any] = {
         "entity": "entities/user",
         "bucket": bucket,

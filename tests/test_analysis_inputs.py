@@ -131,10 +131,11 @@ def test_the_documented_example_parses() -> None:
 
 
 def readme_input_examples() -> list[str]:
-    """The README's JSON blocks that are analysis inputs (they have "metrics")."""
+    """The README's JSON blocks that are analysis inputs (they have "metrics" with "groups";
+    a metrics file has "metrics" too)."""
     readme = Path(__file__).resolve().parent.parent / "README.md"
     blocks = re.findall(r"```json\n(.*?)```", readme.read_text(encoding="utf-8"), re.S)
-    return [block for block in blocks if '"metrics"' in block]
+    return [block for block in blocks if '"metrics"' in block and '"groups"' in block]
 
 
 @pytest.mark.parametrize("block", readme_input_examples() or [None])
