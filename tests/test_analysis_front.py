@@ -36,6 +36,7 @@ ANALYSIS_NAMES = [
     "DbApiEngine",
     "DuckDBEngine",
     "Estimate",
+    "ExperimentAnalysis",
     "GroupInput",
     "GroupStats",
     "Horizon",
@@ -57,6 +58,7 @@ ANALYSIS_NAMES = [
     "aggregate",
     "aggregation_sql",
     "analyze",
+    "analyze_experiment",
     "bonferroni",
     "bonferroni_adjusted_p",
     "bonferroni_alpha",
@@ -81,6 +83,7 @@ ANALYSIS_NAMES = [
     "standardized_sample_size",
     "to_analysis_result",
     "to_computed_results",
+    "to_html",
     "to_metric_snapshot",
     "to_table",
 ]

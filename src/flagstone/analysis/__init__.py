@@ -12,7 +12,9 @@ standard deviations), ``srm``, ``corrections`` (Bonferroni, Holm), ``cuped``, ``
 (Lan-DeMets alpha spending), ``spotify`` (spotify-confidence's powered effect) and
 ``normal``. ``pipeline`` turns exposure logs and metric events into the input
 (:func:`aggregate`, :func:`aggregation_sql`); it needs duckdb and sqlglot, also in the
-``analysis`` extra, imported when an aggregation runs.
+``analysis`` extra, imported when an aggregation runs. ``experiment`` runs both halves
+(:func:`analyze_experiment` → :class:`ExperimentAnalysis`) and ``report`` draws the result
+as one self-contained HTML page (:func:`to_html`; matplotlib, the ``report`` extra).
 
 It needs the ``analysis`` extra, ``pip install "flagstone[analysis]"`` (scipy, for the t
 and chi-square distributions, root finding and the sequential boundaries). Without it the
@@ -31,6 +33,7 @@ from flagstone.analysis.corrections import (
     holm,
 )
 from flagstone.analysis.cuped import CovariateSums, CupedResult, cuped
+from flagstone.analysis.experiment import ExperimentAnalysis, analyze_experiment
 from flagstone.analysis.groups import GroupStats
 from flagstone.analysis.inputs import (
     AnalysisInput,
@@ -68,6 +71,7 @@ from flagstone.analysis.power import (
     standardized_powered_effect,
     standardized_sample_size,
 )
+from flagstone.analysis.report import to_html
 from flagstone.analysis.results import (
     AnalysisOutcome,
     Annotation,
@@ -90,6 +94,7 @@ __all__ = [
     "DbApiEngine",
     "DuckDBEngine",
     "Estimate",
+    "ExperimentAnalysis",
     "GroupInput",
     "GroupStats",
     "Horizon",
@@ -111,6 +116,7 @@ __all__ = [
     "aggregate",
     "aggregation_sql",
     "analyze",
+    "analyze_experiment",
     "bonferroni",
     "bonferroni_adjusted_p",
     "bonferroni_alpha",
@@ -135,6 +141,7 @@ __all__ = [
     "standardized_sample_size",
     "to_analysis_result",
     "to_computed_results",
+    "to_html",
     "to_metric_snapshot",
     "to_table",
 ]

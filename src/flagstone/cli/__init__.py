@@ -9,6 +9,7 @@ One argparse tree; each command lives in a module of its own that adds its parse
     flagstone serve FILE [--port N] [--host H] …              serve.py
     flagstone abtest COMMAND FILE …                           abtest.py
     flagstone analyze-stats FILE [--format …]                 analyze_stats.py
+    flagstone analyze SNAPSHOT --test T --exposures … --events …  analyze.py
 
 This package owns arguments, exit codes and printing, nothing else: the logic is the library's
 (``flagstone.formats``, ``flagstone.Client``, ``flagstone.abtests``, ``flagstone.analysis``,
@@ -24,7 +25,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import abtest, analyze_stats, serve, snapshot
+from . import abtest, analyze, analyze_stats, serve, snapshot
 from .common import EXIT_OK, EXIT_USAGE, PROG, CommandFailure, fail
 
 __all__ = ["main", "parser"]
@@ -45,6 +46,7 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="_command", metavar="COMMAND", required=True)
     snapshot.register(commands)
     analyze_stats.register(commands)
+    analyze.register(commands)
     abtest.register(commands)
     serve.register(commands)
     return root
