@@ -33,10 +33,8 @@ import contextlib
 import logging
 import os
 import sqlite3
-import sys
 import threading
 import time
-import weakref
 from collections.abc import Mapping
 from itertools import islice
 from typing import Any
@@ -157,8 +155,7 @@ class SqliteMaterializationStore:
                 f"not a usable materialization store: {error}", source=self.path
             ) from None
         register_fork_hooks(self)
-        close_at_exit(self)
-        _flush_in_multiprocessing_children(self)
+        close_at_exit(self)  # the interpreter's exit and a multiprocessing worker's
 
     def _reset(self) -> None:
         """Fresh state: no connections, nothing queued, no writer."""
@@ -281,8 +278,8 @@ class SqliteMaterializationStore:
             self._local.connection = None
         return flushed
 
-    def _close_at_exit(self) -> None:
-        self.close(_EXIT_FLUSH)
+    def _close_at_exit(self, timeout: float | None = None) -> None:
+        self.close(_EXIT_FLUSH if timeout is None else min(timeout, _EXIT_FLUSH))
 
     # -- inspection -------------------------------------------------------------------------
 
@@ -463,9 +460,7 @@ class SqliteMaterializationStore:
             for key, rules in inherited.items()
         }
         self._stats["pending"] = sum(len(rules) for rules in self._queue.values())
-        util = sys.modules.get("multiprocessing.util")
-        if util is not None:  # a worker clears its finalizers, then runs these
-            util.register_after_fork(self, _flush_in_multiprocessing_children)
+        # the exit of a multiprocessing worker flushes it: process.hooks (close_at_exit)
 
     def _resume_after_fork(self) -> None:
         if self._queue:
@@ -499,21 +494,3 @@ def _is_busy(error: sqlite3.Error) -> bool:
         return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
     text = str(error)
     return "locked" in text or "busy" in text
-
-
-def _flush_in_multiprocessing_children(store: SqliteMaterializationStore) -> None:
-    """``multiprocessing`` workers leave through ``os._exit`` (no ``atexit``) after running
-    its finalizers: flush there too, in a process that uses ``multiprocessing``. (A
-    finalizer runs only in the process that registered it, and a forked worker drops the
-    ones it inherited: it registers its own after the fork.)"""
-    util = sys.modules.get("multiprocessing.util")
-    if util is None:
-        return
-    reference = weakref.ref(store)
-
-    def flush() -> None:
-        alive = reference()
-        if alive is not None:
-            alive.close(_EXIT_FLUSH)
-
-    util.Finalize(None, flush, exitpriority=10)
