@@ -27,7 +27,7 @@ from pydantic.alias_generators import to_camel
 
 from ..errors import Problem
 from ..semantics.hashing import ACCOUNT_BUCKETS
-from ..semantics.membership import bloom_filter_predicate, decode_bitset
+from ..semantics.membership import MAX_INFLATED_BITSETS, bloom_filter_predicate, inflated_size
 from ..semantics.scalars import parse_timestamp_ns, parse_version
 from .abtests import AbTestInstance, default_segment_name, treatment_flag
 from .bitsets import BitsetSpec
@@ -378,17 +378,30 @@ class _Checker:
     # -- bitsets, bloom filters, clients ----------------------------------------------------
 
     def check_bitsets(self) -> None:
+        total = 0
         for name, spec in self.snapshot.bitsets.items():
-            self.check_bitset(name, spec)
+            within = total <= MAX_INFLATED_BITSETS
+            total += self.check_bitset(name, spec, inflate=within)
+            if within and total > MAX_INFLATED_BITSETS:
+                self.add(
+                    "$.bitsets",
+                    f"the gzipped bitsets inflate to more than {MAX_INFLATED_BITSETS} bytes "
+                    f"together (the limit), {name!r} included; the rest were not inflated",
+                )
 
-    def check_bitset(self, name: str, spec: BitsetSpec) -> None:
+    def check_bitset(self, name: str, spec: BitsetSpec, *, inflate: bool = True) -> int:
+        """Check one bitset; the bytes it inflates to (0 if it does not decode, or is not
+        inflated because the snapshot's budget is spent)."""
         path = key_path("$.bitsets", name)
         if name not in self.segment_names:
             self.add_strict(path, f"a bitset for unknown segment {name!r}")
+        if not inflate:
+            return 0
         try:
-            decode_bitset(spec)
+            return inflated_size(spec)
         except ValueError as error:
             self.add(path, str(error))
+            return 0
 
     def check_bloom_filters(self) -> None:
         for name, bloom in self.snapshot.bloom_filters.items():
