@@ -9,6 +9,10 @@ When the document does not even match the types, the structural problems are rep
 together with the semantic problems of every flag, segment, client and A/B test that did
 parse, so one run shows everything to fix.
 
+A snapshot is untrusted input. Besides what ``flagstone.model.validation`` checks (see
+``flagstone.model.limits``), this module refuses a decoded document nested deeper than the
+JSON decoder allows text to be.
+
 A snapshot that loads may still carry *warnings* (``ParsedSnapshot.warnings``, strict mode
 only; see ``flagstone.model.validation``): they are logged once per parse, at WARNING on the
 ``flagstone`` logger, and never refuse the snapshot.
@@ -31,6 +35,7 @@ from ..model import AbTestInstance, ClientEntry, Flag, Segment, Snapshot
 from ..model.abtests import default_segment_name
 from ..model.bitsets import BitsetSpec, BloomFilter
 from ..model.clients import Account
+from ..model.limits import MAX_NESTING
 from ..model.paths import join_path
 from ..model.snapshot import SNAPSHOT
 from ..model.validation import snapshot_findings
@@ -91,6 +96,8 @@ def parse_snapshot(
             raise ConfigError(
                 [Problem("$", f"not a JSON document: {error}")], source=source
             ) from None
+        except RecursionError:
+            raise ConfigError([Problem("$", _TOO_DEEP)], source=source) from None
         decoded: Mapping[str, Any] | None = document
     elif isinstance(document, str | bytes | bytearray | memoryview):
         raw = document.encode() if isinstance(document, str) else bytes(document)
@@ -106,8 +113,7 @@ def parse_snapshot(
                 try:
                     decoded = pydantic_core.from_json(raw)
                 except ValueError as error:
-                    problem = Problem("$", f"not valid JSON: {error}")
-                    raise ConfigError([problem], source=source) from None
+                    raise ConfigError([_invalid_json(error)], source=source) from None
             model = SNAPSHOT.validate_python(decoded)
             decoded = None  # the decoded tree is as large as the model: free it now
         except ValidationError as error:
@@ -120,6 +126,15 @@ def parse_snapshot(
     if warnings:
         _log_warnings(warnings, source)
     return ParsedSnapshot(model, snapshot_version(model, raw), tuple(warnings))
+
+
+_TOO_DEEP = f"the document nests more than {MAX_NESTING} levels deep"
+
+
+def _invalid_json(error: ValueError) -> Problem:
+    if "recursion limit exceeded" in str(error):  # the decoder's own nesting limit
+        return Problem("$", f"not valid JSON: {error} ({_TOO_DEEP})")
+    return Problem("$", f"not valid JSON: {error}")
 
 
 def _log_warnings(warnings: list[Problem], source: str | None) -> None:

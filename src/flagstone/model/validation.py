@@ -32,6 +32,12 @@ from ..semantics.scalars import parse_timestamp_ns, parse_version
 from .abtests import AbTestInstance, default_segment_name, treatment_flag
 from .bitsets import BitsetSpec
 from .flags import Flag
+from .limits import (
+    MAX_EXPRESSION_DEPTH,
+    MAX_NESTING,
+    MAX_REFERENCE_DEPTH,
+    nests_deeper_than,
+)
 from .paths import join_path, key_path
 from .segments import Allocation, BucketRange
 from .snapshot import Positions, Snapshot
@@ -121,12 +127,21 @@ class _Checker:
         if self.strict:
             self.warnings.append(Problem(path, message))
 
+    def check_nesting(self, path: str, value: object, *, level: int) -> None:
+        """A free-form JSON value (a variant's value, a schema, …) at nesting ``level`` of the
+        document must keep the document within :data:`MAX_NESTING` levels. (The JSON decoder
+        holds documents read as text to it; a decoded document given to ``from_dict`` is
+        held to it here, where a deep value would otherwise exhaust the stack later.)"""
+        if value is not None and nests_deeper_than(value, MAX_NESTING - level + 1):
+            self.add(path, f"the document nests more than {MAX_NESTING} levels deep here")
+
     # -- snapshot ---------------------------------------------------------------------------
 
     def run(self) -> list[Problem]:
         snapshot = self.snapshot
         if snapshot.account is not None:
             _expect_name(self, "$.account.name", snapshot.account.name, "accounts")
+        self.check_nesting("$.schema", snapshot.snapshot_schema, level=2)
         self.check_flags()
         self.check_segments()
         self.check_bitsets()
@@ -155,6 +170,9 @@ class _Checker:
                     f"{path}.variants[{index}].name", f"variant {variant.name!r} is defined twice"
                 )
             variant_names.add(variant.name)
+            self.check_nesting(f"{path}.variants[{index}].value", variant.value, level=6)
+        self.check_nesting(f"{path}.schema", flag.flag_schema, level=4)
+        self.check_nesting(f"{path}.usageMetadata", flag.usage_metadata, level=4)
         for index, client in enumerate(flag.clients):
             if client not in self.client_names:
                 self.add_strict(f"{path}.clients[{index}]", f"unknown client {client!r}")
@@ -234,7 +252,7 @@ class _Checker:
                 self.check_targeting(f"{path}.targeting", segment.targeting)
             if segment.allocation is not None:
                 self.check_allocation(f"{path}.allocation", segment.allocation)
-        self.check_cycles()
+        self.check_reference_graph()
 
     def check_targeting(self, path: str, targeting: Targeting) -> None:
         for criterion_id, criterion in targeting.criteria.items():
@@ -260,18 +278,29 @@ class _Checker:
         else:
             self.check_expression(f"{path}.expression", targeting.expression, targeting)
 
-    def check_expression(self, path: str, expression: Expression, targeting: Targeting) -> None:
+    def check_expression(
+        self, path: str, expression: Expression, targeting: Targeting, depth: int = 1
+    ) -> None:
+        if depth > MAX_EXPRESSION_DEPTH:
+            self.add(
+                path,
+                f"the expression nests and/or/not more than {MAX_EXPRESSION_DEPTH} levels deep "
+                "(the limit)",
+            )
+            return
         if expression.ref is not None:
             if expression.ref not in targeting.criteria:
                 self.add_strict(f"{path}.ref", f"unknown criterion {expression.ref!r}")
         elif expression.not_ is not None:
-            self.check_expression(f"{path}.not", expression.not_, targeting)
+            self.check_expression(f"{path}.not", expression.not_, targeting, depth + 1)
         elif expression.and_ is not None or expression.or_ is not None:
             operands = expression.and_ if expression.and_ is not None else expression.or_
             word = "and" if expression.and_ is not None else "or"
             assert operands is not None
             for index, operand in enumerate(operands.operands):
-                self.check_expression(f"{path}.{word}.operands[{index}]", operand, targeting)
+                self.check_expression(
+                    f"{path}.{word}.operands[{index}]", operand, targeting, depth + 1
+                )
         else:
             self.add_strict(path, "the expression is empty (ref, and, or or not expected)")
 
@@ -366,14 +395,26 @@ class _Checker:
                     f"{width} / {ACCOUNT_BUCKETS}",
                 )
 
-    def check_cycles(self) -> None:
-        for component in _cyclic_components(_reference_graph(self.snapshot)):
+    def check_reference_graph(self) -> None:
+        """Segment references: cycles (strict mode) and chains longer than the limit."""
+        graph = _reference_graph(self.snapshot)
+        components = _components(graph)
+        for component in components:
+            if len(component) == 1 and component[0] not in graph.get(component[0], ()):
+                continue
             if len(component) == 1:
                 message = f"segment {component[0]!r} references itself"
             else:
                 names = ", ".join(repr(name) for name in component)
                 message = f"segments {names} reference each other in a cycle"
             self.add_strict(_segment_path(self.snapshot, component[0]), message)
+        for chain in _chains_too_long(graph, components, MAX_REFERENCE_DEPTH):
+            shown = chain if len(chain) <= 6 else [*chain[:4], "…", *chain[-1:]]
+            self.add(
+                _segment_path(self.snapshot, chain[0]),
+                f"segment references chain {len(chain)} segments deep "
+                f"({' → '.join(shown)}); at most {MAX_REFERENCE_DEPTH} (the limit)",
+            )
 
     # -- bitsets, bloom filters, clients ----------------------------------------------------
 
@@ -473,6 +514,11 @@ class _Checker:
                 self.check_allocation(f"{path}.segment.allocation", instance.segment.allocation)
         self.check_schedule(path, instance)
         self.check_intake(path, instance)
+        self.check_nesting(f"{path}.metrics", instance.metrics, level=4)
+        self.check_nesting(f"{path}.stats", instance.stats, level=4)
+        self.check_nesting(f"{path}.pendingTransition", instance.pending_transition, level=4)
+        if instance.origin is not None:
+            self.check_nesting(f"{path}.origin.fields", instance.origin.fields, level=5)
 
     def check_abtest_change(self, index: int | None, released: str | None) -> list[Problem]:
         """What a change of one A/B test can break in a snapshot that was valid before it:
@@ -495,7 +541,7 @@ class _Checker:
             if targeting is not None and any(
                 criterion.segment is not None for criterion in targeting.criteria.values()
             ):
-                self.check_cycles()
+                self.check_reference_graph()
         if released is not None and released not in self.segment_names:
             self.check_references(released)
         return self.problems
@@ -677,9 +723,9 @@ def _check_overlaps(checker: _Checker, ranges: list[tuple[int, int, str]], what:
         checker.add(second, f"overlaps {first} ({what})")
 
 
-def _cyclic_components(graph: dict[str, list[str]]) -> list[list[str]]:
-    """The strongly connected components of ``graph`` that contain a cycle (several
-    segments, or one that references itself), by Tarjan's algorithm, iteratively."""
+def _components(graph: dict[str, list[str]]) -> list[list[str]]:
+    """The strongly connected components of ``graph`` by Tarjan's algorithm, iteratively;
+    each comes after every component it reaches (the references it makes)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     on_stack: set[str] = set()
@@ -714,12 +760,56 @@ def _cyclic_components(graph: dict[str, list[str]]) -> list[list[str]]:
                     component.append(member)
                     if member == node:
                         break
-                if len(component) > 1 or node in graph.get(node, []):
-                    components.append(component[::-1])
+                components.append(component[::-1])
             if work:
                 parent = work[-1][0]
                 low[parent] = min(low[parent], low[node])
     return components
+
+
+def _cyclic_components(graph: dict[str, list[str]]) -> list[list[str]]:
+    """The strongly connected components of ``graph`` that contain a cycle (several
+    segments, or one that references itself)."""
+    return [
+        component
+        for component in _components(graph)
+        if len(component) > 1 or component[0] in graph.get(component[0], ())
+    ]
+
+
+def _chains_too_long(
+    graph: dict[str, list[str]], components: list[list[str]], limit: int
+) -> list[list[str]]:
+    """The longest reference chain from each start (a segment no other segment references)
+    whose chain is longer than ``limit`` segments, members of a cycle counting one each:
+    the segments along it, in order."""
+    component_of = {name: number for number, members in enumerate(components) for name in members}
+    depth: list[int] = []
+    deepest_next: list[int | None] = []
+    referenced: set[int] = set()
+    for number, members in enumerate(components):  # every reference target comes first
+        best: int | None = None
+        for name in members:
+            for target in graph.get(name, ()):
+                other = component_of[target]
+                if other == number:
+                    continue
+                referenced.add(other)
+                if best is None or depth[other] > depth[best]:
+                    best = other
+        depth.append(len(members) + (depth[best] if best is not None else 0))
+        deepest_next.append(best)
+    chains = []
+    for number in range(len(components)):
+        if number in referenced or depth[number] <= limit:
+            continue
+        chain: list[str] = []
+        step: int | None = number
+        while step is not None:
+            chain.extend(components[step])
+            step = deepest_next[step]
+        chains.append(chain)
+    return chains
 
 
 def _reference_graph(snapshot: Snapshot) -> dict[str, list[str]]:
