@@ -7,13 +7,19 @@ account space, or ``allocation.proportion`` p (flagstone's rule: the bucket of
 ``f"allocation-{segment id}|{unit}"`` over 1 000 000 is below ``round(p * 1 000 000)``).
 Checks that need a unit fail without one.
 
-A reference back to a segment whose evaluation is under way (a cycle) does not match, as in
-Confidence's resolvers.
+Segment references. Each segment is compiled once, without recursion (a work list), however
+its references chain. A rule whose segment references others evaluates the whole graph
+behind it in one *scope*: each referenced segment is evaluated at most once per gate
+evaluation (its result is remembered for the rest of that evaluation), so diamonds and
+cliques of references cost one evaluation per segment, not one per path. A reference back to
+a segment whose evaluation is under way (a cycle; lenient mode only) does not match, as in
+Confidence's resolvers. Segments without references pay nothing for any of this.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ..model.bitsets import BitsetSpec, BloomFilter
@@ -22,6 +28,7 @@ from ..model.targeting import Targeting
 from ..semantics.hashing import ACCOUNT_BUCKETS, bucket
 from ..semantics.membership import bloom_filter_predicate, decode_bitset
 from ..stores.materializations import MaterializationStore
+from .ranges import in_ranges
 from .signals import MaterializationUnsupported, Predicate
 from .targeting import compile_targeting
 
@@ -62,6 +69,51 @@ def _never(context: dict[str, Any], unit: str | None) -> bool:
     return False
 
 
+class _Scope(threading.local):
+    """Per thread: the segments one gate evaluation has decided (``False`` also while a
+    segment's evaluation is under way), or ``None`` outside any."""
+
+    results: dict[str, bool] | None = None
+
+
+_SCOPE = _Scope()
+
+
+def _scoped(name: str, predicate: Predicate | None) -> Predicate | None:
+    """``predicate`` (of segment ``name``, which references other segments) evaluated in a
+    scope of its own, where ``name`` itself is under way."""
+    if predicate is None:
+        return None
+    scope = _SCOPE
+
+    def in_scope(context: dict[str, Any], unit: str | None) -> bool:
+        outer = scope.results  # kept: a store read could, in theory, evaluate again
+        scope.results = {name: False}
+        try:
+            return predicate(context, unit)
+        finally:
+            scope.results = outer
+
+    return in_scope
+
+
+def _in_segment(name: str, gates: dict[str, Predicate | None]) -> Predicate:
+    """A criterion ``{"segment": name}``: the segment's gate, once per scope."""
+    scope = _SCOPE
+
+    def in_segment(context: dict[str, Any], unit: str | None) -> bool:
+        results: dict[str, bool] = scope.results  # type: ignore[assignment]
+        result = results.get(name)
+        if result is None:
+            results[name] = False  # under way: a reference back to it does not match
+            gate = gates[name]
+            result = True if gate is None else bool(gate(context, unit))
+            results[name] = result
+        return result
+
+    return in_segment
+
+
 class SegmentCompiler:
     """Compiles and memoises the gate of every segment a plan uses."""
 
@@ -73,7 +125,6 @@ class SegmentCompiler:
         bitsets: dict[str, BitsetSpec],
         bloom_filters: dict[str, BloomFilter],
         store: MaterializationStore | None,
-        cyclic: Iterable[str] = (),
     ) -> None:
         self._segments = segments
         self._account_salt = f"MegaSalt-{account_id}|"
@@ -83,31 +134,23 @@ class SegmentCompiler:
             for name, spec in bloom_filters.items()
         }
         self._store = store
-        self._cyclic = frozenset(cyclic)
         self._gates: dict[str, Predicate | None] = {}
+        """Targeting and allocation of every segment compiled so far (references inside as
+        look-ups in the current scope)."""
         self._targetings: dict[str, Predicate | None] = {}
+        self._referring: set[str] = set()
+        """The compiled segments whose targeting references another segment."""
+        self._pending: list[str] = []
+        self._scoped: dict[tuple[str, bool], Predicate | None] = {}
         self._allocations: dict[str, AllocationPlan] = {}
 
     def __contains__(self, name: str) -> bool:
         return name in self._segments
 
-    def gate(self, name: str, visiting: frozenset[str] = frozenset()) -> Predicate | None:
-        """Targeting and allocation of segment ``name`` (which must exist).
-
-        ``visiting`` holds the segments whose evaluation led here; a reference back to one
-        of them is a cycle and, as in Confidence, does not match. Gates of segments on a
-        cycle depend on where evaluation entered the cycle, so only the others are memoised.
-        """
-        if name in visiting:
-            return _never
-        memoise = name not in self._cyclic
-        if memoise and name in self._gates:
-            return self._gates[name]
-        targeting = self._targeting(name, visiting | {name})
-        gate = _both(targeting, allocation_check(self.allocation(name)))
-        if memoise:
-            self._gates[name] = gate
-        return gate
+    def gate(self, name: str) -> Predicate | None:
+        """Targeting and allocation of segment ``name`` (which must exist), as a rule
+        evaluates it: in a scope of its own when it references other segments."""
+        return self._entry(name, targeting_only=False)
 
     def allocation(self, name: str) -> AllocationPlan:
         """The allocation of segment ``name`` (which must exist)."""
@@ -116,29 +159,48 @@ class SegmentCompiler:
         return self._allocations[name]
 
     def targeting(self, name: str) -> Predicate | None:
-        """Only the targeting of segment ``name`` (what sticky units are re-checked against)."""
-        if name in self._cyclic:
-            return self._targeting(name, frozenset())
-        if name not in self._targetings:
-            self._targetings[name] = self._targeting(name, frozenset())
-        return self._targetings[name]
+        """Only the targeting of segment ``name`` (what sticky units are re-checked against,
+        and what the single-rule resolver inlines), scoped like :meth:`gate`."""
+        return self._entry(name, targeting_only=True)
 
-    def _targeting(self, name: str, visiting: frozenset[str]) -> Predicate | None:
-        return compile_targeting(
-            self._segments[name][0],
-            lambda reference: self._reference(reference, visiting),
-            self._materialized,
-        )
+    def _entry(self, name: str, *, targeting_only: bool) -> Predicate | None:
+        key = (name, targeting_only)
+        if key not in self._scoped:
+            self._compile(name)
+            predicate = self._targetings[name] if targeting_only else self._gates[name]
+            self._scoped[key] = _scoped(name, predicate) if name in self._referring else predicate
+        return self._scoped[key]
+
+    def _compile(self, name: str) -> None:
+        """Compile ``name`` and every segment it references, each once, with a work list."""
+        pending = self._pending
+        pending.append(name)
+        while pending:
+            current = pending.pop()
+            if current in self._gates:
+                continue
+            targeting = self._compile_targeting(current)
+            self._targetings[current] = targeting
+            self._gates[current] = _both(targeting, allocation_check(self.allocation(current)))
+
+    def _compile_targeting(self, name: str) -> Predicate | None:
+        refers = False
+
+        def reference(target: str) -> Predicate:
+            nonlocal refers
+            if target not in self._segments:
+                return _never
+            refers = True
+            if target not in self._gates:
+                self._pending.append(target)
+            return _in_segment(target, self._gates)
+
+        predicate = compile_targeting(self._segments[name][0], reference, self._materialized)
+        if refers:
+            self._referring.add(name)
+        return predicate
 
     # -- criteria that point outside the targeting ------------------------------------------
-
-    def _reference(self, name: str, visiting: frozenset[str]) -> Predicate:
-        if name not in self._segments:
-            return _never
-        gate = self.gate(name, visiting)
-        if gate is None:
-            return lambda context, unit: True
-        return gate
 
     def _materialized(self, name: str) -> Predicate:
         bloom = self._blooms.get(name)
@@ -173,9 +235,8 @@ class SegmentCompiler:
         if allocation is None:
             return None
         if allocation.bucket_ranges:
-            ranges = tuple((r.lower, r.upper) for r in allocation.bucket_ranges)
             return self._account_buckets(
-                lambda index: any(lower <= index < upper for lower, upper in ranges)
+                in_ranges([(r.lower, r.upper) for r in allocation.bucket_ranges])
             )
         if allocation.proportion is None:
             return None
