@@ -10,8 +10,9 @@ together with the semantic problems of every flag, segment, client and A/B test 
 parse, so one run shows everything to fix.
 
 A snapshot is untrusted input. Besides what ``flagstone.model.validation`` checks (see
-``flagstone.model.limits``), this module refuses a decoded document nested deeper than the
-JSON decoder allows text to be.
+``flagstone.model.limits``), this module refuses a key written twice in one object (a JSON
+reader keeps only the last, so ``"flags"`` twice silently dropped every flag of the first)
+and a decoded document nested deeper than the JSON decoder allows text to be.
 
 A snapshot that loads may still carry *warnings* (``ParsedSnapshot.warnings``, strict mode
 only; see ``flagstone.model.validation``): they are logged once per parse, at WARNING on the
@@ -36,12 +37,12 @@ from ..model.abtests import default_segment_name
 from ..model.bitsets import BitsetSpec, BloomFilter
 from ..model.clients import Account
 from ..model.limits import MAX_NESTING
-from ..model.paths import join_path
+from ..model.paths import join_path, key_path
 from ..model.snapshot import SNAPSHOT
 from ..model.validation import snapshot_findings
 from ..process.gc import paused_gc
 
-__all__ = ["ParsedSnapshot", "parse_snapshot", "snapshot_version"]
+__all__ = ["ParsedSnapshot", "duplicate_keys", "parse_snapshot", "snapshot_version"]
 
 logger = logging.getLogger("flagstone")
 
@@ -114,6 +115,9 @@ def parse_snapshot(
                     decoded = pydantic_core.from_json(raw)
                 except ValueError as error:
                     raise ConfigError([_invalid_json(error)], source=source) from None
+                duplicates = duplicate_keys(raw, decoded)
+                if duplicates:
+                    raise ConfigError(duplicates, source=source)
             model = SNAPSHOT.validate_python(decoded)
             decoded = None  # the decoded tree is as large as the model: free it now
         except ValidationError as error:
@@ -135,6 +139,71 @@ def _invalid_json(error: ValueError) -> Problem:
     if "recursion limit exceeded" in str(error):  # the decoder's own nesting limit
         return Problem("$", f"not valid JSON: {error} ({_TOO_DEEP})")
     return Problem("$", f"not valid JSON: {error}")
+
+
+def duplicate_keys(raw: bytes, decoded: Any) -> list[Problem]:
+    """A problem for every key written twice in one object of the JSON text ``raw``
+    (``decoded`` is what a JSON reader made of it, which kept only one of them).
+
+    A document has a duplicate exactly when its text holds more colons than the decoded
+    document written out again: outside strings every colon ends a key, and the colons
+    inside strings are the same in both — unless the text spells one as ``\u003a``. That
+    count is cheap (the encoder is pydantic's Rust); the exact search, which names each
+    duplicate with its path, runs only when the count says there may be one.
+    """
+    if b"\\u003" not in raw or (b"\\u003a" not in raw and b"\\u003A" not in raw):
+        try:
+            if raw.count(b":") == pydantic_core.to_json(decoded).count(b":"):
+                return []
+        except (TypeError, ValueError):  # pragma: no cover - decoded JSON always encodes
+            pass
+    return _find_duplicate_keys(raw)
+
+
+class _Twice(dict[str, Any]):
+    """A decoded object in which some keys were written more than once (``twice``)."""
+
+    twice: list[str]
+
+
+def _pairs_to_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) == len(pairs):
+        return result
+    marked = _Twice(result)
+    seen: set[str] = set()
+    marked.twice = []
+    for key, _ in pairs:
+        if key in seen and key not in marked.twice:
+            marked.twice.append(key)
+        seen.add(key)
+    return marked
+
+
+def _find_duplicate_keys(raw: bytes) -> list[Problem]:
+    try:
+        document = json.loads(raw, object_pairs_hook=_pairs_to_object)
+    except (ValueError, RecursionError):
+        return []
+    problems = []
+    stack: list[tuple[str, Any]] = [("$", document)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key in getattr(value, "twice", ()):
+                problems.append(
+                    Problem(
+                        key_path(path, key),
+                        "the key appears more than once in this object (a JSON reader keeps "
+                        "only the last, and drops the others silently)",
+                    )
+                )
+            children = [(key_path(path, key), item) for key, item in value.items()]
+            stack.extend(reversed(children))  # popped in document order
+        elif isinstance(value, list):
+            children = [(f"{path}[{index}]", item) for index, item in enumerate(value)]
+            stack.extend(reversed(children))
+    return problems
 
 
 def _log_warnings(warnings: list[Problem], source: str | None) -> None:

@@ -19,6 +19,7 @@ refuse a snapshot.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator
 from typing import NamedTuple
@@ -361,6 +362,8 @@ class _Checker:
             self.add(path, f"the bounds have different kinds: {', '.join(sorted(kinds))}")
 
     def check_value(self, path: str, value: TargetingValue) -> None:
+        if value.number_value is not None and math.isnan(value.number_value):
+            self.add(f"{path}.numberValue", "NaN is not a value a rule can compare with")
         version = value.version_value
         if version is not None and parse_version(version.version) is None:
             self.warn_strict(

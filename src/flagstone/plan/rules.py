@@ -59,6 +59,8 @@ def coerce_unit(value: Any) -> Any:
     if isinstance(value, bool):
         return INVALID_UNIT
     if isinstance(value, str):
+        if len(value) > MAX_UNIT_LENGTH:
+            return INVALID_UNIT  # before anything reads it: a key may be megabytes long
         unit = str(value)
         if not unit.isascii() and not _encodable(unit):
             return INVALID_UNIT
