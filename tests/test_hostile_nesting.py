@@ -92,8 +92,8 @@ def test_a_chain_through_an_abtest_segment_counts_it() -> None:
 
 
 def nested_objects(levels: int) -> dict[str, Any]:
-    """``{"a": {"a": … {}}}``: ``levels`` objects, one inside the other."""
-    value: dict[str, Any] = {}
+    """``{"a": {"a": … {"a": 1}}}``: ``levels`` objects, one inside the other."""
+    value: dict[str, Any] = {"a": 1}
     for _ in range(levels - 1):
         value = {"a": value}
     return value

@@ -90,6 +90,7 @@ def parse_snapshot(
     ``strict=False``, references Confidence tolerates at resolve time (unknown segments,
     cycles, unrecognised rules) are accepted; see ``flagstone.model.validation``.
     """
+    from_text = not isinstance(document, Mapping)
     if isinstance(document, Mapping):
         try:
             raw = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
@@ -124,7 +125,8 @@ def parse_snapshot(
             problems = translate_validation_error(error)
             problems += _semantic_problems_of_parsable_parts(document, raw, strict)
             raise ConfigError(problems, source=source) from None
-        problems, warnings = snapshot_findings(model, strict=strict)
+        # text went through the JSON decoder, which holds it to MAX_NESTING levels already
+        problems, warnings = snapshot_findings(model, strict=strict, nesting=not from_text)
     if problems:
         raise ConfigError(problems, source=source)
     if warnings:

@@ -24,9 +24,9 @@ __all__ = [
 ]
 
 MAX_NESTING = 200
-"""JSON objects and arrays nest at most this many levels (the document itself is level 1).
-It is the limit of the JSON decoder snapshots are read with (pydantic's); a decoded
-document (``Client.from_dict``) is held to it too."""
+"""JSON objects and arrays that hold something nest at most this many levels (the document
+itself is level 1). It is the limit of the JSON decoder snapshots are read with
+(pydantic's); a decoded document (``Client.from_dict``) is held to it too."""
 
 MAX_REFERENCE_DEPTH = 16
 """A chain of segment references (a segment whose targeting references a segment that
@@ -39,13 +39,14 @@ MAX_EXPRESSION_DEPTH = 32
 
 
 def nests_deeper_than(value: Any, levels: int) -> bool:
-    """Whether the JSON ``value`` nests objects and arrays more than ``levels`` deep (an
-    object or array is one level, a scalar none), found without recursion and without
-    looking below ``levels + 1``."""
+    """Whether the JSON ``value`` nests objects and arrays that hold something more than
+    ``levels`` deep (such an object or array is one level; a scalar or an empty one none, as
+    the JSON decoder counts), found without recursion and without looking below
+    ``levels + 1``."""
     level = [value]
     depth = 0
     while level:
-        containers = [item for item in level if isinstance(item, dict | list | tuple)]
+        containers = [item for item in level if isinstance(item, dict | list | tuple) and item]
         if not containers:
             return False
         depth += 1

@@ -100,9 +100,11 @@ class _Checker:
         strict: bool,
         known_names: Iterable[str],
         positions: Positions | None = None,
+        nesting: bool = True,
     ) -> None:
         self.snapshot = snapshot
         self.positions = positions
+        self.nesting = nesting
         self.strict = strict
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
@@ -133,7 +135,7 @@ class _Checker:
         document must keep the document within :data:`MAX_NESTING` levels. (The JSON decoder
         holds documents read as text to it; a decoded document given to ``from_dict`` is
         held to it here, where a deep value would otherwise exhaust the stack later.)"""
-        if value is not None and nests_deeper_than(value, MAX_NESTING - level + 1):
+        if self.nesting and value is not None and nests_deeper_than(value, MAX_NESTING - level + 1):
             self.add(path, f"the document nests more than {MAX_NESTING} levels deep here")
 
     # -- snapshot ---------------------------------------------------------------------------
@@ -866,14 +868,18 @@ def snapshot_findings(
     strict: bool = True,
     known_names: Iterable[str] = (),
     positions: Positions | None = None,
+    nesting: bool = True,
 ) -> Findings:
     """Every semantic problem of ``snapshot``, and the warnings (strict mode only).
 
     For a partly parsed document, ``known_names`` lists flags, segments and clients that
     exist in it but failed to parse (references to them are not reported again as unknown),
     and ``positions`` the original index of each item kept in list-form collections.
+    ``nesting=False`` leaves out the nesting of free-form values (variant values, schemas,
+    …), for a snapshot decoded from text by a decoder that already held it to
+    :data:`~flagstone.model.limits.MAX_NESTING`.
     """
-    checker = _Checker(snapshot, strict, known_names, positions)
+    checker = _Checker(snapshot, strict, known_names, positions, nesting)
     return Findings(checker.run(), checker.warnings)
 
 
