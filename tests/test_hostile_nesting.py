@@ -226,3 +226,22 @@ def test_analyze_stats_on_a_file_nested_deep_prints_problems(
     assert "Traceback" not in ran.stderr
     [problem] = problems_of(ran.stdout)
     assert problem == {"path": "$", "message": "the document nests more than 200 levels deep"}
+
+
+def test_abtest_create_refuses_a_test_that_would_nest_the_file_too_deep(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    """A body of 300 levels decodes, but the file written with it could not be read back:
+    the edit is refused (exit 1) and the file keeps its bytes."""
+    document = b.snapshot(b.flag("checkout", {"control": {}, "treatment": {}}))
+    file = b.write(tmp_path / "flags.json", document)
+    before = file.read_bytes()
+    body = b.abtest(None, flag="checkout", state=None)
+    body["metrics"] = {"deep": json.loads("[" * 300 + "]" * 300)}
+    ran = cli("abtest", "create", file, "--body", json.dumps(body), "--id", "deep")
+    assert ran.returncode == 1
+    [problem] = problems_of(ran.stdout)
+    assert problem["path"] == "$.abtests[0].metrics"
+    assert "nests more than 200 levels deep" in problem["message"]
+    assert file.read_bytes() == before
+    assert parse_snapshot(before).model.flags

@@ -130,13 +130,29 @@ class _Checker:
         if self.strict:
             self.warnings.append(Problem(path, message))
 
-    def check_nesting(self, path: str, value: object, *, level: int) -> None:
-        """A free-form JSON value (a variant's value, a schema, …) at nesting ``level`` of the
-        document must keep the document within :data:`MAX_NESTING` levels. (The JSON decoder
-        holds documents read as text to it; a decoded document given to ``from_dict`` is
-        held to it here, where a deep value would otherwise exhaust the stack later.)"""
-        if self.nesting and value is not None and nests_deeper_than(value, MAX_NESTING - level + 1):
-            self.add(path, f"the document nests more than {MAX_NESTING} levels deep here")
+    def check_nesting(self) -> None:
+        """Free-form JSON values (variant values, schemas, an A/B test's metrics, …) must keep
+        the document within :data:`MAX_NESTING` levels. (The JSON decoder holds a document
+        read as text to it; a decoded document given to ``from_dict`` is held to it here,
+        where a deep value would otherwise exhaust the stack later.)"""
+        snapshot = self.snapshot
+        values: list[tuple[str, object, int]] = [("$.schema", snapshot.snapshot_schema, 2)]
+        for path, _, flag in snapshot.flag_entries(self.positions):
+            values += [
+                (f"{path}.variants[{index}].value", variant.value, 6)
+                for index, variant in enumerate(flag.variants)
+            ]
+            values += [(f"{path}.schema", flag.flag_schema, 4)]
+            values += [(f"{path}.usageMetadata", flag.usage_metadata, 4)]
+        for path, instance in snapshot.abtest_entries(self.positions):
+            values += _abtest_values(path, instance)
+        self.check_values_nesting(values)
+
+    def check_values_nesting(self, values: Iterable[tuple[str, object, int]]) -> None:
+        """``(path, value, level of the value in the document)`` for each free-form value."""
+        for path, value, level in values:
+            if value is not None and nests_deeper_than(value, MAX_NESTING - level + 1):
+                self.add(path, f"the document nests more than {MAX_NESTING} levels deep here")
 
     # -- snapshot ---------------------------------------------------------------------------
 
@@ -144,7 +160,8 @@ class _Checker:
         snapshot = self.snapshot
         if snapshot.account is not None:
             _expect_name(self, "$.account.name", snapshot.account.name, "accounts")
-        self.check_nesting("$.schema", snapshot.snapshot_schema, level=2)
+        if self.nesting:
+            self.check_nesting()
         self.check_flags()
         self.check_segments()
         self.check_bitsets()
@@ -173,9 +190,6 @@ class _Checker:
                     f"{path}.variants[{index}].name", f"variant {variant.name!r} is defined twice"
                 )
             variant_names.add(variant.name)
-            self.check_nesting(f"{path}.variants[{index}].value", variant.value, level=6)
-        self.check_nesting(f"{path}.schema", flag.flag_schema, level=4)
-        self.check_nesting(f"{path}.usageMetadata", flag.usage_metadata, level=4)
         for index, client in enumerate(flag.clients):
             if client not in self.client_names:
                 self.add_strict(f"{path}.clients[{index}]", f"unknown client {client!r}")
@@ -519,11 +533,6 @@ class _Checker:
                 self.check_allocation(f"{path}.segment.allocation", instance.segment.allocation)
         self.check_schedule(path, instance)
         self.check_intake(path, instance)
-        self.check_nesting(f"{path}.metrics", instance.metrics, level=4)
-        self.check_nesting(f"{path}.stats", instance.stats, level=4)
-        self.check_nesting(f"{path}.pendingTransition", instance.pending_transition, level=4)
-        if instance.origin is not None:
-            self.check_nesting(f"{path}.origin.fields", instance.origin.fields, level=5)
 
     def check_abtest_change(self, index: int | None, released: str | None) -> list[Problem]:
         """What a change of one A/B test can break in a snapshot that was valid before it:
@@ -538,6 +547,8 @@ class _Checker:
             names = {other.name for _, other in others}
             segments = {abtest_segment_name(other): f"$.abtests[{i}]" for i, other in others}
             self.check_abtest(f"$.abtests[{index}]", instance, names, segments)
+            if self.nesting:
+                self.check_values_nesting(_abtest_values(f"$.abtests[{index}]", instance))
             segment = instance.segment
             allocation = segment.allocation if segment is not None else None
             if allocation is not None and allocation.exclusivity_tags:
@@ -680,6 +691,19 @@ class _Checker:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def _abtest_values(path: str, instance: AbTestInstance) -> list[tuple[str, object, int]]:
+    """The free-form values of an A/B test at ``path`` (``$.abtests[i]``, level 3) with the
+    level each is at."""
+    values: list[tuple[str, object, int]] = [
+        (f"{path}.metrics", instance.metrics, 4),
+        (f"{path}.stats", instance.stats, 4),
+        (f"{path}.pendingTransition", instance.pending_transition, 4),
+    ]
+    if instance.origin is not None:
+        values.append((f"{path}.origin.fields", instance.origin.fields, 5))
+    return values
 
 
 def _selector_is_well_formed(selector: str) -> bool:
