@@ -134,19 +134,40 @@ class _Checker:
         """Free-form JSON values (variant values, schemas, an A/B test's metrics, …) must keep
         the document within :data:`MAX_NESTING` levels. (The JSON decoder holds a document
         read as text to it; a decoded document given to ``from_dict`` is held to it here,
-        where a deep value would otherwise exhaust the stack later.)"""
+        where a deep value would otherwise exhaust the stack later.)
+
+        The values at one level of the document are walked together, in one walk; paths
+        are made, and values walked one by one, only when that walk finds one too deep."""
         snapshot = self.snapshot
-        values: list[tuple[str, object, int]] = [("$.schema", snapshot.snapshot_schema, 2)]
+        flags = list(
+            snapshot.flags.values() if isinstance(snapshot.flags, dict) else snapshot.flags
+        )
+        by_level: dict[int, list[object]] = {
+            2: [snapshot.snapshot_schema],
+            4: [flag.flag_schema for flag in flags] + [flag.usage_metadata for flag in flags],
+            6: [variant.value for flag in flags for variant in flag.variants],
+        }
+        for path, instance in snapshot.abtest_entries():
+            for _, value, level in _abtest_values(path, instance):
+                by_level.setdefault(level, []).append(value)
+        if not any(
+            nests_deeper_than(
+                [value for value in values if value is not None], MAX_NESTING - level + 2
+            )
+            for level, values in by_level.items()
+        ):
+            return
+        found: list[tuple[str, object, int]] = [("$.schema", snapshot.snapshot_schema, 2)]
         for path, _, flag in snapshot.flag_entries(self.positions):
-            values += [
+            found += [
                 (f"{path}.variants[{index}].value", variant.value, 6)
                 for index, variant in enumerate(flag.variants)
             ]
-            values += [(f"{path}.schema", flag.flag_schema, 4)]
-            values += [(f"{path}.usageMetadata", flag.usage_metadata, 4)]
+            found += [(f"{path}.schema", flag.flag_schema, 4)]
+            found += [(f"{path}.usageMetadata", flag.usage_metadata, 4)]
         for path, instance in snapshot.abtest_entries(self.positions):
-            values += _abtest_values(path, instance)
-        self.check_values_nesting(values)
+            found += _abtest_values(path, instance)
+        self.check_values_nesting(found)
 
     def check_values_nesting(self, values: Iterable[tuple[str, object, int]]) -> None:
         """``(path, value, level of the value in the document)`` for each free-form value."""
