@@ -133,20 +133,27 @@ class CountingStore(flagstone.MemoryMaterializationStore):
         return super().read(unit, materialization)
 
 
-def test_each_segment_is_evaluated_once_per_evaluate() -> None:
-    """Six levels of three references each end in a segment read from the store: 3**5 = 243
-    paths to it, one read per evaluate."""
-    segments = [
-        b.segment(
-            f"l{level}",
-            targeting=b.targeting(
-                {f"c{index}": b.in_segment(f"l{level + 1}") for index in range(FAN_OUT)},
-                b.or_(*[b.ref(f"c{index}") for index in range(FAN_OUT)]),
-            ),
-        )
-        for level in range(5)
-    ]
+@pytest.mark.parametrize("shape", ["three criteria", "one criterion named thrice", "a tree"])
+def test_each_segment_is_evaluated_once_per_evaluate(shape: str) -> None:
+    """Six levels end in a segment read from the store. Each level references the next
+    through three criteria, or through one criterion its expression names three times
+    (3**5 = 243 paths to the last level either way), or once (a chain): one read per
+    evaluate in every shape."""
+
+    def level(index: int) -> dict[str, Any]:
+        following = b.in_segment(f"l{index + 1}")
+        if shape == "three criteria":
+            criteria = {f"c{n}": following for n in range(FAN_OUT)}
+            expression = b.or_(*[b.ref(f"c{n}") for n in range(FAN_OUT)])
+        elif shape == "one criterion named thrice":
+            criteria = {"c": following}
+            expression = b.or_(*[b.ref("c") for _ in range(FAN_OUT)])
+        else:
+            criteria, expression = {"c": following}, b.ref("c")
+        return b.segment(f"l{index}", targeting=b.targeting(criteria, expression))
+
     stored = {"m": {"materializedSegment": {"materializedSegment": "materializations/m"}}}
+    segments = [level(index) for index in range(5)]
     segments.append(b.segment("l5", targeting=b.targeting(stored, b.ref("m"))))
     store = CountingStore()
     client = flagstone.Client.from_dict(

@@ -7,24 +7,27 @@ account space, or ``allocation.proportion`` p (flagstone's rule: the bucket of
 ``f"allocation-{segment id}|{unit}"`` over 1 000 000 is below ``round(p * 1 000 000)``).
 Checks that need a unit fail without one.
 
-Segment references. Each segment is compiled once, without recursion (a work list), however
-its references chain. A rule whose segment references others evaluates the whole graph
-behind it in one *scope*: each referenced segment is evaluated at most once per gate
-evaluation (its result is remembered for the rest of that evaluation), so diamonds and
-cliques of references cost one evaluation per segment, not one per path. A reference back to
-a segment whose evaluation is under way (a cycle; lenient mode only) does not match, as in
-Confidence's resolvers. Segments without references pay nothing for any of this.
+Segment references. Each segment is evaluated at most once per evaluation of a rule's gate,
+however its references branch. Where the segments behind a rule form a tree (each reached by
+one path: the common case, a segment or two referencing others), references are plain calls,
+compiled children first. Where one is reached twice (a diamond, a lattice, a cycle), the
+rule's gate evaluates the graph in one *scope* that remembers each segment's result for the
+rest of that evaluation, so a lattice of millions of paths costs one evaluation per segment.
+A reference back to a segment whose evaluation is under way (a cycle; lenient mode only) does
+not match, as in Confidence's resolvers. Nothing here recurses at compile time: a work list
+compiles the graph, and trees are compiled in the order the walk found them, reversed.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ..model.bitsets import BitsetSpec, BloomFilter
 from ..model.segments import Allocation
-from ..model.targeting import Targeting
+from ..model.targeting import Expression, Targeting
 from ..semantics.hashing import ACCOUNT_BUCKETS, bucket
 from ..semantics.membership import bloom_filter_predicate, decode_bitset
 from ..stores.materializations import MaterializationStore
@@ -67,6 +70,10 @@ def allocation_check(allocation: AllocationPlan) -> AllocationCheck | None:
 
 def _never(context: dict[str, Any], unit: str | None) -> bool:
     return False
+
+
+def _always(context: dict[str, Any], unit: str | None) -> bool:
+    return True
 
 
 class _Scope(threading.local):
@@ -140,8 +147,13 @@ class SegmentCompiler:
         self._targetings: dict[str, Predicate | None] = {}
         self._referring: set[str] = set()
         """The compiled segments whose targeting references another segment."""
+        self._references: dict[str, list[str]] = {}
+        """Segment → the segments its expression reaches, once per ``ref`` to them."""
+        self._direct_gates: dict[str, Predicate | None] = {}
+        self._direct_targetings: dict[str, Predicate | None] = {}
+        """Gates and targetings whose references are plain calls (segments with a tree below)."""
         self._pending: list[str] = []
-        self._scoped: dict[tuple[str, bool], Predicate | None] = {}
+        self._entries: dict[tuple[str, bool], Predicate | None] = {}
         self._allocations: dict[str, AllocationPlan] = {}
 
     def __contains__(self, name: str) -> bool:
@@ -165,11 +177,56 @@ class SegmentCompiler:
 
     def _entry(self, name: str, *, targeting_only: bool) -> Predicate | None:
         key = (name, targeting_only)
-        if key not in self._scoped:
+        if key not in self._entries:
             self._compile(name)
-            predicate = self._targetings[name] if targeting_only else self._gates[name]
-            self._scoped[key] = _scoped(name, predicate) if name in self._referring else predicate
-        return self._scoped[key]
+            if name not in self._referring:
+                predicate = self._targetings[name] if targeting_only else self._gates[name]
+            else:
+                order = self._tree_below(name)
+                if order is None:  # a segment reached twice, or a cycle: one scope for all
+                    scoped = self._targetings[name] if targeting_only else self._gates[name]
+                    predicate = _scoped(name, scoped)
+                else:
+                    self._compile_direct(order)
+                    direct = self._direct_targetings if targeting_only else self._direct_gates
+                    predicate = direct[name]
+            self._entries[key] = predicate
+        return self._entries[key]
+
+    def _tree_below(self, root: str) -> list[str] | None:
+        """The segments ``root`` reaches through references, each before those it
+        references, when every one is reached by exactly one path (``None`` otherwise)."""
+        order = [root]
+        seen = {root}
+        stack = [root]
+        while stack:
+            for target in self._references.get(stack.pop(), ()):
+                if target in seen:
+                    return None
+                seen.add(target)
+                order.append(target)
+                stack.append(target)
+        return order
+
+    def _compile_direct(self, order: list[str]) -> None:
+        """Direct gates for a tree of segments (``order``: parents before children), children
+        first, so each reference is a plain call of a gate already compiled."""
+        for name in reversed(order):
+            if name in self._direct_gates:
+                continue
+            targeting = self._targetings[name]
+            if name in self._referring:
+                targeting = compile_targeting(
+                    self._segments[name][0], self._direct_reference, self._materialized
+                )
+            self._direct_targetings[name] = targeting
+            self._direct_gates[name] = _both(targeting, allocation_check(self.allocation(name)))
+
+    def _direct_reference(self, target: str) -> Predicate:
+        if target not in self._segments:
+            return _never
+        gate = self._direct_gates[target]
+        return _always if gate is None else gate
 
     def _compile(self, name: str) -> None:
         """Compile ``name`` and every segment it references, each once, with a work list."""
@@ -184,21 +241,28 @@ class SegmentCompiler:
             self._gates[current] = _both(targeting, allocation_check(self.allocation(current)))
 
     def _compile_targeting(self, name: str) -> Predicate | None:
-        refers = False
-
-        def reference(target: str) -> Predicate:
-            nonlocal refers
-            if target not in self._segments:
-                return _never
-            refers = True
-            if target not in self._gates:
-                self._pending.append(target)
-            return _in_segment(target, self._gates)
-
-        predicate = compile_targeting(self._segments[name][0], reference, self._materialized)
-        if refers:
-            self._referring.add(name)
+        targeting = self._segments[name][0]
+        predicate = compile_targeting(targeting, self._reference, self._materialized)
+        if targeting is not None and targeting.expression is not None:
+            uses = _references_used(targeting.expression)
+            reached = [  # once per ref: an expression naming a criterion twice is two paths
+                criterion.segment.segment
+                for criterion_id, criterion in targeting.criteria.items()
+                if criterion.segment is not None and criterion.segment.segment in self._segments
+                for _ in range(uses[criterion_id])
+            ]
+            if reached:
+                self._referring.add(name)
+                self._references[name] = reached
         return predicate
+
+    def _reference(self, target: str) -> Predicate:
+        """A segment criterion in the scoped form: a look-up in the current scope."""
+        if target not in self._segments:
+            return _never
+        if target not in self._gates:
+            self._pending.append(target)
+        return _in_segment(target, self._gates)
 
     # -- criteria that point outside the targeting ------------------------------------------
 
@@ -250,6 +314,23 @@ class SegmentCompiler:
     def _account_buckets(self, has: Callable[[int], bool]) -> Callable[[str | None], bool]:
         salt = self._account_salt
         return lambda unit: unit is not None and has(bucket(salt + unit, ACCOUNT_BUCKETS))
+
+
+def _references_used(expression: Expression | None) -> Counter[str]:
+    """How many times ``expression`` names each criterion id (``ref``), without recursion."""
+    uses: Counter[str] = Counter()
+    stack = [expression] if expression is not None else []
+    while stack:
+        node = stack.pop()
+        if node.ref is not None:
+            uses[node.ref] += 1
+        elif node.not_ is not None:
+            stack.append(node.not_)
+        else:
+            operands = node.and_ or node.or_
+            if operands is not None:
+                stack.extend(operands.operands)
+    return uses
 
 
 def _both(
