@@ -161,7 +161,8 @@ class SegmentCompiler:
 
     def gate(self, name: str) -> Predicate | None:
         """Targeting and allocation of segment ``name`` (which must exist), as a rule
-        evaluates it: in a scope of its own when it references other segments."""
+        evaluates it: references as plain calls when the segments behind it form a tree,
+        else in a scope of its own (see the module docstring)."""
         return self._entry(name, targeting_only=False)
 
     def allocation(self, name: str) -> AllocationPlan:
