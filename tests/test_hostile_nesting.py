@@ -237,11 +237,11 @@ def test_abtest_create_refuses_a_test_that_would_nest_the_file_too_deep(
     file = b.write(tmp_path / "flags.json", document)
     before = file.read_bytes()
     body = b.abtest(None, flag="checkout", state=None)
-    body["metrics"] = {"deep": json.loads("[" * 300 + "]" * 300)}
+    body["stats"] = {"deep": json.loads("[" * 300 + "]" * 300)}  # stats: free-form JSON
     ran = cli("abtest", "create", file, "--body", json.dumps(body), "--id", "deep")
     assert ran.returncode == 1
     [problem] = problems_of(ran.stdout)
-    assert problem["path"] == "$.abtests[0].metrics"
+    assert problem["path"] == "$.abtests[0].stats"
     assert "nests more than 200 levels deep" in problem["message"]
     assert file.read_bytes() == before
     assert parse_snapshot(before).model.flags
