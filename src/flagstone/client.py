@@ -341,12 +341,8 @@ class Client:
                 if forced is not None:
                     return forced
             resolution = flag_plan.resolve(context)
-        except KeyError:
-            if flag not in self._plan:
-                return _not_found(self._plan, flag)
-            return self._failed(flag)
         except Exception:
-            return self._failed(flag)
+            return self._unresolved(flag)
         if apply and self._sinks and (resolution._outcome.should_apply or resolution._fallthrough):
             self._record(resolution, None)
         return resolution
@@ -359,7 +355,7 @@ class Client:
         a new one is being swapped in. Never raises."""
         plan = self._plan
         results: dict[str, Resolution] = {}
-        if context.__class__ is not dict:
+        if type(context) is not dict:  # type(): a __class__ property could raise
             context = _as_context(context)
             if context is None:
                 return {flag_plan.name: _invalid_context(flag_plan) for flag_plan in plan.visible}
@@ -595,21 +591,31 @@ class Client:
         with self._lock:
             self._stats[key] += 1
 
+    def _unresolved(self, flag: Any) -> Resolution:
+        """``evaluate``'s answer when resolving ``flag`` raised: ``FLAG_NOT_FOUND`` for a flag
+        the plan does not have (or a flag argument that is no string), else ``ERROR``.
+        Never raises, whatever ``flag`` is."""
+        plan = self._plan
+        try:
+            known = flag in plan
+        except Exception as error:  # unhashable, or a str subclass whose __hash__/__eq__ raise
+            if not _is_str(flag):
+                return _not_found(plan, flag)
+            return _error(
+                plan,
+                flag,
+                f"the flag argument, a {_kind(flag)}, cannot be looked up: "
+                f"{_kind(error)} from its own methods",
+            )
+        return self._failed(flag, plan) if known else _not_found(plan, flag)
+
     def _failed(self, flag: Any, plan: Plan | None = None) -> Resolution:
         plan = self._plan if plan is None else plan
-        if not isinstance(flag, str):
+        if not _is_str(flag):
             return _not_found(plan, flag)  # e.g. an unhashable flag argument
         self._count("resolve_errors")
-        self._log.warning("resolve", "resolving %r failed", flag, exc_info=True)
-        return Resolution(
-            Outcome(
-                _flag_name(flag),
-                Reason.ERROR,
-                error=ErrorCode.GENERAL,
-                error_message="internal error while resolving; see the flagstone log",
-                snapshot_version=plan.version,
-            )
-        )
+        self._log.warning("resolve", "resolving %r failed", _plain(flag), exc_info=True)
+        return _error(plan, flag, "internal error while resolving; see the flagstone log")
 
 
 _MISMATCH = object()
@@ -662,40 +668,88 @@ def _typed(value: Any, default: Any) -> Any:
 
 
 def _as_context(context: Any) -> dict[str, Any] | None:
+    """``context`` as a ``dict``; ``None`` when it is not a mapping, or is one that cannot be
+    read (its iteration or look-ups raise)."""
     if context is None:
         return {}
-    if isinstance(context, dict):
-        return context
-    if isinstance(context, Mapping):
-        return dict(context)
+    try:
+        if isinstance(context, dict):
+            return context
+        if isinstance(context, Mapping):
+            return dict(context)
+    except Exception:
+        return None
     return None
 
 
+def _is_str(flag: Any) -> bool:
+    """Whether the ``flag`` argument is a ``str`` (a subclass too). Never raises."""
+    try:
+        return isinstance(flag, str)
+    except Exception:  # an object whose __class__ raises
+        return False
+
+
+def _plain(flag: Any) -> str:
+    """The ``flag`` argument as text: an exact ``str`` copy of a ``str`` subclass (whose own
+    methods are never called: they may raise), the ``repr`` of anything else. Never raises."""
+    try:
+        return str.__str__(flag if _is_str(flag) else repr(flag))
+    except Exception:
+        return "<unprintable flag argument>"
+
+
+def _kind(value: Any) -> str:
+    """The name of ``value``'s type. Never raises."""
+    try:
+        return str.__str__(type(value).__name__)
+    except Exception:  # a metaclass that hides the name
+        return "object of an unnamed type"
+
+
 def _flag_name(flag: Any) -> str:
-    if isinstance(flag, str):
-        return flag if flag.startswith("flags/") else f"flags/{flag}"
-    return repr(flag)
+    """The name a resolution reports for the ``flag`` argument: the full flag name for a
+    string, the ``repr`` of anything else. Never raises."""
+    if flag.__class__ is not str:
+        if not _is_str(flag):
+            return _plain(flag)
+        flag = _plain(flag)
+    return flag if flag.startswith("flags/") else f"flags/{flag}"
+
+
+def _error(plan: Plan, flag: Any, message: str) -> Resolution:
+    """An ``ERROR`` resolution (code ``GENERAL``) of ``flag`` saying ``message``."""
+    return Resolution(
+        Outcome(
+            _flag_name(flag),
+            Reason.ERROR,
+            error=ErrorCode.GENERAL,
+            error_message=message,
+            snapshot_version=plan.version,
+        )
+    )
 
 
 def _not_found(plan: Plan, flag: Any) -> Resolution:
+    name = _flag_name(flag)
     if not plan.ready:
         return Resolution(
             Outcome(
-                _flag_name(flag),
+                name,
                 Reason.ERROR,
                 error=ErrorCode.NOT_READY,
                 error_message="no snapshot loaded yet; see client.status()",
             )
         )
-    if not isinstance(flag, str):
-        message = f"a flag name is a string, not {type(flag).__name__}"
+    if not _is_str(flag):
+        message = f"a flag name is a string, not {_kind(flag)}"
     else:
-        message = f"no flag {flag!r} in snapshot {plan.version}" + (
+        message = f"no flag {_plain(flag)!r} in snapshot {plan.version}" + (
             f" for client {plan.client!r}" if plan.client else ""
         )
     return Resolution(
         Outcome(
-            _flag_name(flag),
+            name,
             Reason.FLAG_NOT_FOUND,
             error=ErrorCode.FLAG_NOT_FOUND,
             error_message=message,
@@ -710,7 +764,7 @@ def _invalid_context(flag_plan: FlagPlan) -> Resolution:
             flag_plan.name,
             Reason.ERROR,
             error=ErrorCode.INVALID_CONTEXT,
-            error_message="the evaluation context must be a mapping",
+            error_message="the evaluation context must be a mapping whose items can be read",
             snapshot_version=flag_plan.no_match.snapshot_version,
         )
     )

@@ -104,6 +104,7 @@ from ..abtests.storage import DEFAULT_LOCK_TIMEOUT, edit_document, patch_documen
 from ..abtests.transitions import new_abtest_id, now_timestamp
 from ..errors import AbTestNotFound, ConfigError, DocumentLockTimeout, LifecycleError, Problem
 from ..formats import parse_snapshot
+from ..model.limits import MAX_NESTING
 from ..model.states import ALEXA_TARGETS, alexa_state
 from .common import (
     EXIT_NOT_ALLOWED,
@@ -293,6 +294,9 @@ def _run(args: argparse.Namespace) -> int:
         print_json(_perform(args))
     except ConfigError as error:
         return _invalid(file, error)
+    except RecursionError:  # a file nested deeper than its JSON reader can descend
+        problem = Problem("$", f"the document nests more than {MAX_NESTING} levels deep")
+        return _invalid(file, ConfigError([problem]))
     except LifecycleError as error:
         raise CommandFailure(EXIT_NOT_ALLOWED, str(error)) from None  # names state, allowed
     except AbTestNotFound as error:

@@ -20,9 +20,10 @@ Exit codes:
 0
     The analysis was printed.
 1
-    The input is invalid: not JSON, refused by ``parse_input`` (a ``ConfigError``), or data
-    the engine cannot analyse (a ``ValueError``). ``{"ok": false, "problems": [{"path",
-    "message"}, …]}`` is printed on stdout and a one-line summary on stderr, as
+    The input is invalid: not JSON (or JSON nested more than 200 levels deep), refused by
+    ``parse_input`` (a ``ConfigError``), or data the engine cannot analyse (a
+    ``ValueError``). ``{"ok": false, "problems": [{"path", "message"}, …]}`` is printed on
+    stdout and a one-line summary on stderr, as
     ``python -m flagstone validate`` does.
 2
     Usage error: bad arguments, a file that cannot be read, an unknown ``--treatment`` or
@@ -108,12 +109,20 @@ def _run(file: str, output: str, treatment: str | None, metric: str | None) -> i
     from ..analysis import outputs
     from ..analysis.inputs import parse_input
     from ..errors import ConfigError, Problem
+    from ..model.limits import MAX_NESTING, nests_deeper_than
 
     data = read_file(file)
+    too_deep = ConfigError(
+        [Problem("$", f"the document nests more than {MAX_NESTING} levels deep")]
+    )
     try:
         document = json.loads(data)
     except ValueError as error:  # UnicodeDecodeError included
         return _invalid(file, ConfigError([Problem("$", f"not valid JSON: {error}")]))
+    except RecursionError:  # deeper than the decoder can descend
+        return _invalid(file, too_deep)
+    if nests_deeper_than(document, MAX_NESTING):  # what later steps could not descend
+        return _invalid(file, too_deep)
 
     try:
         spec = parse_input(document, source=file)

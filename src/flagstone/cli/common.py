@@ -81,6 +81,8 @@ def json_object_argument(text: str, where: str) -> dict[str, Any]:
         value = json.loads(text)
     except ValueError as error:
         raise CommandFailure(EXIT_USAGE, f"{where} is not valid JSON: {error}") from None
+    except RecursionError:
+        raise CommandFailure(EXIT_USAGE, f"{where} nests too deeply") from None
     if not isinstance(value, dict):
         raise CommandFailure(EXIT_USAGE, f"{where} must be a JSON object, not {_json_kind(value)}")
     return value

@@ -9,6 +9,11 @@ When the document does not even match the types, the structural problems are rep
 together with the semantic problems of every flag, segment, client and A/B test that did
 parse, so one run shows everything to fix.
 
+A snapshot is untrusted input. Besides what ``flagstone.model.validation`` checks (see
+``flagstone.model.limits``), this module refuses a key written twice in one object (a JSON
+reader keeps only the last, so ``"flags"`` twice silently dropped every flag of the first)
+and a decoded document nested deeper than the JSON decoder allows text to be.
+
 A snapshot that loads may still carry *warnings* (``ParsedSnapshot.warnings``, strict mode
 only; see ``flagstone.model.validation``): they are logged once per parse, at WARNING on the
 ``flagstone`` logger, and never refuse the snapshot.
@@ -31,13 +36,14 @@ from ..model import AbTestInstance, ClientEntry, Flag, Segment, Snapshot
 from ..model.abtests import default_segment_name
 from ..model.bitsets import BitsetSpec, BloomFilter
 from ..model.clients import Account
+from ..model.limits import MAX_NESTING
 from ..model.metrics import MetricDefinition
-from ..model.paths import join_path
+from ..model.paths import join_path, key_path
 from ..model.snapshot import SNAPSHOT
 from ..model.validation import snapshot_findings
 from ..process.gc import paused_gc
 
-__all__ = ["ParsedSnapshot", "parse_snapshot", "snapshot_version"]
+__all__ = ["ParsedSnapshot", "duplicate_keys", "parse_snapshot", "snapshot_version"]
 
 logger = logging.getLogger("flagstone")
 
@@ -86,6 +92,7 @@ def parse_snapshot(
     ``strict=False``, references Confidence tolerates at resolve time (unknown segments,
     cycles, unrecognised rules) are accepted; see ``flagstone.model.validation``.
     """
+    from_text = not isinstance(document, Mapping)
     if isinstance(document, Mapping):
         try:
             raw = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
@@ -93,6 +100,8 @@ def parse_snapshot(
             raise ConfigError(
                 [Problem("$", f"not a JSON document: {error}")], source=source
             ) from None
+        except RecursionError:
+            raise ConfigError([Problem("$", _TOO_DEEP)], source=source) from None
         decoded: Mapping[str, Any] | None = document
     elif isinstance(document, str | bytes | bytearray | memoryview):
         raw = document.encode() if isinstance(document, str) else bytes(document)
@@ -108,20 +117,97 @@ def parse_snapshot(
                 try:
                     decoded = pydantic_core.from_json(raw)
                 except ValueError as error:
-                    problem = Problem("$", f"not valid JSON: {error}")
-                    raise ConfigError([problem], source=source) from None
+                    raise ConfigError([_invalid_json(error)], source=source) from None
+                duplicates = duplicate_keys(raw, decoded)
+                if duplicates:
+                    raise ConfigError(duplicates, source=source)
             model = SNAPSHOT.validate_python(decoded)
             decoded = None  # the decoded tree is as large as the model: free it now
         except ValidationError as error:
             problems = translate_validation_error(error)
             problems += _semantic_problems_of_parsable_parts(document, raw, strict)
             raise ConfigError(problems, source=source) from None
-        problems, warnings = snapshot_findings(model, strict=strict)
+        # text went through the JSON decoder, which holds it to MAX_NESTING levels already
+        problems, warnings = snapshot_findings(model, strict=strict, nesting=not from_text)
     if problems:
         raise ConfigError(problems, source=source)
     if warnings:
         _log_warnings(warnings, source)
     return ParsedSnapshot(model, snapshot_version(model, raw), tuple(warnings))
+
+
+_TOO_DEEP = f"the document nests more than {MAX_NESTING} levels deep"
+
+
+def _invalid_json(error: ValueError) -> Problem:
+    if "recursion limit exceeded" in str(error):  # the decoder's own nesting limit
+        return Problem("$", f"not valid JSON: {error} ({_TOO_DEEP})")
+    return Problem("$", f"not valid JSON: {error}")
+
+
+def duplicate_keys(raw: bytes, decoded: Any) -> list[Problem]:
+    """A problem for every key written twice in one object of the JSON text ``raw``
+    (``decoded`` is what a JSON reader made of it, which kept only one of them).
+
+    A document has a duplicate exactly when its text holds more colons than the decoded
+    document written out again: outside strings every colon ends a key, and the colons
+    inside strings are the same in both — unless the text spells one as ``\u003a``. That
+    count is cheap (the encoder is pydantic's Rust); the exact search, which names each
+    duplicate with its path, runs only when the count says there may be one.
+    """
+    if b"\\u003" not in raw or (b"\\u003a" not in raw and b"\\u003A" not in raw):
+        try:
+            if raw.count(b":") == pydantic_core.to_json(decoded).count(b":"):
+                return []
+        except (TypeError, ValueError):  # pragma: no cover - decoded JSON always encodes
+            pass
+    return _find_duplicate_keys(raw)
+
+
+class _Twice(dict[str, Any]):
+    """A decoded object in which some keys were written more than once (``twice``)."""
+
+    twice: list[str]
+
+
+def _pairs_to_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) == len(pairs):
+        return result
+    marked = _Twice(result)
+    seen: set[str] = set()
+    marked.twice = []
+    for key, _ in pairs:
+        if key in seen and key not in marked.twice:
+            marked.twice.append(key)
+        seen.add(key)
+    return marked
+
+
+def _find_duplicate_keys(raw: bytes) -> list[Problem]:
+    try:
+        document = json.loads(raw, object_pairs_hook=_pairs_to_object)
+    except (ValueError, RecursionError):
+        return []
+    problems = []
+    stack: list[tuple[str, Any]] = [("$", document)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key in getattr(value, "twice", ()):
+                problems.append(
+                    Problem(
+                        key_path(path, key),
+                        "the key appears more than once in this object (a JSON reader keeps "
+                        "only the last, and drops the others silently)",
+                    )
+                )
+            children = [(key_path(path, key), item) for key, item in value.items()]
+            stack.extend(reversed(children))  # popped in document order
+        elif isinstance(value, list):
+            children = [(f"{path}[{index}]", item) for index, item in enumerate(value)]
+            stack.extend(reversed(children))
+    return problems
 
 
 def _log_warnings(warnings: list[Problem], source: str | None) -> None:

@@ -19,6 +19,7 @@ refuse a snapshot.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import NamedTuple
@@ -27,11 +28,17 @@ from pydantic.alias_generators import to_camel
 
 from ..errors import Problem
 from ..semantics.hashing import ACCOUNT_BUCKETS
-from ..semantics.membership import bloom_filter_predicate, decode_bitset
+from ..semantics.membership import MAX_INFLATED_BITSETS, bloom_filter_predicate, inflated_size
 from ..semantics.scalars import parse_timestamp_ns, parse_version
 from .abtests import AbTestInstance, default_segment_name, treatment_flag
 from .bitsets import BitsetSpec
 from .flags import Flag
+from .limits import (
+    MAX_EXPRESSION_DEPTH,
+    MAX_NESTING,
+    MAX_REFERENCE_DEPTH,
+    nests_deeper_than,
+)
 from .metrics import METRIC_PREFIX, AbTestMetrics, MetricDefinition, MetricDefinitions
 from .paths import join_path, key_path
 from .segments import Allocation, BucketRange
@@ -95,9 +102,11 @@ class _Checker:
         strict: bool,
         known_names: Iterable[str],
         positions: Positions | None = None,
+        nesting: bool = True,
     ) -> None:
         self.snapshot = snapshot
         self.positions = positions
+        self.nesting = nesting
         self.strict = strict
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
@@ -123,12 +132,59 @@ class _Checker:
         if self.strict:
             self.warnings.append(Problem(path, message))
 
+    def check_nesting(self) -> None:
+        """Free-form JSON values (variant values, schemas, an A/B test's metrics, …) must keep
+        the document within :data:`MAX_NESTING` levels. (The JSON decoder holds a document
+        read as text to it; a decoded document given to ``from_dict`` is held to it here,
+        where a deep value would otherwise exhaust the stack later.)
+
+        The values at one level of the document are walked together, in one walk; paths
+        are made, and values walked one by one, only when that walk finds one too deep."""
+        snapshot = self.snapshot
+        flags = list(
+            snapshot.flags.values() if isinstance(snapshot.flags, dict) else snapshot.flags
+        )
+        by_level: dict[int, list[object]] = {
+            2: [snapshot.snapshot_schema],
+            4: [flag.flag_schema for flag in flags] + [flag.usage_metadata for flag in flags],
+            6: [variant.value for flag in flags for variant in flag.variants],
+        }
+        for path, instance in snapshot.abtest_entries():
+            for _, value, level in _abtest_values(path, instance):
+                by_level.setdefault(level, []).append(value)
+        if not any(
+            nests_deeper_than(
+                [value for value in values if value is not None], MAX_NESTING - level + 2
+            )
+            for level, values in by_level.items()
+        ):
+            return
+        found: list[tuple[str, object, int]] = [("$.schema", snapshot.snapshot_schema, 2)]
+        for path, _, flag in snapshot.flag_entries(self.positions):
+            found += [
+                (f"{path}.variants[{index}].value", variant.value, 6)
+                for index, variant in enumerate(flag.variants)
+            ]
+            found += [(f"{path}.schema", flag.flag_schema, 4)]
+            found += [(f"{path}.usageMetadata", flag.usage_metadata, 4)]
+        for path, instance in snapshot.abtest_entries(self.positions):
+            found += _abtest_values(path, instance)
+        self.check_values_nesting(found)
+
+    def check_values_nesting(self, values: Iterable[tuple[str, object, int]]) -> None:
+        """``(path, value, level of the value in the document)`` for each free-form value."""
+        for path, value, level in values:
+            if value is not None and nests_deeper_than(value, MAX_NESTING - level + 1):
+                self.add(path, f"the document nests more than {MAX_NESTING} levels deep here")
+
     # -- snapshot ---------------------------------------------------------------------------
 
     def run(self) -> list[Problem]:
         snapshot = self.snapshot
         if snapshot.account is not None:
             _expect_name(self, "$.account.name", snapshot.account.name, "accounts")
+        if self.nesting:
+            self.check_nesting()
         self.check_flags()
         self.check_segments()
         self.check_bitsets()
@@ -237,7 +293,7 @@ class _Checker:
                 self.check_targeting(f"{path}.targeting", segment.targeting)
             if segment.allocation is not None:
                 self.check_allocation(f"{path}.allocation", segment.allocation)
-        self.check_cycles()
+        self.check_reference_graph()
 
     def check_targeting(self, path: str, targeting: Targeting) -> None:
         for criterion_id, criterion in targeting.criteria.items():
@@ -263,18 +319,29 @@ class _Checker:
         else:
             self.check_expression(f"{path}.expression", targeting.expression, targeting)
 
-    def check_expression(self, path: str, expression: Expression, targeting: Targeting) -> None:
+    def check_expression(
+        self, path: str, expression: Expression, targeting: Targeting, depth: int = 1
+    ) -> None:
+        if depth > MAX_EXPRESSION_DEPTH:
+            self.add(
+                path,
+                f"the expression nests and/or/not more than {MAX_EXPRESSION_DEPTH} levels deep "
+                "(the limit)",
+            )
+            return
         if expression.ref is not None:
             if expression.ref not in targeting.criteria:
                 self.add_strict(f"{path}.ref", f"unknown criterion {expression.ref!r}")
         elif expression.not_ is not None:
-            self.check_expression(f"{path}.not", expression.not_, targeting)
+            self.check_expression(f"{path}.not", expression.not_, targeting, depth + 1)
         elif expression.and_ is not None or expression.or_ is not None:
             operands = expression.and_ if expression.and_ is not None else expression.or_
             word = "and" if expression.and_ is not None else "or"
             assert operands is not None
             for index, operand in enumerate(operands.operands):
-                self.check_expression(f"{path}.{word}.operands[{index}]", operand, targeting)
+                self.check_expression(
+                    f"{path}.{word}.operands[{index}]", operand, targeting, depth + 1
+                )
         else:
             self.add_strict(path, "the expression is empty (ref, and, or or not expected)")
 
@@ -335,6 +402,8 @@ class _Checker:
             self.add(path, f"the bounds have different kinds: {', '.join(sorted(kinds))}")
 
     def check_value(self, path: str, value: TargetingValue) -> None:
+        if value.number_value is not None and math.isnan(value.number_value):
+            self.add(f"{path}.numberValue", "NaN is not a value a rule can compare with")
         version = value.version_value
         if version is not None and parse_version(version.version) is None:
             self.warn_strict(
@@ -369,29 +438,54 @@ class _Checker:
                     f"{width} / {ACCOUNT_BUCKETS}",
                 )
 
-    def check_cycles(self) -> None:
-        for component in _cyclic_components(_reference_graph(self.snapshot)):
+    def check_reference_graph(self) -> None:
+        """Segment references: cycles (strict mode) and chains longer than the limit."""
+        graph = _reference_graph(self.snapshot)
+        components = _components(graph)
+        for component in components:
+            if len(component) == 1 and component[0] not in graph.get(component[0], ()):
+                continue
             if len(component) == 1:
                 message = f"segment {component[0]!r} references itself"
             else:
                 names = ", ".join(repr(name) for name in component)
                 message = f"segments {names} reference each other in a cycle"
             self.add_strict(_segment_path(self.snapshot, component[0]), message)
+        for chain in _chains_too_long(graph, components, MAX_REFERENCE_DEPTH):
+            shown = chain if len(chain) <= 6 else [*chain[:4], "…", *chain[-1:]]
+            self.add(
+                _segment_path(self.snapshot, chain[0]),
+                f"segment references chain {len(chain)} segments deep "
+                f"({' → '.join(shown)}); at most {MAX_REFERENCE_DEPTH} (the limit)",
+            )
 
     # -- bitsets, bloom filters, clients ----------------------------------------------------
 
     def check_bitsets(self) -> None:
+        total = 0
         for name, spec in self.snapshot.bitsets.items():
-            self.check_bitset(name, spec)
+            within = total <= MAX_INFLATED_BITSETS
+            total += self.check_bitset(name, spec, inflate=within)
+            if within and total > MAX_INFLATED_BITSETS:
+                self.add(
+                    "$.bitsets",
+                    f"the gzipped bitsets inflate to more than {MAX_INFLATED_BITSETS} bytes "
+                    f"together (the limit), {name!r} included; the rest were not inflated",
+                )
 
-    def check_bitset(self, name: str, spec: BitsetSpec) -> None:
+    def check_bitset(self, name: str, spec: BitsetSpec, *, inflate: bool = True) -> int:
+        """Check one bitset; the bytes it inflates to (0 if it does not decode, or is not
+        inflated because the snapshot's budget is spent)."""
         path = key_path("$.bitsets", name)
         if name not in self.segment_names:
             self.add_strict(path, f"a bitset for unknown segment {name!r}")
+        if not inflate:
+            return 0
         try:
-            decode_bitset(spec)
+            return inflated_size(spec)
         except ValueError as error:
             self.add(path, str(error))
+            return 0
 
     def check_bloom_filters(self) -> None:
         for name, bloom in self.snapshot.bloom_filters.items():
@@ -531,6 +625,8 @@ class _Checker:
             names = {other.name for _, other in others}
             segments = {abtest_segment_name(other): f"$.abtests[{i}]" for i, other in others}
             self.check_abtest(f"$.abtests[{index}]", instance, names, segments)
+            if self.nesting:
+                self.check_values_nesting(_abtest_values(f"$.abtests[{index}]", instance))
             segment = instance.segment
             allocation = segment.allocation if segment is not None else None
             if allocation is not None and allocation.exclusivity_tags:
@@ -539,7 +635,7 @@ class _Checker:
             if targeting is not None and any(
                 criterion.segment is not None for criterion in targeting.criteria.values()
             ):
-                self.check_cycles()
+                self.check_reference_graph()
         if released is not None and released not in self.segment_names:
             self.check_references(released)
         return self.problems
@@ -675,6 +771,19 @@ class _Checker:
 # -- helpers ----------------------------------------------------------------------------------
 
 
+def _abtest_values(path: str, instance: AbTestInstance) -> list[tuple[str, object, int]]:
+    """The free-form values of an A/B test at ``path`` (``$.abtests[i]``, level 3) with the
+    level each is at."""
+    values: list[tuple[str, object, int]] = [
+        (f"{path}.metrics", instance.metrics, 4),
+        (f"{path}.stats", instance.stats, 4),
+        (f"{path}.pendingTransition", instance.pending_transition, 4),
+    ]
+    if instance.origin is not None:
+        values.append((f"{path}.origin.fields", instance.origin.fields, 5))
+    return values
+
+
 def _selector_is_well_formed(selector: str) -> bool:
     """An empty selector (no unit) or dot-separated non-empty keys."""
     return selector == "" or all(selector.split("."))
@@ -721,9 +830,9 @@ def _check_overlaps(checker: _Checker, ranges: list[tuple[int, int, str]], what:
         checker.add(second, f"overlaps {first} ({what})")
 
 
-def _cyclic_components(graph: dict[str, list[str]]) -> list[list[str]]:
-    """The strongly connected components of ``graph`` that contain a cycle (several
-    segments, or one that references itself), by Tarjan's algorithm, iteratively."""
+def _components(graph: dict[str, list[str]]) -> list[list[str]]:
+    """The strongly connected components of ``graph`` by Tarjan's algorithm, iteratively;
+    each comes after every component it reaches (the references it makes)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     on_stack: set[str] = set()
@@ -758,12 +867,56 @@ def _cyclic_components(graph: dict[str, list[str]]) -> list[list[str]]:
                     component.append(member)
                     if member == node:
                         break
-                if len(component) > 1 or node in graph.get(node, []):
-                    components.append(component[::-1])
+                components.append(component[::-1])
             if work:
                 parent = work[-1][0]
                 low[parent] = min(low[parent], low[node])
     return components
+
+
+def _cyclic_components(graph: dict[str, list[str]]) -> list[list[str]]:
+    """The strongly connected components of ``graph`` that contain a cycle (several
+    segments, or one that references itself)."""
+    return [
+        component
+        for component in _components(graph)
+        if len(component) > 1 or component[0] in graph.get(component[0], ())
+    ]
+
+
+def _chains_too_long(
+    graph: dict[str, list[str]], components: list[list[str]], limit: int
+) -> list[list[str]]:
+    """The longest reference chain from each start (a segment no other segment references)
+    whose chain is longer than ``limit`` segments, members of a cycle counting one each:
+    the segments along it, in order."""
+    component_of = {name: number for number, members in enumerate(components) for name in members}
+    depth: list[int] = []
+    deepest_next: list[int | None] = []
+    referenced: set[int] = set()
+    for number, members in enumerate(components):  # every reference target comes first
+        best: int | None = None
+        for name in members:
+            for target in graph.get(name, ()):
+                other = component_of[target]
+                if other == number:
+                    continue
+                referenced.add(other)
+                if best is None or depth[other] > depth[best]:
+                    best = other
+        depth.append(len(members) + (depth[best] if best is not None else 0))
+        deepest_next.append(best)
+    chains = []
+    for number in range(len(components)):
+        if number in referenced or depth[number] <= limit:
+            continue
+        chain: list[str] = []
+        step: int | None = number
+        while step is not None:
+            chain.extend(components[step])
+            step = deepest_next[step]
+        chains.append(chain)
+    return chains
 
 
 def _reference_graph(snapshot: Snapshot) -> dict[str, list[str]]:
@@ -886,14 +1039,18 @@ def snapshot_findings(
     strict: bool = True,
     known_names: Iterable[str] = (),
     positions: Positions | None = None,
+    nesting: bool = True,
 ) -> Findings:
     """Every semantic problem of ``snapshot``, and the warnings (strict mode only).
 
     For a partly parsed document, ``known_names`` lists flags, segments and clients that
     exist in it but failed to parse (references to them are not reported again as unknown),
     and ``positions`` the original index of each item kept in list-form collections.
+    ``nesting=False`` leaves out the nesting of free-form values (variant values, schemas,
+    …), for a snapshot decoded from text by a decoder that already held it to
+    :data:`~flagstone.model.limits.MAX_NESTING`.
     """
-    checker = _Checker(snapshot, strict, known_names, positions)
+    checker = _Checker(snapshot, strict, known_names, positions, nesting)
     return Findings(checker.run(), checker.warnings)
 
 

@@ -21,7 +21,7 @@ from ..errors import UnknownClientError
 from ..formats.native import ParsedSnapshot
 from ..model import AbTestInstance, Flag, Rule, Snapshot, abtest_segment_name, short_variant_name
 from ..model.clients import ClientEntry
-from ..model.validation import segment_reference_cycles, variant_named
+from ..model.validation import variant_named
 from ..process.gc import paused_gc
 from ..reasons import Reason
 from ..resolution import Outcome
@@ -85,7 +85,6 @@ def _compile(
         bitsets=snapshot.bitsets,
         bloom_filters=snapshot.bloom_filters,
         store=store,
-        cyclic=segment_reference_cycles(snapshot),
     )
 
     flags: dict[str, FlagPlan] = {}

@@ -54,8 +54,14 @@ def single_rule_resolver(flag: FlagPlan, rule: CompiledRule) -> Resolver:
     cut = allocation if isinstance(allocation, ProportionCut) else None
     inline = string_among_spec(rule.targeting)
     single = rule.single
-    ranges = tuple(
-        (upper, lower, assignment.outcome, assignment) for lower, upper, assignment in rule.ranges
+    find = rule.find  # many ranges: bisection, past an empty scan (see below)
+    ranges = (
+        ()
+        if find is not None
+        else tuple(
+            (upper, lower, assignment.outcome, assignment)
+            for lower, upper, assignment in rule.ranges
+        )
     )
 
     def resolve(
@@ -73,6 +79,7 @@ def single_rule_resolver(flag: FlagPlan, rule: CompiledRule) -> Resolver:
         single: Any = single,
         single_outcome: Any = single.outcome if single is not None else None,
         ranges: Any = ranges,
+        find: Any = find,
         no_match: Resolution = Resolution(flag.no_match),
         flag: FlagPlan = flag,
         rule: CompiledRule = rule,
@@ -122,8 +129,13 @@ def single_rule_resolver(flag: FlagPlan, rule: CompiledRule) -> Resolver:
                     if index >= lower:
                         break
                     return no_match
-            else:
-                return no_match
+            else:  # past every range scanned: a gap, or a rule with many ranges
+                if find is None:
+                    return no_match
+                assignment = find(index)
+                if assignment is None:
+                    return no_match
+                outcome = assignment.outcome
         if outcome is None:  # a fallthrough assignment: the only rule, so nothing matches
             passed = FallthroughAssignment(rule.name, assignment.assignment_id, unit, rule.selector)
             return resolution_type(flag.no_match, None, (passed,))

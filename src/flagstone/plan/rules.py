@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from ..resolution import Outcome
+from .ranges import SCAN_LIMIT, in_ranges, range_finder
 from .segments import AllocationPlan
 from .signals import Predicate
 from .targeting import attribute_getter
@@ -58,6 +59,8 @@ def coerce_unit(value: Any) -> Any:
     if isinstance(value, bool):
         return INVALID_UNIT
     if isinstance(value, str):
+        if len(value) > MAX_UNIT_LENGTH:
+            return INVALID_UNIT  # before anything reads it: a key may be megabytes long
         unit = str(value)
         if not unit.isascii() and not _encodable(unit):
             return INVALID_UNIT
@@ -119,7 +122,7 @@ def _unit_reader(selector: str) -> UnitReader:
 class CompiledAssignment:
     """One assignment of a rule: its kind and the outcome every unit in it gets."""
 
-    __slots__ = ("assignment_id", "kind", "outcome", "ranges", "variant_name")
+    __slots__ = ("_many", "assignment_id", "kind", "outcome", "ranges", "variant_name")
 
     def __init__(
         self,
@@ -134,8 +137,12 @@ class CompiledAssignment:
         self.outcome = outcome
         self.variant_name = variant_name
         self.ranges = ranges
+        self._many = in_ranges(ranges) if len(ranges) > SCAN_LIMIT else None
 
     def holds(self, bucket: int) -> bool:
+        """Whether ``bucket`` lies in one of the assignment's ranges."""
+        if self._many is not None:
+            return self._many(bucket)
         return any(lower <= bucket < upper for lower, upper in self.ranges)
 
 
@@ -148,7 +155,7 @@ class CompiledRule:
         "blank_selector",
         "bucket_count",
         "by_variant",
-        "cyclic",
+        "find",
         "full_variant",
         "gate",
         "ignore_targeting",
@@ -214,6 +221,10 @@ class CompiledRule:
             for lower, upper in assignment.ranges
         )
         self.ranges: tuple[tuple[int, int, CompiledAssignment], ...] = tuple(ranges)
+        self.find: Callable[[int], CompiledAssignment | None] | None = (
+            range_finder(ranges) if len(ranges) > SCAN_LIMIT else None
+        )
+        """Bisection over ``ranges`` when there are many (else ``None``: scan them)."""
         self.single = _covering_assignment(assignments, bucket_count)
         """The assignment holding every bucket, if any: a unit's bucket need not be hashed."""
         self.full_variant = _full_variant(assignments, bucket_count)
@@ -233,6 +244,8 @@ class CompiledRule:
     def assignment_at(self, bucket: int) -> CompiledAssignment | None:
         """The assignment whose range holds ``bucket`` (validation guarantees the ranges of
         a rule do not overlap), or ``None`` for a bucket in a gap."""
+        if self.find is not None:
+            return self.find(bucket)
         for lower, upper, assignment in self.ranges:
             if bucket < upper:
                 return assignment if bucket >= lower else None

@@ -7,21 +7,31 @@ account space, or ``allocation.proportion`` p (flagstone's rule: the bucket of
 ``f"allocation-{segment id}|{unit}"`` over 1 000 000 is below ``round(p * 1 000 000)``).
 Checks that need a unit fail without one.
 
-A reference back to a segment whose evaluation is under way (a cycle) does not match, as in
-Confidence's resolvers.
+Segment references. Each segment is evaluated at most once per evaluation of a rule's gate,
+however its references branch. Where the segments behind a rule form a tree (each reached by
+one path: the common case, a segment or two referencing others), references are plain calls,
+compiled children first. Where one is reached twice (a diamond, a lattice, a cycle), the
+rule's gate evaluates the graph in one *scope* that remembers each segment's result for the
+rest of that evaluation, so a lattice of millions of paths costs one evaluation per segment.
+A reference back to a segment whose evaluation is under way (a cycle; lenient mode only) does
+not match, as in Confidence's resolvers. Nothing here recurses at compile time: a work list
+compiles the graph, and trees are compiled in the order the walk found them, reversed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import threading
+from collections import Counter
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ..model.bitsets import BitsetSpec, BloomFilter
 from ..model.segments import Allocation
-from ..model.targeting import Targeting
+from ..model.targeting import Expression, Targeting
 from ..semantics.hashing import ACCOUNT_BUCKETS, bucket
 from ..semantics.membership import bloom_filter_predicate, decode_bitset
 from ..stores.materializations import UNAVAILABLE, MaterializationStore
+from .ranges import in_ranges
 from .signals import MaterializationUnsupported, Predicate, SkipRule
 from .targeting import compile_targeting
 
@@ -62,6 +72,55 @@ def _never(context: dict[str, Any], unit: str | None) -> bool:
     return False
 
 
+def _always(context: dict[str, Any], unit: str | None) -> bool:
+    return True
+
+
+class _Scope(threading.local):
+    """Per thread: the segments one gate evaluation has decided (``False`` also while a
+    segment's evaluation is under way), or ``None`` outside any."""
+
+    results: dict[str, bool] | None = None
+
+
+_SCOPE = _Scope()
+
+
+def _scoped(name: str, predicate: Predicate | None) -> Predicate | None:
+    """``predicate`` (of segment ``name``, which references other segments) evaluated in a
+    scope of its own, where ``name`` itself is under way."""
+    if predicate is None:
+        return None
+    scope = _SCOPE
+
+    def in_scope(context: dict[str, Any], unit: str | None) -> bool:
+        outer = scope.results  # kept: a store read could, in theory, evaluate again
+        scope.results = {name: False}
+        try:
+            return predicate(context, unit)
+        finally:
+            scope.results = outer
+
+    return in_scope
+
+
+def _in_segment(name: str, gates: dict[str, Predicate | None]) -> Predicate:
+    """A criterion ``{"segment": name}``: the segment's gate, once per scope."""
+    scope = _SCOPE
+
+    def in_segment(context: dict[str, Any], unit: str | None) -> bool:
+        results: dict[str, bool] = scope.results  # type: ignore[assignment]
+        result = results.get(name)
+        if result is None:
+            results[name] = False  # under way: a reference back to it does not match
+            gate = gates[name]
+            result = True if gate is None else bool(gate(context, unit))
+            results[name] = result
+        return result
+
+    return in_segment
+
+
 class SegmentCompiler:
     """Compiles and memoises the gate of every segment a plan uses."""
 
@@ -73,7 +132,6 @@ class SegmentCompiler:
         bitsets: dict[str, BitsetSpec],
         bloom_filters: dict[str, BloomFilter],
         store: MaterializationStore | None,
-        cyclic: Iterable[str] = (),
     ) -> None:
         self._segments = segments
         self._account_salt = f"MegaSalt-{account_id}|"
@@ -83,31 +141,29 @@ class SegmentCompiler:
             for name, spec in bloom_filters.items()
         }
         self._store = store
-        self._cyclic = frozenset(cyclic)
         self._gates: dict[str, Predicate | None] = {}
+        """Targeting and allocation of every segment compiled so far (references inside as
+        look-ups in the current scope)."""
         self._targetings: dict[str, Predicate | None] = {}
+        self._referring: set[str] = set()
+        """The compiled segments whose targeting references another segment."""
+        self._references: dict[str, list[str]] = {}
+        """Segment → the segments its expression reaches, once per ``ref`` to them."""
+        self._direct_gates: dict[str, Predicate | None] = {}
+        self._direct_targetings: dict[str, Predicate | None] = {}
+        """Gates and targetings whose references are plain calls (segments with a tree below)."""
+        self._pending: list[str] = []
+        self._entries: dict[tuple[str, bool], Predicate | None] = {}
         self._allocations: dict[str, AllocationPlan] = {}
 
     def __contains__(self, name: str) -> bool:
         return name in self._segments
 
-    def gate(self, name: str, visiting: frozenset[str] = frozenset()) -> Predicate | None:
-        """Targeting and allocation of segment ``name`` (which must exist).
-
-        ``visiting`` holds the segments whose evaluation led here; a reference back to one
-        of them is a cycle and, as in Confidence, does not match. Gates of segments on a
-        cycle depend on where evaluation entered the cycle, so only the others are memoised.
-        """
-        if name in visiting:
-            return _never
-        memoise = name not in self._cyclic
-        if memoise and name in self._gates:
-            return self._gates[name]
-        targeting = self._targeting(name, visiting | {name})
-        gate = _both(targeting, allocation_check(self.allocation(name)))
-        if memoise:
-            self._gates[name] = gate
-        return gate
+    def gate(self, name: str) -> Predicate | None:
+        """Targeting and allocation of segment ``name`` (which must exist), as a rule
+        evaluates it: references as plain calls when the segments behind it form a tree,
+        else in a scope of its own (see the module docstring)."""
+        return self._entry(name, targeting_only=False)
 
     def allocation(self, name: str) -> AllocationPlan:
         """The allocation of segment ``name`` (which must exist)."""
@@ -116,29 +172,100 @@ class SegmentCompiler:
         return self._allocations[name]
 
     def targeting(self, name: str) -> Predicate | None:
-        """Only the targeting of segment ``name`` (what sticky units are re-checked against)."""
-        if name in self._cyclic:
-            return self._targeting(name, frozenset())
-        if name not in self._targetings:
-            self._targetings[name] = self._targeting(name, frozenset())
-        return self._targetings[name]
+        """Only the targeting of segment ``name`` (what sticky units are re-checked against,
+        and what the single-rule resolver inlines), scoped like :meth:`gate`."""
+        return self._entry(name, targeting_only=True)
 
-    def _targeting(self, name: str, visiting: frozenset[str]) -> Predicate | None:
-        return compile_targeting(
-            self._segments[name][0],
-            lambda reference: self._reference(reference, visiting),
-            self._materialized,
-        )
+    def _entry(self, name: str, *, targeting_only: bool) -> Predicate | None:
+        key = (name, targeting_only)
+        if key not in self._entries:
+            self._compile(name)
+            if name not in self._referring:
+                predicate = self._targetings[name] if targeting_only else self._gates[name]
+            else:
+                order = self._tree_below(name)
+                if order is None:  # a segment reached twice, or a cycle: one scope for all
+                    scoped = self._targetings[name] if targeting_only else self._gates[name]
+                    predicate = _scoped(name, scoped)
+                else:
+                    self._compile_direct(order)
+                    direct = self._direct_targetings if targeting_only else self._direct_gates
+                    predicate = direct[name]
+            self._entries[key] = predicate
+        return self._entries[key]
+
+    def _tree_below(self, root: str) -> list[str] | None:
+        """The segments ``root`` reaches through references, each before those it
+        references, when every one is reached by exactly one path (``None`` otherwise)."""
+        order = [root]
+        seen = {root}
+        stack = [root]
+        while stack:
+            for target in self._references.get(stack.pop(), ()):
+                if target in seen:
+                    return None
+                seen.add(target)
+                order.append(target)
+                stack.append(target)
+        return order
+
+    def _compile_direct(self, order: list[str]) -> None:
+        """Direct gates for a tree of segments (``order``: parents before children), children
+        first, so each reference is a plain call of a gate already compiled."""
+        for name in reversed(order):
+            if name in self._direct_gates:
+                continue
+            targeting = self._targetings[name]
+            if name in self._referring:
+                targeting = compile_targeting(
+                    self._segments[name][0], self._direct_reference, self._materialized
+                )
+            self._direct_targetings[name] = targeting
+            self._direct_gates[name] = _both(targeting, allocation_check(self.allocation(name)))
+
+    def _direct_reference(self, target: str) -> Predicate:
+        if target not in self._segments:
+            return _never
+        gate = self._direct_gates[target]
+        return _always if gate is None else gate
+
+    def _compile(self, name: str) -> None:
+        """Compile ``name`` and every segment it references, each once, with a work list."""
+        pending = self._pending
+        pending.append(name)
+        while pending:
+            current = pending.pop()
+            if current in self._gates:
+                continue
+            targeting = self._compile_targeting(current)
+            self._targetings[current] = targeting
+            self._gates[current] = _both(targeting, allocation_check(self.allocation(current)))
+
+    def _compile_targeting(self, name: str) -> Predicate | None:
+        targeting = self._segments[name][0]
+        predicate = compile_targeting(targeting, self._reference, self._materialized)
+        if targeting is not None and targeting.expression is not None:
+            uses = _references_used(targeting.expression)
+            reached = [  # once per ref: an expression naming a criterion twice is two paths
+                criterion.segment.segment
+                for criterion_id, criterion in targeting.criteria.items()
+                if criterion.segment is not None and criterion.segment.segment in self._segments
+                for _ in range(uses[criterion_id])
+            ]
+            if reached:
+                self._referring.add(name)
+                self._references[name] = reached
+        return predicate
+
+    def _reference(self, target: str) -> Predicate:
+        """A segment criterion in the scoped form: a look-up in the current scope."""
+        if target not in self._segments:
+            return _never
+        if target not in self._gates:
+            self._pending.append(target)
+        return _in_segment(target, self._gates)
 
     # -- criteria that point outside the targeting ------------------------------------------
-
-    def _reference(self, name: str, visiting: frozenset[str]) -> Predicate:
-        if name not in self._segments:
-            return _never
-        gate = self.gate(name, visiting)
-        if gate is None:
-            return lambda context, unit: True
-        return gate
 
     def _materialized(self, name: str) -> Predicate:
         bloom = self._blooms.get(name)
@@ -177,9 +304,8 @@ class SegmentCompiler:
         if allocation is None:
             return None
         if allocation.bucket_ranges:
-            ranges = tuple((r.lower, r.upper) for r in allocation.bucket_ranges)
             return self._account_buckets(
-                lambda index: any(lower <= index < upper for lower, upper in ranges)
+                in_ranges([(r.lower, r.upper) for r in allocation.bucket_ranges])
             )
         if allocation.proportion is None:
             return None
@@ -193,6 +319,23 @@ class SegmentCompiler:
     def _account_buckets(self, has: Callable[[int], bool]) -> Callable[[str | None], bool]:
         salt = self._account_salt
         return lambda unit: unit is not None and has(bucket(salt + unit, ACCOUNT_BUCKETS))
+
+
+def _references_used(expression: Expression | None) -> Counter[str]:
+    """How many times ``expression`` names each criterion id (``ref``), without recursion."""
+    uses: Counter[str] = Counter()
+    stack = [expression] if expression is not None else []
+    while stack:
+        node = stack.pop()
+        if node.ref is not None:
+            uses[node.ref] += 1
+        elif node.not_ is not None:
+            stack.append(node.not_)
+        else:
+            operands = node.and_ or node.or_
+            if operands is not None:
+                stack.extend(operands.operands)
+    return uses
 
 
 def _both(

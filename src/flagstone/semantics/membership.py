@@ -3,21 +3,45 @@
 Both are read once when a snapshot is compiled and become plain predicates over a bucket
 index (bitsets) or a unit (bloom filters). Decoding errors are ``ValueError`` with a message
 that validation turns into a ``ConfigError`` problem.
+
+A snapshot is untrusted input, so decoding is bounded: a gzipped bitset is inflated to at most
+:data:`MAX_BITSET_BYTES` (the 1 000 000 bits of the account space; a bigger one is refused
+without ever holding more than that), and a bloom filter probes at most
+:data:`MAX_HASH_FUNCTIONS` bits per unit (Guava's own cap).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import gzip
+import sys
 import zlib
+from array import array
 from collections.abc import Callable
 
 import mmh3
 
 from .hashing import ACCOUNT_BUCKETS
 
-__all__ = ["bloom_filter_predicate", "decode_bitset"]
+__all__ = [
+    "MAX_BITSET_BYTES",
+    "MAX_HASH_FUNCTIONS",
+    "MAX_INFLATED_BITSETS",
+    "bloom_filter_predicate",
+    "decode_bitset",
+    "inflated_size",
+]
+
+MAX_BITSET_BYTES = ACCOUNT_BUCKETS // 8
+"""A gzipped bitset inflates to at most this many bytes: one bit per account bucket."""
+
+MAX_INFLATED_BITSETS = 128 << 20
+"""The gzipped bitsets of one snapshot inflate to at most this many bytes together (about a
+thousand bitsets of the whole account space): a compressible bitset is ~200 bytes of JSON,
+so without a total a document within any size limit could still inflate into gigabytes."""
+
+MAX_HASH_FUNCTIONS = 255
+"""The most probes a bloom filter may make per unit (Guava refuses more, too)."""
 
 _MASK64 = (1 << 64) - 1
 _SIGN64 = 1 << 63
@@ -28,12 +52,13 @@ def decode_bitset(spec: str | tuple[int, ...]) -> Callable[[int], bool] | None:
     """A predicate over account buckets, or ``None`` when every bucket is set (``"ALL"``).
 
     Lists hold bucket indices; strings other than ``"ALL"`` are base64 of a gzipped bit
-    vector, bit ``i`` being bit ``i % 8`` (least significant first) of byte ``i // 8``.
+    vector, bit ``i`` being bit ``i % 8`` (least significant first) of byte ``i // 8``, of
+    at most :data:`MAX_BITSET_BYTES` bytes.
     """
     if isinstance(spec, str):
         if spec == "ALL":
             return None
-        return _packed_bits(spec)
+        return _packed_bits(_inflated(spec))
     for index in spec:
         if not 0 <= index < ACCOUNT_BUCKETS:
             raise ValueError(f"bucket index {index} is outside [0, {ACCOUNT_BUCKETS})")
@@ -43,15 +68,49 @@ def decode_bitset(spec: str | tuple[int, ...]) -> Callable[[int], bool] | None:
     return indices.__contains__
 
 
-def _packed_bits(text: str) -> Callable[[int], bool] | None:
+def inflated_size(spec: str | tuple[int, ...]) -> int:
+    """The bytes a gzipped bitset inflates to (0 for ``"ALL"`` and lists), which validation
+    adds up against a snapshot's budget; ``ValueError`` as :func:`decode_bitset` for one that
+    does not decode."""
+    if isinstance(spec, str):
+        return 0 if spec == "ALL" else len(_inflated(spec))
+    decode_bitset(spec)
+    return 0
+
+
+def _inflated(text: str) -> bytes:
     try:
         packed = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise ValueError('a bitset string is "ALL" or base64 of a gzipped bit vector') from None
-    try:
-        bits = gzip.decompress(packed)
-    except (OSError, EOFError, zlib.error):
-        raise ValueError("the bitset is valid base64 but not gzip data") from None
+    return _gunzip(packed, MAX_BITSET_BYTES)
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    """Every gzip member of ``data``, inflated to at most ``limit`` bytes in all (never
+    holding more: a small document must not inflate into gigabytes)."""
+    parts: list[bytes] = []
+    size = 0
+    while data:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            part = inflater.decompress(data, limit + 1 - size)
+        except zlib.error:
+            raise ValueError("the bitset is valid base64 but not gzip data") from None
+        size += len(part)
+        if size > limit or inflater.unconsumed_tail:
+            raise ValueError(
+                f"the bitset inflates to more than {limit} bytes "
+                f"(one bit for each of the {ACCOUNT_BUCKETS} account buckets)"
+            )
+        if not inflater.eof:
+            raise ValueError("the bitset is valid base64 but not gzip data (it is truncated)")
+        parts.append(part)
+        data = inflater.unused_data
+    return b"".join(parts)
+
+
+def _packed_bits(bits: bytes) -> Callable[[int], bool] | None:
     size = len(bits) * 8
     whole, rest = divmod(ACCOUNT_BUCKETS, 8)
     if (
@@ -76,13 +135,20 @@ def bloom_filter_predicate(
     (seed 0) of the UTF-8 unit; probe ``k`` tests bit ``(h1 + k*h2 & Long.MAX_VALUE) % bitCount``
     (64-bit wrapping arithmetic).
     """
+    if hash_function_count > MAX_HASH_FUNCTIONS:
+        raise ValueError(
+            f"hashFunctionCount {hash_function_count} is more than {MAX_HASH_FUNCTIONS} "
+            "(Guava's limit; every probe is work on each evaluate)"
+        )
     try:
         raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("bloom filter data is not valid base64") from None
     if len(raw) % 8:
         raise ValueError(f"bloom filter data is {len(raw)} bytes, not whole 64-bit words")
-    words = [int.from_bytes(raw[offset : offset + 8], "big") for offset in range(0, len(raw), 8)]
+    words = array("Q", raw)  # 8 bytes a word, not a Python int each
+    if sys.byteorder == "little":
+        words.byteswap()
     if bit_count > len(words) * 64:
         raise ValueError(f"bitCount {bit_count} exceeds the {len(words) * 64} bits of data")
     hash128 = mmh3.hash128
