@@ -304,3 +304,11 @@ def test_a_str_subclass_that_only_prints_badly_resolves(client: flagstone.Client
     missing = client.evaluate(BadRepr("nope"), {"targeting_key": "u"})
     assert (missing.flag, missing.reason) == ("flags/nope", Reason.FLAG_NOT_FOUND)
     assert missing.error_message is not None and "'nope'" in missing.error_message
+
+
+def test_get_value_with_a_str_subclass_whose_methods_raise_returns_the_default(
+    client: flagstone.Client,
+) -> None:
+    details = client.get_value_details(Hostile("f.x"), {"targeting_key": "u"}, "fallback")
+    assert details.value == "fallback"
+    assert details.error is ErrorCode.GENERAL

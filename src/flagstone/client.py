@@ -407,7 +407,8 @@ class Client:
         apply: bool = True,
     ) -> ValueDetails:
         """Like :meth:`get_value`, with the reason, error code and resolution."""
-        flag, _, field_path = path.partition(".") if isinstance(path, str) else (path, "", "")
+        # str.partition, not path.partition: a str subclass's own methods may raise
+        flag, _, field_path = str.partition(path, ".") if isinstance(path, str) else (path, "", "")
         resolution = self.evaluate(flag, context, apply=False)
         if resolution.variant is None:
             if apply:

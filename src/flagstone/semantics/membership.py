@@ -15,13 +15,13 @@ from __future__ import annotations
 import base64
 import binascii
 import sys
-import zlib
 from array import array
 from collections.abc import Callable
 
 import mmh3
 
 from .hashing import ACCOUNT_BUCKETS
+from .inflate import InflateError, gunzip_bounded
 
 __all__ = [
     "MAX_BITSET_BYTES",
@@ -89,25 +89,19 @@ def _inflated(text: str) -> bytes:
 def _gunzip(data: bytes, limit: int) -> bytes:
     """Every gzip member of ``data``, inflated to at most ``limit`` bytes in all (never
     holding more: a small document must not inflate into gigabytes)."""
-    parts: list[bytes] = []
-    size = 0
-    while data:
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            part = inflater.decompress(data, limit + 1 - size)
-        except zlib.error:
-            raise ValueError("the bitset is valid base64 but not gzip data") from None
-        size += len(part)
-        if size > limit or inflater.unconsumed_tail:
+    try:
+        return gunzip_bounded(data, limit)
+    except InflateError as error:
+        if error.kind == "too_large":
             raise ValueError(
                 f"the bitset inflates to more than {limit} bytes "
                 f"(one bit for each of the {ACCOUNT_BUCKETS} account buckets)"
-            )
-        if not inflater.eof:
-            raise ValueError("the bitset is valid base64 but not gzip data (it is truncated)")
-        parts.append(part)
-        data = inflater.unused_data
-    return b"".join(parts)
+            ) from None
+        if error.kind == "truncated":
+            raise ValueError(
+                "the bitset is valid base64 but not gzip data (it is truncated)"
+            ) from None
+        raise ValueError("the bitset is valid base64 but not gzip data") from None
 
 
 def _packed_bits(bits: bytes) -> Callable[[int], bool] | None:

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import gzip
 import time
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 from .._version import __version__
 from ..errors import TransportError
+from ..semantics.inflate import InflateError, gunzip_bounded
 from .base import Request, Response, Transport
 from .stdlib import HttpTransport
 
@@ -243,19 +243,11 @@ def _decoded(response: Response, method: str, url: str, limit: int) -> bytes:
 def gunzip(data: bytes, limit: int) -> bytes:
     """Inflate every gzip member of ``data``; ``ValueError`` if it is corrupt, truncated or
     inflates to more than ``limit`` bytes (without ever holding more than that)."""
-    parts: list[bytes] = []
-    size = 0
-    while data:
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            part = inflater.decompress(data, limit + 1 - size)
-        except zlib.error as error:
-            raise ValueError(f"the gzip body is corrupt: {error}") from None
-        size += len(part)
-        if size > limit or inflater.unconsumed_tail:
-            raise ValueError(f"the body inflates to more than the {limit} bytes allowed")
-        if not inflater.eof:
-            raise ValueError("the gzip body is truncated")
-        parts.append(part)
-        data = inflater.unused_data
-    return b"".join(parts)
+    try:
+        return gunzip_bounded(data, limit)
+    except InflateError as error:
+        if error.kind == "too_large":
+            raise ValueError(f"the body inflates to more than the {limit} bytes allowed") from None
+        if error.kind == "truncated":
+            raise ValueError("the gzip body is truncated") from None
+        raise ValueError(f"the gzip body is corrupt: {error}") from None
