@@ -311,4 +311,5 @@ def test_get_value_with_a_str_subclass_whose_methods_raise_returns_the_default(
 ) -> None:
     details = client.get_value_details(Hostile("f.x"), {"targeting_key": "u"}, "fallback")
     assert details.value == "fallback"
-    assert details.error is ErrorCode.GENERAL
+    assert details.error is ErrorCode.TYPE_MISMATCH  # "f" has no field "x"
+    assert client.get_value(Hostile("f.colour"), {"targeting_key": "u"}, "none") == "red"

@@ -407,8 +407,12 @@ class Client:
         apply: bool = True,
     ) -> ValueDetails:
         """Like :meth:`get_value`, with the reason, error code and resolution."""
-        # str.partition, not path.partition: a str subclass's own methods may raise
-        flag, _, field_path = str.partition(path, ".") if isinstance(path, str) else (path, "", "")
+        # str's own methods, not the argument's: a str subclass's methods may raise
+        if isinstance(path, str):
+            path = str.__str__(path)
+            flag, _, field_path = path.partition(".")
+        else:
+            flag, field_path = path, ""
         resolution = self.evaluate(flag, context, apply=False)
         if resolution.variant is None:
             if apply:
