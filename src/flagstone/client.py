@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import overrides as _overrides
 from .errors import ConfigError, IntegrityError
@@ -35,9 +35,10 @@ from .sources.file import FileSource
 from .sources.freshness import issued_of, refusal
 from .sources.integrity import Integrity
 from .sources.updater import SourceStatus, Updater
-from .sources.url import UrlSource
 from .stores.materializations import MaterializationStore
-from .transport.base import Transport
+
+if TYPE_CHECKING:
+    from .transport.base import Transport
 
 __all__ = ["Client", "ValueDetails"]
 
@@ -232,6 +233,8 @@ class Client:
         """
         if refresh_interval <= 0:
             raise ValueError("refresh_interval must be positive")
+        from .sources.url import UrlSource  # HTTP (http.client, ssl) only for URL clients
+
         source = UrlSource(
             url,
             headers=headers,

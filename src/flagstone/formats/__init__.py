@@ -8,7 +8,22 @@ shape: the caller says which one a document is in.
 * ``alexa`` — Alexa's A/B-testing API (seed 002): ``read`` and ``write`` likewise.
 """
 
-from . import alexa, experiments_api
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from ..process.lazy import lazy_exports as _lazy_exports
 from .native import ParsedSnapshot, parse_snapshot, snapshot_version
 
+if _TYPE_CHECKING:
+    from . import alexa, experiments_api
+
 __all__ = ["ParsedSnapshot", "alexa", "experiments_api", "parse_snapshot", "snapshot_version"]
+
+# the other shapes are imported on first use
+__getattr__, __dir__ = _lazy_exports(
+    __name__,
+    globals(),
+    {
+        "alexa": ".alexa",
+        "experiments_api": ".experiments_api",
+    },
+)

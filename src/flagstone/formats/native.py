@@ -26,6 +26,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import pydantic_core
@@ -47,18 +48,27 @@ __all__ = ["ParsedSnapshot", "duplicate_keys", "parse_snapshot", "snapshot_versi
 
 logger = logging.getLogger("flagstone")
 
-_COLLECTIONS: dict[str, TypeAdapter[Any]] = {
-    "flags": TypeAdapter(Flag),
-    "segments": TypeAdapter(Segment),
-    "clients": TypeAdapter(ClientEntry),
-}
-_ABTEST = TypeAdapter(AbTestInstance)
-_SINGLE_FIELDS: dict[str, TypeAdapter[Any]] = {
-    "account": TypeAdapter(Account),
-    "bitsets": TypeAdapter(dict[str, BitsetSpec]),
-    "bloomFilters": TypeAdapter(dict[str, BloomFilter]),
-    "metrics": TypeAdapter(list[MetricDefinition]),
-}
+_COLLECTIONS = ("flags", "segments", "clients")
+
+
+@cache
+def _adapters() -> dict[str, TypeAdapter[Any]]:
+    """The validators of a snapshot's parts (for reporting on a snapshot that does not
+    validate as a whole), built the first time one is needed: building them costs ~100 ms,
+    which ``import flagstone`` does not pay."""
+    return {
+        "flags": TypeAdapter(Flag),
+        "segments": TypeAdapter(Segment),
+        "clients": TypeAdapter(ClientEntry),
+        "abtests": TypeAdapter(AbTestInstance),
+        "account": TypeAdapter(Account),
+        "bitsets": TypeAdapter(dict[str, BitsetSpec]),
+        "bloomFilters": TypeAdapter(dict[str, BloomFilter]),
+        "metrics": TypeAdapter(list[MetricDefinition]),
+    }
+
+
+_SINGLE_FIELDS = ("account", "bitsets", "bloomFilters", "metrics")
 
 
 @dataclass(frozen=True)
@@ -277,7 +287,9 @@ def _semantic_problems_of_parsable_parts(
     parts: dict[str, Any] = {}
     positions: dict[str, tuple[int, ...]] = {}
     broken: set[str] = set()
-    for name, adapter in _COLLECTIONS.items():
+    adapters = _adapters()
+    for name in _COLLECTIONS:
+        adapter = adapters[name]
         collection = data.get(name)
         if isinstance(collection, dict):
             parts[name] = {}
@@ -298,13 +310,13 @@ def _semantic_problems_of_parsable_parts(
     if isinstance(abtests, list):
         parts["abtests"], positions["abtests"] = [], ()
         for index, item in enumerate(abtests):
-            if _validates(_ABTEST, item):
+            if _validates(adapters["abtests"], item):
                 parts["abtests"].append(item)
                 positions["abtests"] += (index,)
             else:
                 broken.update(_abtest_segment_names(item))
-    for key, adapter in _SINGLE_FIELDS.items():
-        if key in data and _validates(adapter, data[key]):
+    for key in _SINGLE_FIELDS:
+        if key in data and _validates(adapters[key], data[key]):
             parts[key] = data[key]
     try:
         partial = SNAPSHOT.validate_python(parts)

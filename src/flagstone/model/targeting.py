@@ -17,7 +17,6 @@ from typing import Literal
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic.alias_generators import to_camel
-from pydantic.dataclasses import rebuild_dataclass
 
 from .base import CONFIG, dataclass
 
@@ -299,7 +298,3 @@ def _rule_kind(model: object, fields: tuple[str, ...]) -> str | None:
         if getattr(model, name) is not None:
             return name
     return None
-
-
-rebuild_dataclass(Operands)  # type: ignore[arg-type]
-rebuild_dataclass(Expression)  # type: ignore[arg-type]

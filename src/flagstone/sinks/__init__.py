@@ -27,18 +27,23 @@ Every sink drops repeats of the same exposure within 120 s (Confidence's rule) a
 retried, spooled, replayed.
 """
 
-from ..errors import PartialDelivery, SinkError
-from .base import BatchWriter, ExposureSink, RecordSink, SinkStats
-from .batching import BatchingSink
-from .callback import CallbackSink
-from .exposure import SCHEMA_VERSION, Exposure, format_time
-from .fanout import FanoutSink
-from .httpsink import HttpSink
-from .jsonl import JsonlSink
-from .logsink import LoggingSink
-from .memory import MemorySink
-from .records import Deduplicator, RecordBatch
-from .retry import RetryPolicy
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from ..process.lazy import lazy_exports as _lazy_exports
+
+if _TYPE_CHECKING:
+    from ..errors import PartialDelivery, SinkError
+    from .base import BatchWriter, ExposureSink, RecordSink, SinkStats
+    from .batching import BatchingSink
+    from .callback import CallbackSink
+    from .exposure import SCHEMA_VERSION, Exposure, format_time
+    from .fanout import FanoutSink
+    from .httpsink import HttpSink
+    from .jsonl import JsonlSink
+    from .logsink import LoggingSink
+    from .memory import MemorySink
+    from .records import Deduplicator, RecordBatch
+    from .retry import RetryPolicy
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -61,3 +66,30 @@ __all__ = [
     "SinkStats",
     "format_time",
 ]
+
+# imported on first use: a client needs only the base protocol and the fan-out
+__getattr__, __dir__ = _lazy_exports(
+    __name__,
+    globals(),
+    {
+        "BatchWriter": ".base",
+        "BatchingSink": ".batching",
+        "CallbackSink": ".callback",
+        "Deduplicator": ".records",
+        "Exposure": ".exposure",
+        "ExposureSink": ".base",
+        "FanoutSink": ".fanout",
+        "HttpSink": ".httpsink",
+        "JsonlSink": ".jsonl",
+        "LoggingSink": ".logsink",
+        "MemorySink": ".memory",
+        "PartialDelivery": "..errors",
+        "RecordBatch": ".records",
+        "RecordSink": ".base",
+        "RetryPolicy": ".retry",
+        "SCHEMA_VERSION": ".exposure",
+        "SinkError": "..errors",
+        "SinkStats": ".base",
+        "format_time": ".exposure",
+    },
+)

@@ -22,13 +22,18 @@ The package never imports the client: the updater installs through the client's 
 ``install`` (``updater.SnapshotTarget``).
 """
 
-from .base import SnapshotSource, SourceDocument
-from .file import FileSource
-from .function import FunctionSource
-from .integrity import SIGNATURE_HEADER, Integrity, sign
-from .signing import sign_snapshot
-from .updater import SourceStatus
-from .url import UrlSource
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from ..process.lazy import lazy_exports as _lazy_exports
+
+if _TYPE_CHECKING:
+    from .base import SnapshotSource, SourceDocument
+    from .file import FileSource
+    from .function import FunctionSource
+    from .integrity import SIGNATURE_HEADER, Integrity, sign
+    from .signing import sign_snapshot
+    from .updater import SourceStatus
+    from .url import UrlSource
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -42,3 +47,21 @@ __all__ = [
     "sign",
     "sign_snapshot",
 ]
+
+# imported on first use: the URL source brings HTTP, signing the A/B-test lifecycle
+__getattr__, __dir__ = _lazy_exports(
+    __name__,
+    globals(),
+    {
+        "FileSource": ".file",
+        "FunctionSource": ".function",
+        "Integrity": ".integrity",
+        "SIGNATURE_HEADER": ".integrity",
+        "SnapshotSource": ".base",
+        "SourceDocument": ".base",
+        "SourceStatus": ".updater",
+        "UrlSource": ".url",
+        "sign": ".integrity",
+        "sign_snapshot": ".signing",
+    },
+)

@@ -2,13 +2,18 @@
 ``MaterializationStore`` Protocol, its records and the in-memory store; ``sqlite`` a store in
 an SQLite file shared by processes."""
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from ..process.lazy import lazy_exports as _lazy_exports
 from .materializations import (
     UNAVAILABLE,
     MaterializationRecord,
     MaterializationStore,
     MemoryMaterializationStore,
 )
-from .sqlite import SqliteMaterializationStore
+
+if _TYPE_CHECKING:
+    from .sqlite import SqliteMaterializationStore
 
 __all__ = [
     "UNAVAILABLE",
@@ -17,3 +22,12 @@ __all__ = [
     "MemoryMaterializationStore",
     "SqliteMaterializationStore",
 ]
+
+# SQLite is imported on first use
+__getattr__, __dir__ = _lazy_exports(
+    __name__,
+    globals(),
+    {
+        "SqliteMaterializationStore": ".sqlite",
+    },
+)

@@ -20,9 +20,24 @@ This package sits below ``flagstone.sources`` and ``flagstone.sinks`` (both use 
 imports neither.
 """
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
 from ..errors import TransportError
+from ..process.lazy import lazy_exports as _lazy_exports
 from .base import Request, Response, Transport
-from .mock import MockTransport
-from .stdlib import HttpTransport
+
+if _TYPE_CHECKING:
+    from .mock import MockTransport
+    from .stdlib import HttpTransport
 
 __all__ = ["HttpTransport", "MockTransport", "Request", "Response", "Transport", "TransportError"]
+
+# HttpTransport (http.client, ssl) and MockTransport are imported on first use
+__getattr__, __dir__ = _lazy_exports(
+    __name__,
+    globals(),
+    {
+        "HttpTransport": ".stdlib",
+        "MockTransport": ".mock",
+    },
+)
