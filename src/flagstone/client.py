@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from . import overrides as _overrides
 from .errors import ConfigError, IntegrityError
-from .formats.native import ParsedSnapshot, parse_snapshot
+from .formats.native import ParsedSnapshot, parse_snapshot, read_snapshot
 from .overrides import REGISTRY as _OVERRIDES
 from .plan import FlagPlan, PendingPlan, Plan, compile_plan
+from .plan.flag import retire_replaced
+from .process.gc import paused_gc
 from .process.hooks import close_at_exit, register_fork_hooks
 from .process.ratelimit import RateLimitedLog
 from .reasons import ErrorCode, Reason
@@ -177,14 +179,19 @@ class Client:
             ) from None
         assert document is not None  # a first read always gives one
         integrity.check(document.body, document.signature, source.name)
-        parsed = parse_snapshot(document.body, strict=strict, source=source.name)
-        if integrity.needs_signature and not allow_rollback:
-            reason = refusal(issued_of(parsed, document.body), None)
-            if reason is not None:
-                raise IntegrityError(reason, source=source.name)
-        client = cls(
-            parsed, client_secret=client_secret, sinks=sinks, materializations=materializations
-        )
+        with paused_gc():  # one pause for reading and compiling (flagstone.process.gc)
+            parsed = read_snapshot(document.body, strict=strict, source=source.name)
+            if integrity.needs_signature and not allow_rollback:
+                reason = refusal(issued_of(parsed, document.body), None)
+                if reason is not None:
+                    raise IntegrityError(reason, source=source.name)
+            client = cls(
+                parsed,
+                client_secret=client_secret,
+                sinks=sinks,
+                materializations=materializations,
+            )
+            del parsed
         client._origin = (source.name, source.kind)
         return client
 
@@ -490,10 +497,18 @@ class Client:
         version. Every source delivers through here; call it yourself to serve a snapshot
         obtained another way (``flagstone.formats.parse_snapshot(raw)``).
         """
+        # compiled against the plan being served: what did not change is kept from it (see
+        # flagstone.plan.compile), and this plan keeps what the next install needs
+        previous = self._plan
         plan = compile_plan(
-            snapshot, client_secret=self._client_secret, store=self._materializations
+            snapshot,
+            client_secret=self._client_secret,
+            store=self._materializations,
+            previous=previous,
+            keep_state=True,
         )
         self._plan = plan
+        retire_replaced(previous, plan)
         self._notify(plan.version)
         return plan.version
 

@@ -25,7 +25,6 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -43,8 +42,16 @@ from ..model.paths import join_path, key_path
 from ..model.snapshot import SNAPSHOT
 from ..model.validation import snapshot_findings
 from ..process.gc import paused_gc
+from .streamed import SnapshotIndex, SnapshotParts, Unreadable, read_parts
 
-__all__ = ["ParsedSnapshot", "duplicate_keys", "parse_snapshot", "snapshot_version"]
+__all__ = [
+    "ParsedSnapshot",
+    "SnapshotIndex",
+    "duplicate_keys",
+    "parse_snapshot",
+    "read_snapshot",
+    "snapshot_version",
+]
 
 logger = logging.getLogger("flagstone")
 
@@ -71,15 +78,66 @@ def _adapters() -> dict[str, TypeAdapter[Any]]:
 _SINGLE_FIELDS = ("account", "bitsets", "bloomFilters", "metrics")
 
 
-@dataclass(frozen=True)
 class ParsedSnapshot:
     """A validated snapshot, its version (see :func:`snapshot_version`) and the warnings
     found while validating it (each a ``Problem`` with its JSON path; empty in lenient
-    mode)."""
+    mode).
 
-    model: Snapshot
-    version: str
-    warnings: tuple[Problem, ...] = ()
+    ``model`` is the whole snapshot. One read by :func:`read_snapshot` is validated entity
+    by entity and made into one model only when ``model`` is first read; until then it
+    holds the parts the compiler needs (``parts``) and what reading the next version of the
+    document can reuse (``index``)."""
+
+    __slots__ = ("_model", "parts", "version", "warnings")
+
+    def __init__(
+        self,
+        model: Snapshot | None,
+        version: str,
+        warnings: tuple[Problem, ...] = (),
+        *,
+        parts: SnapshotParts | None = None,
+    ) -> None:
+        if model is None and parts is None:
+            raise TypeError("a ParsedSnapshot needs a model or its parts")
+        self._model = model
+        self.version = version
+        self.warnings = warnings
+        self.parts = parts
+
+    @property
+    def model(self) -> Snapshot:
+        """The whole snapshot as one model."""
+        if self._model is None:
+            assert self.parts is not None
+            self._model = self.parts.full()
+        return self._model
+
+    @property
+    def issued_at(self) -> str | None:
+        """The snapshot's ``issuedAt`` (read without making the whole model)."""
+        top = self.parts.shell if self._model is None and self.parts is not None else self.model
+        return top.issued_at
+
+    @property
+    def index(self) -> SnapshotIndex | None:
+        """What :func:`read_snapshot` reads the next version of this document against
+        (``None`` for a snapshot read otherwise)."""
+        return self.parts.index if self.parts is not None else None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ParsedSnapshot):
+            return NotImplemented
+        return (self.model, self.version, self.warnings) == (
+            other.model,
+            other.version,
+            other.warnings,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ParsedSnapshot(version={self.version!r}, warnings={len(self.warnings)})"
 
 
 def snapshot_version(model: Snapshot, raw: bytes) -> str:
@@ -144,6 +202,41 @@ def parse_snapshot(
     if warnings:
         _log_warnings(warnings, source)
     return ParsedSnapshot(model, snapshot_version(model, raw), tuple(warnings))
+
+
+def read_snapshot(
+    document: bytes | str | Mapping[str, Any],
+    *,
+    strict: bool = True,
+    source: str | None = None,
+    previous: SnapshotIndex | None = None,
+) -> ParsedSnapshot:
+    """:func:`parse_snapshot`, read the way a client loads a snapshot: entity by entity,
+    and, given the ``index`` of the snapshot read before (``previous``), validating only the
+    flags and segments whose text changed. The result is the same: the same version and
+    warnings, the same ``ConfigError`` for a document that is not valid, and a ``model``
+    equal to :func:`parse_snapshot`'s (made when first read).
+
+    Why: a 10 000-flag snapshot (7.8 MB) decodes into ~45 MiB of Python objects and
+    validates into ~23 MiB of models; read entity by entity, neither is held at once, and
+    a compiler can let each model go once compiled. An update differing in one flag is
+    read in ~5 % of the time of a full read (see README, "Performance").
+
+    A document this reading does not take as it is (not plain native JSON text, or invalid,
+    or with warnings) is read by :func:`parse_snapshot`, which reports it as always.
+    """
+    if isinstance(document, str | bytes | bytearray | memoryview) and not isinstance(
+        document, Mapping
+    ):
+        raw = document if isinstance(document, str | bytes) else bytes(document)
+        with paused_gc():
+            try:
+                parts, version = read_parts(raw, strict=strict, previous=previous)
+            except Unreadable:
+                pass
+            else:
+                return ParsedSnapshot(None, version, parts=parts)
+    return parse_snapshot(document, strict=strict, source=source)
 
 
 _TOO_DEEP = f"the document nests more than {MAX_NESTING} levels deep"

@@ -27,10 +27,12 @@ def _not_a_boolean(value: Any) -> Any:
     return value
 
 
-Count = Annotated[int, BeforeValidator(_not_a_boolean), Field(ge=0)]
+# The bound before the boolean check: pydantic then checks it in its own int validator
+# instead of calling a Python function after it (40 000 calls for a 10 000-flag snapshot).
+Count = Annotated[int, Field(ge=0), BeforeValidator(_not_a_boolean)]
 """A whole number >= 0: a JSON number or a decimal string (protobuf writes int64 as strings),
 never a boolean."""
-PositiveCount = Annotated[int, BeforeValidator(_not_a_boolean), Field(gt=0)]
+PositiveCount = Annotated[int, Field(gt=0), BeforeValidator(_not_a_boolean)]
 
 
 CONFIG = ConfigDict(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -54,6 +55,10 @@ class Assignment:
 
     @model_validator(mode="after")
     def _one_kind(self) -> Assignment:
+        # one C call and a count first (~0.2 µs; naming the kinds ~1 µs, 20 000 times for
+        # a 10 000-flag snapshot); the names only for the message
+        if _KINDS(self).count(None) >= 2:
+            return self
         given = [
             name
             for name, value in (
@@ -76,6 +81,9 @@ class Assignment:
         if self.client_default is not None:
             return "client_default"
         return None
+
+
+_KINDS = attrgetter("variant", "fallthrough", "client_default")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)

@@ -119,6 +119,11 @@ def _unit_reader(selector: str) -> UnitReader:
     return read_unit
 
 
+_NONE: dict[str, list[CompiledAssignment]] = {}
+"""The ``by_variant`` of every rule that reads no materialization (never written to): one
+empty dict, not one per rule."""
+
+
 class CompiledAssignment:
     """One assignment of a rule: its kind and the outcome every unit in it gets."""
 
@@ -230,7 +235,7 @@ class CompiledRule:
         self.full_variant = _full_variant(assignments, bucket_count)
         """The rule's only assignment when it has one range over every bucket (Confidence's
         "has only one full variant"): what a rule serves when there is no unit."""
-        by_variant: dict[str, list[CompiledAssignment]] = {}
+        by_variant: dict[str, list[CompiledAssignment]] = {} if read_materialization else _NONE
         for assignment in assignments if read_materialization else ():
             if assignment.kind == VARIANT:
                 by_variant.setdefault(assignment.variant_name, []).append(assignment)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from ..model.bitsets import BitsetSpec, BloomFilter
@@ -126,7 +126,7 @@ class SegmentCompiler:
 
     def __init__(
         self,
-        segments: dict[str, SegmentSource],
+        segments: Mapping[str, SegmentSource],
         *,
         account_id: str,
         bitsets: dict[str, BitsetSpec],
@@ -134,6 +134,12 @@ class SegmentCompiler:
         store: MaterializationStore | None,
     ) -> None:
         self._segments = segments
+        """Each segment's source, read once (a lazy mapping may validate it on the spot)."""
+        self._kept: dict[str, Targeting | None] = {}
+        """The targeting of the segments that reference others, compiled again as trees."""
+        self._shared: dict[Any, Any] = {}
+        """Equal compiled criteria and allocations, one instance each (see
+        ``compile_targeting``)."""
         self._account_salt = f"MegaSalt-{account_id}|"
         self._bitsets = bitsets
         self._blooms = {
@@ -155,6 +161,7 @@ class SegmentCompiler:
         self._pending: list[str] = []
         self._entries: dict[tuple[str, bool], Predicate | None] = {}
         self._allocations: dict[str, AllocationPlan] = {}
+        self._checks: dict[str, AllocationCheck | None] = {}
 
     def __contains__(self, name: str) -> bool:
         return name in self._segments
@@ -168,7 +175,7 @@ class SegmentCompiler:
     def allocation(self, name: str) -> AllocationPlan:
         """The allocation of segment ``name`` (which must exist)."""
         if name not in self._allocations:
-            self._allocations[name] = self._compile_allocation(name)
+            self._compile(name)
         return self._allocations[name]
 
     def targeting(self, name: str) -> Predicate | None:
@@ -218,10 +225,10 @@ class SegmentCompiler:
             targeting = self._targetings[name]
             if name in self._referring:
                 targeting = compile_targeting(
-                    self._segments[name][0], self._direct_reference, self._materialized
+                    self._kept[name], self._direct_reference, self._materialized, self._shared
                 )
             self._direct_targetings[name] = targeting
-            self._direct_gates[name] = _both(targeting, allocation_check(self.allocation(name)))
+            self._direct_gates[name] = _both(targeting, self._checks[name])
 
     def _direct_reference(self, target: str) -> Predicate:
         if target not in self._segments:
@@ -237,13 +244,16 @@ class SegmentCompiler:
             current = pending.pop()
             if current in self._gates:
                 continue
-            targeting = self._compile_targeting(current)
-            self._targetings[current] = targeting
-            self._gates[current] = _both(targeting, allocation_check(self.allocation(current)))
+            targeting, allocation = self._segments[current]  # read once
+            predicate = self._compile_targeting(current, targeting)
+            plan = self._compile_allocation(current, allocation)
+            self._allocations[current] = plan
+            check = self._checks[current] = allocation_check(plan)
+            self._targetings[current] = predicate
+            self._gates[current] = _both(predicate, check)
 
-    def _compile_targeting(self, name: str) -> Predicate | None:
-        targeting = self._segments[name][0]
-        predicate = compile_targeting(targeting, self._reference, self._materialized)
+    def _compile_targeting(self, name: str, targeting: Targeting | None) -> Predicate | None:
+        predicate = compile_targeting(targeting, self._reference, self._materialized, self._shared)
         if targeting is not None and targeting.expression is not None:
             uses = _references_used(targeting.expression)
             reached = [  # once per ref: an expression naming a criterion twice is two paths
@@ -255,6 +265,7 @@ class SegmentCompiler:
             if reached:
                 self._referring.add(name)
                 self._references[name] = reached
+                self._kept[name] = targeting
         return predicate
 
     def _reference(self, target: str) -> Predicate:
@@ -294,13 +305,12 @@ class SegmentCompiler:
 
     # -- allocation ---------------------------------------------------------------------------
 
-    def _compile_allocation(self, name: str) -> AllocationPlan:
+    def _compile_allocation(self, name: str, allocation: Allocation | None) -> AllocationPlan:
         if name in self._bitsets:
             has = decode_bitset(self._bitsets[name])
             if has is None:
                 return None
             return self._account_buckets(has)
-        allocation = self._segments[name][1]
         if allocation is None:
             return None
         if allocation.bucket_ranges:

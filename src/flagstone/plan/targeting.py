@@ -242,11 +242,22 @@ def _element_test(rule: AttributeCriterion | InnerRule) -> Test | None:
 # -- attribute criteria -----------------------------------------------------------------------
 
 
-def _compile_attribute(criterion: AttributeCriterion) -> Predicate:
+def _compile_attribute(
+    criterion: AttributeCriterion, shared: dict[Any, Any] | None = None
+) -> Predicate:
     name = criterion.attribute_name
     strings = _plain_strings(criterion)
     if strings is not None and "." not in name:
-        return _string_among(name, strings)
+        if shared is None:
+            return _string_among(name, strings)
+        # one closure (and one frozenset) for every criterion testing the same attribute
+        # against the same strings: 10 000 segments targeting eight countries hold eight
+        # (~4 MiB less for a 10 000-flag snapshot)
+        strings = shared.setdefault(strings, strings)
+        predicate: Predicate | None = shared.get((name, strings))
+        if predicate is None:
+            predicate = shared[(name, strings)] = _string_among(name, strings)
+        return predicate
     get = attribute_getter(name)
     quantifier = criterion.any_rule or criterion.all_rule
     if quantifier is not None:
@@ -400,12 +411,14 @@ def compile_targeting(
     targeting: Targeting | None,
     reference: Callable[[str], Predicate],
     materialized: Callable[[str], Predicate],
+    shared: dict[Any, Any] | None = None,
 ) -> Predicate | None:
     """A predicate for ``targeting``, or ``None`` when it admits everyone.
 
     ``reference(segment name)`` compiles a segment criterion and ``materialized(name)`` a
     materialized-segment criterion; both are supplied by the segment compiler, which knows
-    allocations, bitsets, bloom filters and the store.
+    allocations, bitsets, bloom filters and the store. Criteria compiled with the same
+    ``shared`` dict share equal predicates.
     """
     if targeting is None or targeting.expression is None:
         return None
@@ -417,7 +430,7 @@ def compile_targeting(
             if found is None:
                 compiled[criterion_id] = _never
             elif found.attribute is not None:
-                compiled[criterion_id] = _compile_attribute(found.attribute)
+                compiled[criterion_id] = _compile_attribute(found.attribute, shared)
             elif found.segment is not None:
                 compiled[criterion_id] = reference(found.segment.segment)
             elif found.materialized_segment is not None:

@@ -35,7 +35,7 @@ class Issued:
 
 def issued_of(parsed: ParsedSnapshot, body: bytes) -> Issued:
     """The ``issuedAt`` of a parsed document and the digest of its bytes."""
-    text = parsed.model.issued_at
+    text = parsed.issued_at
     return Issued(text, issued_at_ns(text) if text else None, hashlib.sha256(body).hexdigest())
 
 

@@ -25,8 +25,9 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from ..errors import ConfigError, FetchError, IntegrityError
-from ..formats.native import ParsedSnapshot, parse_snapshot
+from ..formats.native import ParsedSnapshot, SnapshotIndex, read_snapshot
 from ..model.issued_at import issued_at_ns
+from ..process.gc import paused_gc
 from ..process.hooks import register_fork_hooks
 from ..process.ratelimit import RateLimitedLog
 from ..process.threads import leave_signals_to_the_main_thread
@@ -126,6 +127,7 @@ class Updater:
         self._first_delay = 0.0
         self._stopped_in_parent = False
         self._current: SourceDocument | None = None  # the document being served
+        self._index: SnapshotIndex | None = None  # what the next document is read against
         self._digest: bytes | None = None  # its sha256
         self._newest: Issued | None = None  # the newest document accepted (rollbacks)
         # (thread, kind, issuedAt) while inside install
@@ -162,8 +164,10 @@ class Updater:
             document = SourceDocument(
                 cached.body, cached.signature, cached.etag, cached.last_modified
             )
-            parsed, issued = self._verified(document)
-            self._install(target, parsed, "cache", issued)
+            with paused_gc():
+                parsed, issued = self._verified(document)
+                self._install(target, parsed, "cache", issued)
+                del parsed
         except Exception as error:
             self._log.warning("cache", "the snapshot cache is unusable: %s", error)
             return False
@@ -269,8 +273,10 @@ class Updater:
                 return True
             if self._same_as_served(document):
                 return True
-            parsed, issued = self._verified(document)
-            self._install(target, parsed, self.source.kind, issued)
+            with paused_gc():  # one pause for reading and compiling (flagstone.process.gc)
+                parsed, issued = self._verified(document)
+                self._install(target, parsed, self.source.kind, issued)
+                del parsed
             self._served(document, issued)
         except Exception as error:
             if first:
@@ -289,6 +295,7 @@ class Updater:
             target.install(parsed)  # _installed records it before other listeners run
         finally:
             self._installing = None
+        self._index = parsed.index
 
     def _bound(self) -> SnapshotTarget | None:
         return self._target() if self._target is not None else None
@@ -308,7 +315,11 @@ class Updater:
     def _verified(self, document: SourceDocument) -> tuple[ParsedSnapshot, Issued]:
         """Check, parse and (with a signing key) refuse a rollback; raises if refused."""
         self.integrity.check(document.body, document.signature, self.source.name)
-        parsed = parse_snapshot(document.body, strict=self.strict, source=self.source.name)
+        # read against the snapshot installed last: only the flags and segments whose text
+        # changed are validated (flagstone.formats.native.read_snapshot)
+        parsed = read_snapshot(
+            document.body, strict=self.strict, source=self.source.name, previous=self._index
+        )
         issued = issued_of(parsed, document.body)
         if self.integrity.needs_signature and not self.allow_rollback:
             reason = refusal(issued, self._newest)

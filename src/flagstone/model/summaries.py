@@ -1,0 +1,95 @@
+"""What the rest of a snapshot needs to know of a flag or a segment once its model is gone.
+
+Loading a large snapshot validates each flag and segment and lets its model go; an update
+validates only the flags and segments whose text changed. What the checks that span
+entities (names defined once, references that resolve, reference chains and cycles,
+exclusive ranges, A/B tests naming a flag's variants) and the compiler's bookkeeping need of
+the others is their summary: a few names and numbers, a tenth of the model's memory.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from .flags import Flag
+from .segments import Segment
+
+__all__ = ["FlagSummary", "SegmentSummary", "Shared", "summarize_flag", "summarize_segment"]
+
+
+class FlagSummary(NamedTuple):
+    """A flag's name, state, variant names (as defined), the segments its rules name, the
+    clients it lists, and whether any rule is limited to environments or reads or writes a
+    materialization (the compiler's view of it depends on the client's then)."""
+
+    name: str
+    state: str
+    variants: tuple[str, ...]
+    segments: tuple[str, ...]
+    clients: tuple[str, ...]
+    client_specific: bool
+
+
+class SegmentSummary(NamedTuple):
+    """A segment's name, the segments and materialized segments its criteria name, and its
+    exclusive placement (``(tags, ranges)`` when it has ``exclusivityTags``)."""
+
+    name: str
+    references: tuple[str, ...]
+    materialized: tuple[str, ...]
+    exclusive: tuple[tuple[str, ...], tuple[tuple[int, int], ...]] | None
+
+
+class Shared:
+    """One instance of each equal tuple within a load: 10 000 flags with the variants
+    ``("control", "treatment")`` then hold one tuple, not 10 000."""
+
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        self._seen: dict[Any, Any] = {}
+
+    def __call__(self, value: Any) -> Any:
+        return self._seen.setdefault(value, value)
+
+
+def summarize_flag(flag: Flag, shared: Shared) -> FlagSummary:
+    """The summary of ``flag``; equal parts shared through ``shared``."""
+    return FlagSummary(
+        shared(flag.name),
+        flag.state,
+        shared(tuple(variant.name for variant in flag.variants)),
+        shared(tuple(rule.segment for rule in flag.rules)),
+        shared(tuple(flag.clients)),
+        any(rule.environments or rule.materialization_spec is not None for rule in flag.rules),
+    )
+
+
+def summarize_segment(segment: Segment, shared: Shared) -> SegmentSummary:
+    """The summary of ``segment``; equal parts shared through ``shared``."""
+    references: tuple[str, ...] = ()
+    materialized: tuple[str, ...] = ()
+    targeting = segment.targeting
+    if targeting is not None and targeting.criteria:
+        references = shared(
+            tuple(
+                criterion.segment.segment
+                for criterion in targeting.criteria.values()
+                if criterion.segment is not None
+            )
+        )
+        materialized = shared(
+            tuple(
+                criterion.materialized_segment.materialized_segment
+                for criterion in targeting.criteria.values()
+                if criterion.materialized_segment is not None
+            )
+        )
+    exclusive = None
+    allocation = segment.allocation
+    if allocation is not None and allocation.exclusivity_tags:
+        exclusive = (
+            tuple(allocation.exclusivity_tags),
+            tuple((r.lower, r.upper) for r in allocation.bucket_ranges),
+        )
+    return SegmentSummary(shared(segment.name), references, materialized, exclusive)
