@@ -161,8 +161,14 @@ def many(count: int, *, layout: str = "map") -> dict[str, Any]:
         b.flag(
             f"f{i}",
             {"control": {"n": i}, "treatment": {"n": -i}},
-            [b.split_rule(f"flags/f{i}/rules/r", ["control", "treatment"],
-                          buckets_per_variant=50, segment="chain" if i == 1 else f"s{i}")],
+            [
+                b.split_rule(
+                    f"flags/f{i}/rules/r",
+                    ["control", "treatment"],
+                    buckets_per_variant=50,
+                    segment="chain" if i == 1 else f"s{i}",
+                )
+            ],
         )
         for i in range(count)
     ]
