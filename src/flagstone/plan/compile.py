@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from ..errors import UnknownClientError
 from ..model import AbTestInstance, Flag, Rule, Snapshot, abtest_segment_name, short_variant_name
@@ -34,7 +34,7 @@ from ..resolution import Outcome
 from ..semantics.scalars import parse_timestamp_ns
 from ..stores.materializations import MaterializationStore
 from ..values import freeze
-from .flag import ACTIVE, FlagPlan, Plan, VersionCell, plan_outcome
+from .flag import ACTIVE, FlagPlan, Plan, PlanOutcome, VersionCell, plan_outcome
 from .resolver import resolver_for
 from .rules import (
     CLIENT_DEFAULT,
@@ -321,13 +321,13 @@ class _Build:
     ) -> CompiledRule:
         spec = rule.assignment_spec
         assert spec is not None
-        segments = self.segments
         shared = self.shared
         materialization = rule.materialization_spec
         read = materialization.read_materialization if materialization else ""
         write = materialization.write_materialization if materialization else ""
-        gate = segments.gate(rule.segment)
+        gate, targeting, allocation = self.segments.rule_parts(rule.segment)
         everyone = gate is None and not read and not write
+        whole = ((0, spec.bucket_count),)
         assignments = []
         for assignment in spec.assignments:
             kind = assignment.kind
@@ -346,10 +346,9 @@ class _Build:
             if kind == "variant":
                 assert assignment.variant is not None
                 name, value = _variant(variants, assignment.variant.variant)
-                if everyone and ranges == ((0, spec.bucket_count),):
+                if everyone and ranges == whole:
                     catch_all = "fallback" if after else "only"
-            outcome = plan_outcome(
-                cell,
+            outcome = PlanOutcome(
                 flag.name,
                 Reason.MATCH,
                 variant=name,
@@ -360,6 +359,7 @@ class _Build:
                 targeting_key_selector=rule.targeting_key_selector,
                 should_apply=True,
                 catch_all=catch_all,
+                snapshot_version=cast(Any, cell),
             )
             assignments.append(
                 CompiledAssignment(
@@ -378,8 +378,8 @@ class _Build:
             bucket_count=shared.setdefault(spec.bucket_count, spec.bucket_count),
             assignments=assignments,
             gate=gate,
-            targeting=segments.targeting(rule.segment),
-            allocation=segments.allocation(rule.segment),
+            targeting=targeting,
+            allocation=allocation,
             read_materialization=read,
             write_materialization=write,
             must_match=bool(mode and mode.materialization_must_match),
@@ -487,6 +487,8 @@ def _client_for(snapshot: Snapshot, secret: str | None) -> ClientEntry | None:
 
 
 def _variant(variants: dict[str, Any], reference: str) -> tuple[str, Any]:
+    if reference in variants:  # the name as defined (the common case): one look-up
+        return reference, variants[reference]
     name = variant_named(variants, reference)
     if name is None:
         raise KeyError(reference)  # validation guarantees every reference resolves

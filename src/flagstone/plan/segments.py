@@ -162,6 +162,7 @@ class SegmentCompiler:
         self._entries: dict[tuple[str, bool], Predicate | None] = {}
         self._allocations: dict[str, AllocationPlan] = {}
         self._checks: dict[str, AllocationCheck | None] = {}
+        self._rule_parts: dict[str, tuple[Predicate | None, Predicate | None, AllocationPlan]] = {}
 
     def __contains__(self, name: str) -> bool:
         return name in self._segments
@@ -171,6 +172,18 @@ class SegmentCompiler:
         evaluates it: references as plain calls when the segments behind it form a tree,
         else in a scope of its own (see the module docstring)."""
         return self._entry(name, targeting_only=False)
+
+    def rule_parts(self, name: str) -> tuple[Predicate | None, Predicate | None, AllocationPlan]:
+        """``(gate, targeting, allocation)`` of segment ``name`` (which must exist), what a
+        rule on it holds: one look-up for the three (10 000 rules of a snapshot ask)."""
+        parts = self._rule_parts.get(name)
+        if parts is None:
+            parts = self._rule_parts[name] = (
+                self.gate(name),
+                self.targeting(name),
+                self.allocation(name),
+            )
+        return parts
 
     def allocation(self, name: str) -> AllocationPlan:
         """The allocation of segment ``name`` (which must exist)."""
@@ -254,7 +267,11 @@ class SegmentCompiler:
 
     def _compile_targeting(self, name: str, targeting: Targeting | None) -> Predicate | None:
         predicate = compile_targeting(targeting, self._reference, self._materialized, self._shared)
-        if targeting is not None and targeting.expression is not None:
+        if (
+            targeting is not None
+            and targeting.expression is not None
+            and any(criterion.segment is not None for criterion in targeting.criteria.values())
+        ):
             uses = _references_used(targeting.expression)
             reached = [  # once per ref: an expression naming a criterion twice is two paths
                 criterion.segment.segment
