@@ -34,7 +34,8 @@ from flagstone.sources.integrity import Integrity
 from flagstone.sources.updater import Updater
 
 from . import builders as b
-from .test_incremental_read import EDITS, edit, many
+from .test_incremental_read import EDITS, ORIGINALS, edit, many
+from .test_snapshot_mutations import mutated
 
 SECRET = "secret-web"
 
@@ -252,3 +253,24 @@ def test_a_large_load_is_frozen_and_a_replaced_flag_is_still_freed(monkeypatch: 
         assert replaced() is None  # retired: freed by reference counting, frozen or not
     finally:
         gc.unfreeze()
+
+
+@given(document=mutated([*ORIGINALS, document_with_clients(4, "map")]), strict=st.booleans())
+@settings(max_examples=150, deadline=None, derandomize=True, database=None)
+def test_a_file_loads_as_parse_snapshot_reads_it(
+    document: Any, strict: bool, tmp_path_factory: Any
+) -> None:
+    """``from_file`` compiles each flag while it reads it; whatever the document, it loads
+    and resolves as a client of ``parse_snapshot``'s model, or refuses it alike."""
+    raw = json.dumps(document).encode()
+    path = tmp_path_factory.mktemp("load") / "snapshot.json"
+    path.write_bytes(raw)
+    try:
+        expected: Any = resolutions(flagstone.Client(parse_snapshot(raw, strict=strict)))
+    except ConfigError as error:
+        expected = [(p.path, p.message) for p in error.problems]
+    try:
+        got: Any = resolutions(flagstone.Client.from_file(path, strict=strict))
+    except ConfigError as error:
+        got = [(p.path, p.message) for p in error.problems]
+    assert got == expected

@@ -22,6 +22,7 @@ from .errors import ConfigError, IntegrityError
 from .formats.native import ParsedSnapshot, parse_snapshot, read_snapshot
 from .overrides import REGISTRY as _OVERRIDES
 from .plan import FlagPlan, PendingPlan, Plan, compile_plan
+from .plan.compile import FlagCompiler
 from .plan.flag import retire_replaced
 from .process.gc import paused_gc
 from .process.hooks import close_at_exit, register_fork_hooks
@@ -180,7 +181,11 @@ class Client:
         assert document is not None  # a first read always gives one
         integrity.check(document.body, document.signature, source.name)
         with paused_gc():  # one pause for reading and compiling (flagstone.process.gc)
-            parsed = read_snapshot(document.body, strict=strict, source=source.name)
+            # each flag compiled as it is read: the flags' models are never all held at once
+            compiler = FlagCompiler(client_secret=client_secret, store=materializations)
+            parsed = read_snapshot(
+                document.body, strict=strict, source=source.name, compile=compiler
+            )
             if integrity.needs_signature and not allow_rollback:
                 reason = refusal(issued_of(parsed, document.body), None)
                 if reason is not None:

@@ -70,7 +70,10 @@ class FrozenList(list[Any]):
 def freeze(value: Any) -> Any:
     """A deeply read-only copy of a JSON value (dicts and lists frozen, scalars as they are)."""
     if isinstance(value, dict):
-        return FrozenDict({key: freeze(item) for key, item in value.items()})
+        for item in value.values():
+            if isinstance(item, dict | list | tuple):
+                return FrozenDict({key: freeze(item) for key, item in value.items()})
+        return FrozenDict(value)  # scalars only (most variant values): copied in one call
     if isinstance(value, list | tuple):
         return FrozenList([freeze(item) for item in value])
     return value

@@ -42,7 +42,7 @@ from ..model.paths import join_path, key_path
 from ..model.snapshot import SNAPSHOT
 from ..model.validation import snapshot_findings
 from ..process.gc import paused_gc
-from .streamed import SnapshotIndex, SnapshotParts, Unreadable, read_parts
+from .streamed import FlagCompiler, SnapshotIndex, SnapshotParts, Unreadable, read_parts
 
 __all__ = [
     "ParsedSnapshot",
@@ -210,6 +210,7 @@ def read_snapshot(
     strict: bool = True,
     source: str | None = None,
     previous: SnapshotIndex | None = None,
+    compile: FlagCompiler | None = None,
 ) -> ParsedSnapshot:
     """:func:`parse_snapshot`, read the way a client loads a snapshot: entity by entity,
     and, given the ``index`` of the snapshot read before (``previous``), validating only the
@@ -222,6 +223,9 @@ def read_snapshot(
     a compiler can let each model go once compiled. An update differing in one flag is
     read in ~5 % of the time of a full read (see README, "Performance").
 
+    ``compile`` (``flagstone.plan.compile.FlagCompiler``) compiles each flag as it is read,
+    so that the flags' models are never all held at once.
+
     A document this reading does not take as it is (not plain native JSON text, or invalid,
     or with warnings) is read by :func:`parse_snapshot`, which reports it as always.
     """
@@ -231,7 +235,7 @@ def read_snapshot(
         raw = document if isinstance(document, str | bytes) else bytes(document)
         with paused_gc():
             try:
-                parts, version = read_parts(raw, strict=strict, previous=previous)
+                parts, version = read_parts(raw, strict=strict, previous=previous, compile=compile)
             except Unreadable:
                 pass
             else:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+from collections.abc import Callable
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -35,10 +36,17 @@ from ..model.summaries import (
     summarize_flag,
     summarize_segment,
 )
-from ..model.validation import snapshot_findings, summaries_may_have_problems
+from ..model.validation import (
+    FlagChecks,
+    abtest_findings,
+    segment_findings,
+    shell_findings,
+    summaries_may_have_problems,
+)
+from ..process.gc import release_free_memory
 from .scan import ENTITY_COLLECTIONS, Entity, NotScannable, TextIndex, Top, repeats_a_key, scan
 
-__all__ = ["SnapshotIndex", "SnapshotParts", "Unreadable", "read_parts"]
+__all__ = ["FlagCompiler", "SnapshotIndex", "SnapshotParts", "Unreadable", "read_parts"]
 
 
 class Unreadable(Exception):
@@ -71,7 +79,18 @@ class SnapshotParts:
     for one read now), ``against`` that previous index. :meth:`model` gives the model of
     any entity: the one validated while reading, or one validated again from its text."""
 
-    __slots__ = ("_models", "against", "forms", "index", "keys", "reused", "shell", "summaries")
+    __slots__ = (
+        "_models",
+        "against",
+        "compiled",
+        "compiler",
+        "forms",
+        "index",
+        "keys",
+        "reused",
+        "shell",
+        "version",
+    )
 
     def __init__(
         self,
@@ -90,6 +109,11 @@ class SnapshotParts:
         self.reused = reused
         self._models = models
         self.against = against
+        self.compiled: dict[int, Any] = {}
+        """What ``read_parts``'s ``compile`` made of each flag read, by position."""
+        self.compiler: FlagCompiler | None = None
+        """That ``compile``."""
+        self.version = ""
 
     @property
     def flags(self) -> list[FlagSummary]:
@@ -132,11 +156,29 @@ class SnapshotParts:
         return snapshot
 
 
+_LARGE = 1 << 20
+"""A document this long (bytes) is worth giving the freed copy of its text back for."""
+
+FlagCompiler = Callable[["SnapshotParts", int, Flag], Any]
+"""Called with each flag read (its position and model, in document order) once the flag is
+valid; what it returns is kept in ``SnapshotParts.compiled`` instead of the model."""
+
+
 def read_parts(
-    raw: bytes | str, *, strict: bool, previous: SnapshotIndex | None = None
+    raw: bytes | str,
+    *,
+    strict: bool,
+    previous: SnapshotIndex | None = None,
+    compile: FlagCompiler | None = None,
 ) -> tuple[SnapshotParts, str]:
     """The snapshot in ``raw`` read entity by entity (against ``previous``, if given) and
-    its version; ``Unreadable`` unless it is valid and without warnings."""
+    its version; ``Unreadable`` unless it is valid and without warnings.
+
+    In three steps, so that flag models need not be held all at once: the document is
+    scanned (segments validated, the shell of top-level values kept, each flag checked for
+    repeated keys and its text located), the shell validated, then each flag validated from
+    its text and checked, and handed to ``compile`` if given (the segments, the clients and
+    the version are known by then). The checks that span entities come last."""
     if previous is not None and previous.strict != strict:
         previous = None  # an entity valid in lenient mode need not be in strict mode
     shared = Shared()
@@ -155,11 +197,13 @@ def read_parts(
                     raise Unreadable("a key may be written twice")
                 top[event.key] = event.value
                 continue
-            _read_entity(event, previous, adapters, shared, keys, reused, summaries, models)
+            _scan_entity(event, previous, adapters, shared, keys, reused, summaries, models)
     except StopIteration as done:
         text_index: TextIndex = done.value
     except (NotScannable, ValidationError) as error:
         raise Unreadable(str(error)) from None
+    if len(raw) > _LARGE:
+        release_free_memory()  # the scanned text's copy, before the flags are compiled
     forms = {name: entries.form for name, entries in text_index.collections.items()}
     for name, form in forms.items():
         top[name] = {} if form == "map" else []
@@ -169,15 +213,29 @@ def read_parts(
         raise Unreadable(str(error)) from None
     index = SnapshotIndex(text_index, summaries["flags"], summaries["segments"], strict)
     parts = SnapshotParts(shell, forms, index, keys, reused, models, previous)
-    _check(parts, strict)
     version = (
         shell.version
         or hashlib.sha256(raw if isinstance(raw, bytes) else raw.encode()).hexdigest()[:12]
     )
+    parts.version = version
+    parts.compiler = compile
+    # everything a compiled flag relies on is checked before flags are compiled (a bitset
+    # refused by its budget is never inflated): segments, then the shell but its A/B tests;
+    # the flags their A/B tests name are compiled once those are checked too
+    _check_segments(parts, strict)
+    known = [summary.name for summary in parts.segments]
+    if shell_findings(shell, strict=strict, known_names=known).problems:
+        raise Unreadable("a part of the snapshot has problems")
+    tested = {treatment_flag(t.variant) for i in shell.abtests for t in i.abtest.treatments}
+    deferred = _read_flags(parts, adapters["flags"], shared, strict, compile, tested)
+    _check(parts, strict, tested)
+    if compile is not None:
+        for position, flag in deferred:
+            parts.compiled[position] = compile(parts, position, flag)
     return parts, version
 
 
-def _read_entity(
+def _scan_entity(
     entity: Entity,
     previous: SnapshotIndex | None,
     adapters: dict[str, TypeAdapter[Any]],
@@ -187,6 +245,8 @@ def _read_entity(
     summaries: dict[str, list[Any]],
     models: dict[tuple[str, int], Any],
 ) -> None:
+    """One entity as the scan meets it: a segment validated, a flag checked for repeated
+    keys (validated later, see :func:`_read_flags`)."""
     collection = entity.collection
     keys[collection].append(shared(entity.key) if entity.key is not None else None)
     if entity.previous is not None:
@@ -198,52 +258,89 @@ def _read_entity(
     if repeats_a_key(entity.value, entity.source, entity.start, entity.end):
         raise Unreadable("a key may be written twice")
     entity.value = None  # the decoded tree is as large as the model: let it go first
+    reused[collection].append(None)
+    if collection == "flags":
+        summaries[collection].append(None)  # read by _read_flags
+        return
     # validated from its text, not from the decoded tree: pydantic then shares equal strings
     # between models (its string cache), ~6 MiB less for a 10 000-flag snapshot, and it is
     # faster (165 ms instead of 200 ms)
     model = adapters[collection].validate_json(entity.source[entity.start : entity.end])
-    if collection == "flags":
-        summaries[collection].append(summarize_flag(model, shared))
-    else:
-        summaries[collection].append(summarize_segment(model, shared))
-    reused[collection].append(None)
+    summaries[collection].append(summarize_segment(model, shared))
     models[(collection, entity.position)] = model
 
 
-def _check(parts: SnapshotParts, strict: bool) -> None:
-    """``Unreadable`` if any semantic check could fail: those of the entities validated now
-    and of the shell (the others' names known), then those spanning entities."""
+def _read_flags(
+    parts: SnapshotParts,
+    adapter: TypeAdapter[Any],
+    shared: Shared,
+    strict: bool,
+    compile: FlagCompiler | None,
+    tested: set[str | None],
+) -> list[tuple[int, Flag]]:
+    """Validate and check every flag not reused, in document order; each goes to
+    ``compile`` (its model then let go) or is kept. The flags named in ``tested`` (by an
+    A/B test) are returned instead of compiled."""
+    deferred: list[tuple[int, Flag]] = []
     shell = parts.shell
-    partial = copy.copy(shell)
-    known: list[str] = []
-    for collection in ENTITY_COLLECTIONS:
-        form = parts.forms.get(collection)
-        if form is None:
+    segment_names = [summary.name for summary in parts.segments]
+    checks = FlagChecks(shell, strict=strict, segment_names=segment_names, nesting=True)
+    text = parts.index.text
+    entries = text.collections.get("flags")
+    summaries = parts.flags
+    for position, at in enumerate(parts.reused["flags"]):
+        if at is not None:
             continue
-        summaries: list[Any] = parts.flags if collection == "flags" else parts.segments
-        fresh = [
-            (parts.keys[collection][position], parts.model(collection, position))
-            for position, at in enumerate(parts.reused[collection])
-            if at is None
-        ]
-        known += [
-            summary.name
-            for summary, at in zip(summaries, parts.reused[collection], strict=True)
-            if at is not None
-        ]
-        value: Any = dict(fresh) if form == "map" else [model for _, model in fresh]
-        if form == "map" and len(value) != len(fresh):  # pragma: no cover - keys are unique
-            raise Unreadable("a key written twice")
-        object.__setattr__(partial, collection, value)
-    named = {treatment_flag(t.variant) for i in shell.abtests for t in i.abtest.treatments}
-    elsewhere = [
-        summary
-        for summary, at in zip(parts.flags, parts.reused["flags"], strict=True)
-        if at is not None and summary.name in named
+        assert entries is not None
+        try:
+            flag = adapter.validate_json(
+                text.text[entries.starts[position] : entries.ends[position]]
+            )
+        except ValidationError as error:
+            raise Unreadable(str(error)) from None
+        problems, warnings = checks(f"$.flags[{position}]", parts.keys["flags"][position], flag)
+        if problems or warnings:
+            raise Unreadable("a flag has problems or warnings")
+        summaries[position] = summarize_flag(flag, shared)
+        if compile is None:
+            parts._models[("flags", position)] = flag
+        elif flag.name in tested:
+            deferred.append((position, flag))
+        else:
+            parts.compiled[position] = compile(parts, position, flag)
+    return deferred
+
+
+def _check_segments(parts: SnapshotParts, strict: bool) -> None:
+    """``Unreadable`` if a segment validated now has a problem (the other segments' names
+    known): checked before the flags are read, while their models are all here."""
+    form = parts.forms.get("segments")
+    if form is None:
+        return
+    partial = copy.copy(parts.shell)
+    fresh = [
+        (parts.keys["segments"][position], parts.model("segments", position))
+        for position, at in enumerate(parts.reused["segments"])
+        if at is None
     ]
-    findings = snapshot_findings(
-        partial, strict=strict, known_names=known, nesting=True, flags_elsewhere=elsewhere
-    )
+    object.__setattr__(partial, "segments", dict(fresh) if form == "map" else [m for _, m in fresh])
+    known = [
+        summary.name
+        for summary, at in zip(parts.segments, parts.reused["segments"], strict=True)
+        if at is not None
+    ]
+    if segment_findings(partial, strict=strict, known_names=known).problems:
+        raise Unreadable("a segment has problems")
+
+
+def _check(parts: SnapshotParts, strict: bool, tested: set[str | None]) -> None:
+    """``Unreadable`` if any check not made yet could fail: those of the shell (every flag
+    and segment name known; ``tested``: the flags A/B tests name), then those spanning
+    entities."""
+    shell = parts.shell
+    known = [summary.name for summary in parts.flags] + [s.name for s in parts.segments]
+    elsewhere = [summary for summary in parts.flags if summary.name in tested]
+    findings = abtest_findings(shell, strict=strict, known_names=known, flags_elsewhere=elsewhere)
     if findings.problems or findings.warnings:
         raise Unreadable("problems or warnings")
     if summaries_may_have_problems(parts.flags, parts.segments, shell, strict=strict):

@@ -42,12 +42,14 @@ class SegmentSummary(NamedTuple):
 
 class Shared:
     """One instance of each equal tuple within a load: 10 000 flags with the variants
-    ``("control", "treatment")`` then hold one tuple, not 10 000."""
+    ``("control", "treatment")`` then hold one tuple, not 10 000. ``shared(value)``, or
+    ``shared.one(value, value)`` (the dict's own ``setdefault``, without a Python call)."""
 
-    __slots__ = ("_seen",)
+    __slots__ = ("_seen", "one")
 
     def __init__(self) -> None:
         self._seen: dict[Any, Any] = {}
+        self.one = self._seen.setdefault
 
     def __call__(self, value: Any) -> Any:
         return self._seen.setdefault(value, value)
@@ -55,12 +57,16 @@ class Shared:
 
 def summarize_flag(flag: Flag, shared: Shared) -> FlagSummary:
     """The summary of ``flag``; equal parts shared through ``shared``."""
+    one = shared.one
+    variants = tuple([variant.name for variant in flag.variants])
+    segments = tuple([rule.segment for rule in flag.rules])
+    clients = tuple(flag.clients)
     return FlagSummary(
-        shared(flag.name),
+        one(flag.name, flag.name),
         flag.state,
-        shared(tuple(variant.name for variant in flag.variants)),
-        shared(tuple(rule.segment for rule in flag.rules)),
-        shared(tuple(flag.clients)),
+        one(variants, variants),
+        one(segments, segments),
+        one(clients, clients),
         any(rule.environments or rule.materialization_spec is not None for rule in flag.rules),
     )
 

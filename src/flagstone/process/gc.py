@@ -19,16 +19,40 @@ cycle that is garbage at that moment stays uncollected (``gc.unfreeze()`` gives 
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-__all__ = ["FREEZE_AFTER", "paused_gc"]
+__all__ = ["FREEZE_AFTER", "paused_gc", "release_free_memory"]
 
 FREEZE_AFTER = 100_000
 """Objects tracked by the collector that a paused block must leave behind for
 :func:`paused_gc` to freeze them (a 10 000-flag snapshot leaves ~250 000; the snapshots of
 tests and small services stay well below, and are never frozen)."""
+
+_trim: Any = None
+
+
+def release_free_memory() -> None:
+    """Give the C heap's free pages back to the operating system (glibc's ``malloc_trim``;
+    nothing elsewhere). A large load frees a copy of the document's text and other big
+    buffers that glibc keeps in its heap rather than returning: ~10 MiB of RSS a 10 000-flag
+    snapshot would otherwise keep. Costs ~1 ms."""
+    global _trim
+    if _trim is None:
+        _trim = False
+        if sys.platform.startswith("linux"):
+            try:
+                import ctypes
+
+                _trim = ctypes.CDLL("libc.so.6").malloc_trim
+            except (OSError, AttributeError):  # not glibc (musl, …): nothing to do
+                pass
+    if _trim:
+        _trim(0)
+
 
 _lock = threading.Lock()
 _depth = 0
@@ -57,4 +81,5 @@ def paused_gc() -> Iterator[None]:
                 # left behind
                 if gc.get_count()[0] > FREEZE_AFTER:
                     gc.freeze()
+                    release_free_memory()
                 gc.enable()
