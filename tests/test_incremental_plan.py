@@ -26,6 +26,7 @@ import flagstone
 from flagstone import ConfigError
 from flagstone.formats.native import parse_snapshot, read_snapshot
 from flagstone.plan import compile_plan
+from flagstone.plan.compile import FlagCompiler
 from flagstone.plan.flag import retire_replaced
 from flagstone.process import gc as flagstone_gc
 from flagstone.sinks import MemorySink
@@ -162,27 +163,41 @@ def test_installed_updates_resolve_as_a_fresh_compile(
 
 @given(
     strict=st.booleans(),
+    secret=st.sampled_from([None, SECRET]),
+    compiles=st.booleans(),
     edits=st.lists(
         st.tuples(st.sampled_from(EDITS_WITH_CLIENTS), st.integers(0, 30)), min_size=1, max_size=4
     ),
 )
-@settings(max_examples=25, deadline=None, derandomize=True, database=None)
+@settings(max_examples=30, deadline=None, derandomize=True, database=None)
 def test_updates_polled_from_a_source_resolve_as_a_fresh_compile(
-    strict: bool, edits: list[tuple[str, int]]
+    strict: bool, secret: str | None, compiles: bool, edits: list[tuple[str, int]]
 ) -> None:
+    # compiles: the updater compiles each changed flag while reading (as from_file's does)
     document = document_with_clients(6, "map")
     served = [json.dumps(document).encode()]
+    made: list[FlagCompiler] = []
+
+    def compiler() -> FlagCompiler:
+        made.append(FlagCompiler(client_secret=secret))
+        return made[-1]
+
     updater = Updater(
-        FunctionSource(lambda: served[-1]), interval=60.0, integrity=Integrity(), strict=strict
+        FunctionSource(lambda: served[-1]),
+        interval=60.0,
+        integrity=Integrity(),
+        strict=strict,
+        compiler=compiler if compiles else None,
     )
-    client = flagstone.Client(None)
+    client = flagstone.Client(None, client_secret=secret)
     updater.bind(client)
     updater.load_now()
+    assert len(made) == (1 if compiles else 0)  # one compiler per document read
     for kind, index in edits:
         candidate = edit_more(document, kind, index)
         served.append(json.dumps(candidate).encode())
         before = resolutions(client)
-        expected = reference(candidate, strict, None)
+        expected = reference(candidate, strict, secret)
         if updater.check(client):
             assert resolutions(client) == expected
             document = candidate

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from . import overrides as _overrides
@@ -317,6 +318,7 @@ class Client:
             cache=DiskCache(cache_path) if cache_path is not None else None,
             max_backoff=max_backoff,
             allow_rollback=allow_rollback,
+            compiler=partial(FlagCompiler, client_secret=client_secret, store=materializations),
         )
         client = cls(
             None, client_secret=client_secret, sinks=sinks, materializations=materializations

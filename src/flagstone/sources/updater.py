@@ -27,6 +27,7 @@ from typing import Protocol
 from ..errors import ConfigError, FetchError, IntegrityError
 from ..formats.native import ParsedSnapshot, SnapshotIndex, read_snapshot
 from ..model.issued_at import issued_at_ns
+from ..plan.compile import FlagCompiler
 from ..process.gc import paused_gc
 from ..process.hooks import register_fork_hooks
 from ..process.ratelimit import RateLimitedLog
@@ -105,6 +106,7 @@ class Updater:
         rng: random.Random | None = None,
         clock: Callable[[], float] | None = None,
         allow_rollback: bool = False,
+        compiler: Callable[[], FlagCompiler] | None = None,
     ) -> None:
         if not interval > 0:
             raise ValueError("the refresh interval must be positive")
@@ -116,6 +118,10 @@ class Updater:
         self.cache = cache
         self.max_backoff = max(max_backoff, interval)
         self.allow_rollback = allow_rollback
+        self._compiler = compiler
+        """Makes the compiler of the target's flags, for each document read (see
+        ``read_snapshot``'s ``compile``): a large document's flag models are then never all
+        held at once."""
         self._rng = rng or random.Random()
         self._clock = clock
         self._log = RateLimitedLog(logger)
@@ -318,7 +324,11 @@ class Updater:
         # read against the snapshot installed last: only the flags and segments whose text
         # changed are validated (flagstone.formats.native.read_snapshot)
         parsed = read_snapshot(
-            document.body, strict=self.strict, source=self.source.name, previous=self._index
+            document.body,
+            strict=self.strict,
+            source=self.source.name,
+            previous=self._index,
+            compile=self._compiler() if self._compiler is not None else None,
         )
         issued = issued_of(parsed, document.body)
         if self.integrity.needs_signature and not self.allow_rollback:
