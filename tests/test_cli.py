@@ -515,7 +515,7 @@ def test_a_reader_that_goes_away_is_no_error(tmp_path: Path) -> None:
         b.abtest(
             f"t{index}",
             flag="checkout",
-            weights=[("control", 5000), ("new", 5000)],
+            weights=[("classic", 5000), ("new", 5000)],
             state="draft",
             display_name=f"test {index}",
         )
