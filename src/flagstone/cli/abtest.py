@@ -303,6 +303,8 @@ def _run(args: argparse.Namespace) -> int:
         raise CommandFailure(EXIT_USAGE, f"{file}: {_message(error)}") from None
     except DocumentLockTimeout as error:
         raise CommandFailure(EXIT_USAGE, str(error)) from None
+    except BrokenPipeError:
+        raise  # stdout's reader went away: flagstone.cli.main ends quietly
     except OSError as error:
         where = error.filename if error.filename is not None else file
         raise CommandFailure(EXIT_USAGE, f"{where}: {error.strerror or error}") from None
