@@ -22,6 +22,7 @@ __all__ = [
     "VariantValue",
 ]
 
+
 def _not_null(raw: Any) -> Any:
     if raw is None:
         raise ValueError("a variant's value is an object, array, string, number or boolean")
