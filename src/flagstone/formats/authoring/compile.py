@@ -191,6 +191,8 @@ class _Compiler:
             ("$.account", "$.account", False),
         ]
         self.segments: dict[str, tuple[Native, str]] = {}
+        self.when_paths: dict[str, str] = {}
+        """A rule's own segment → the path of the ``when`` its targeting comes from."""
         raw_segments = document.get("segments")
         self.segment_names: set[str] = (
             set(raw_segments) if isinstance(raw_segments, Mapping) else set()
@@ -285,7 +287,10 @@ class _Compiler:
             if not math.isclose(steps, round(steps), abs_tol=1e-6):
                 self.problem(f"{path}.rollout", "a rollout is a multiple of 0.0001 %")
             native["allocation"] = {"proportion": round(steps) / (100 * _ROLLOUT_STEPS)}
-        self.paths.append((key_path("$.segments", full), path, False))
+        native_path = key_path("$.segments", full)
+        self.paths.append((native_path, path, False))
+        self.paths.append((f"{native_path}.targeting", f"{path}.when", False))
+        self.paths.append((f"{native_path}.allocation", f"{path}.rollout", False))
         if len(self.problems) > before:
             self.broken.add(full)
         else:
@@ -364,7 +369,11 @@ class _Compiler:
             return None
         for segment_name, (own, where) in own_segments.items():
             self.segments.setdefault(segment_name, (own, where))
-            self.paths.append((key_path("$.segments", segment_name), where, False))
+            native_path = key_path("$.segments", segment_name)
+            self.paths.append((native_path, where, False))
+            when = self.when_paths.get(segment_name)
+            if when is not None:
+                self.paths.append((f"{native_path}.targeting", when, False))
         native: Native = {"name": full}
         if flag.description is not None:
             native["description"] = flag.description
@@ -401,6 +410,7 @@ class _Compiler:
         if targeting is not None:
             native["targeting"] = targeting
         self._own_segment(segment, native, f"{path}.salt" if rule.salt else path, own)
+        self.when_paths.setdefault(segment, f"{path}.when")
         return segment
 
     def _own_segment(
