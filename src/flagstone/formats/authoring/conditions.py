@@ -235,16 +235,14 @@ def _expression(expression: Expression, targeting: Targeting) -> dict[str, Any]:
     raise CannotExpress("an expression without an operator has no authoring words")
 
 
-_RESERVED = frozenset({"and", "or", "not", "segment"})
-
-
 def _merged(conditions: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """One object for conditions that each test other attributes (an object's keys are
-    and-ed); ``None`` when two share a key."""
+    """One object for conditions with different keys (an object's keys are and-ed);
+    ``None`` when two share a key (two tests of one list attribute may hold for different
+    elements, which one object of operators would not say)."""
     merged: dict[str, Any] = {}
     for condition in conditions:
         for key, test in condition.items():
-            if key in merged or key in _RESERVED:
+            if key in merged:
                 return None
             merged[key] = test
     return merged
