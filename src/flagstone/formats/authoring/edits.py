@@ -188,7 +188,8 @@ def add_rule(
 def remove_rule(document: Mapping[str, Any], flag: str, rule: str) -> Document:
     """``flag`` without the rule named (or at index) ``rule``."""
     new, body = _with_flag(document, flag)
-    del body["rules"][find_rule(body, flag, rule)]
+    index = find_rule(body, flag, rule)
+    del body["rules"][index]
     return new
 
 
