@@ -91,7 +91,21 @@ def model_schema(adapter: TypeAdapter[Any], title: str) -> Schema:
     """The JSON Schema of what ``adapter`` validates (by alias, input forms included)."""
     schema = adapter.json_schema(by_alias=True, schema_generator=_Inputs)
     _attribute_alias(schema)
+    _only_pattern_keys(schema)
     return {"$schema": DIALECT, "title": title, **schema}
+
+
+def _only_pattern_keys(node: Any) -> None:
+    """A map whose keys have a pattern (``dict[Name, …]``) takes no other key: pydantic writes
+    ``patternProperties`` alone, which lets any other key through."""
+    if isinstance(node, dict):
+        if "patternProperties" in node:
+            node.setdefault("additionalProperties", False)
+        for value in node.values():
+            _only_pattern_keys(value)
+    elif isinstance(node, list):
+        for value in node:
+            _only_pattern_keys(value)
 
 
 def _attribute_alias(schema: Schema) -> None:
