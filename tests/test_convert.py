@@ -82,6 +82,28 @@ def test_the_authoring_example_converts_to_native_and_back(tmp_path: Path, cli: 
     assert again.document["flags"] == authored["flags"]
 
 
+def test_a_full_variant_name_is_written_short_with_a_note() -> None:
+    native = b.snapshot(
+        b.flag(
+            "f",
+            [b.variant("flags/f/variants/on", {"x": 1})],
+            [b.everyone_gets("flags/f/rules/r", "flags/f/variants/on")],
+        ),
+        segments=[b.segment()],
+    )
+    conversion = from_native(native)
+    assert conversion.document["flags"]["f"]["variants"] == {"on": {"x": 1}}
+    assert any(
+        note.path == '$.flags["flags/f"].variants[0].name'
+        and note.message == "'flags/f/variants/on' becomes 'on'"
+        for note in conversion.notes
+    )
+    before = flagstone.Client.from_dict(native).evaluate("f", {})
+    after = flagstone.Client.from_dict(conversion.document).evaluate("f", {})
+    assert (before.variant, after.variant) == ("flags/f/variants/on", "on")
+    assert (before.value, before.reason, before.rule) == (after.value, after.reason, after.rule)
+
+
 def test_notes_go_to_stderr_when_the_document_goes_to_stdout(cli: Any) -> None:
     ran = cli("convert", EXAMPLE, "-", "--to", "authoring")
     assert ran.returncode == 0

@@ -7,13 +7,14 @@ snapshot it stands for (:func:`flagstone.formats.authoring.compile_document`); `
 authoring`` writes a native snapshot as an authoring document where the authoring format can
 say everything that decides a resolution (:func:`flagstone.formats.authoring.native_back.
 from_native`), and refuses otherwise. Either way the result is validated before it is written,
-and resolves every unit in every context exactly as IN does.
+and gives every unit in every context the same variant, value and reason as IN.
 
 OUT ``-`` prints the document on stdout. Otherwise OUT is written whole (JSON, indent 2): an
 existing OUT is replaced under its lock, atomically (as ``abtest`` and ``flag`` edit files),
 a new one is created; stdout gets ``{"ok": true, "from", "to", "out", "flags", "notes"}``.
-Notes (stderr with ``-``) list what changed on the way without changing a resolution:
-assignment ids renamed after their variant, display names and bookkeeping dropped.
+Notes (stderr with ``-``) list what changed on the way without changing which variant and
+value a unit gets: a variant's full name written short, assignment ids renamed after their
+variant, display names and bookkeeping dropped.
 
 Exit codes: 0 written; 1 IN is invalid, or the authoring format cannot say what it holds (the
 problems, at their paths in IN, printed as JSON on stdout); 2 usage or input error (bad

@@ -213,17 +213,17 @@ class _Compiler:
         for key, adapter in (("version", _VERSION), ("description", _TEXT), ("$schema", _TEXT)):
             if key in document:
                 self._validated(adapter, document[key], key_path("$", key))
-        if "version" in document and isinstance(document["version"], str | int):
-            native["version"] = document["version"]
+        version = document.get("version")
+        if isinstance(version, str | int) and not isinstance(version, bool):
+            native["version"] = version
         account = document.get("account")
         if account is not None:
             if not isinstance(account, str) or not account or "/" in account:
                 self.problem("$.account", "expected the account's id, e.g. acme-shop")
             else:
                 native["account"] = {"name": f"accounts/{account}"}
-        for key in ("clients",):
-            if key in document:
-                native[key] = document[key]
+        if "clients" in document:
+            native["clients"] = document["clients"]
         segments = self._entities("segments", SEGMENT, "segment")
         flags = self._entities("flags", FLAG, "flag")
         for name, segment in segments.items():

@@ -2,10 +2,11 @@
 problems (native paths) that say what the authoring format has no words for.
 
 Resolution is kept: every unit in every context gets the same variant, value and reason from
-the result as from the original (same flags, variant names, rule and segment names, salts and
-bucket counts). What changes is listed as *notes*: assignment ids (the authoring format names
-them after their variant) and what resolution never reads but the authoring format has no
-words for (``displayName``, ``labels``, ``createTime``, ``creator``, …), dropped.
+the result as from the original (same flags, variants, rule and segment names, salts and
+bucket counts). What changes is listed as *notes*: a variant's full name
+(``flags/f/variants/on``) written short, as the authoring format names variants; assignment
+ids (named after their variant); and what resolution never reads but the authoring format
+has no words for (``displayName``, ``labels``, ``createTime``, ``creator``, …), dropped.
 
 Refused: bitsets and bloom filters, materialized segments, exclusive allocations, sticky
 assignments (``materializationSpec``), client-default assignments, bucket layouts that are not
@@ -191,6 +192,8 @@ class _Writer:
             short = short_variant_name(variant.name)
             if short in variants:
                 self.problem(f"{v_path}.name", f"a second variant named {short!r}")
+            elif short != variant.name:
+                self.notes.append(Problem(f"{v_path}.name", f"{variant.name!r} becomes {short!r}"))
             self.metadata(v_path, variant)
             variants[short] = variant.value
         rules = list(flag.rules)
