@@ -493,3 +493,90 @@ def test_the_native_format_may_have_scalar_values_too() -> None:
     with pytest.raises(ConfigError) as raised:
         flagstone.Client.from_dict(b.snapshot(b.flag("f", {"on": None})))
     assert [p.path for p in raised.value.problems] == ['$.flags["flags/f"].variants[0].value']
+
+
+# -- every kind of condition, against what its statement says --------------------------------
+
+CONDITION_CASES: list[tuple[Doc, list[Doc], list[Doc]]] = [
+    ({"country": "SE"}, [{"country": "SE"}, {"country": ["NO", "SE"]}], [{"country": "NO"}, {}]),
+    ({"country": None}, [{}, {"country": None}], [{"country": "SE"}]),
+    ({"country": {"eq": "SE"}}, [{"country": "SE"}], [{"country": "se"}]),
+    ({"country": {"in": ["SE", "NO"]}}, [{"country": "NO"}], [{"country": "DK"}]),
+    ({"age": 18}, [{"age": 18}, {"age": 18.0}], [{"age": 19}, {"age": 17.5}]),
+    ({"beta": True}, [{"beta": True}], [{"beta": False}, {}]),
+    ({"age": {"gt": 18, "lte": 65}}, [{"age": 19}, {"age": 65}], [{"age": 18}, {"age": 66}]),
+    (
+        {"age": {"gte": 18}, "plan": "pro"},
+        [{"age": 30, "plan": "pro"}],
+        [{"age": 30, "plan": "free"}],
+    ),
+    ({"email": {"startsWith": "qa-"}}, [{"email": "qa-1@x"}], [{"email": "dev@x"}]),
+    ({"email": {"endsWith": "@acme.example"}}, [{"email": "a@acme.example"}], [{"email": "a@b"}]),
+    ({"email": {"contains": "+test"}}, [{"email": "a+test@b"}], [{"email": "a@b"}]),
+    (
+        {"app.version": {"gte": {"version": "2.4"}}},
+        [{"app": {"version": "2.10.0"}}, {"app": {"version": "2.4"}}],
+        [{"app": {"version": "2.3.9"}}],
+    ),
+    (
+        {"signup": {"lt": {"timestamp": "2026-01-01T00:00:00Z"}}},
+        [{"signup": "2025-12-31T23:59:59Z"}],
+        [{"signup": "2026-01-01T00:00:00Z"}, {"signup": "2026-06-01T00:00:00Z"}],
+    ),
+    ({"tags": {"any": {"startsWith": "be"}}}, [{"tags": ["x", "beta"]}], [{"tags": ["x"]}]),
+    (
+        {"tags": {"all": {"startsWith": "be"}}},
+        [{"tags": ["beta", "best"]}],
+        [{"tags": ["beta", "x"]}],
+    ),
+    ({"tags": {"any": ["a", "b"]}}, [{"tags": ["c", "b"]}], [{"tags": ["c"]}]),
+    ({"not": {"country": "SE"}}, [{"country": "NO"}], [{"country": "SE"}]),
+    (
+        {"or": [{"country": "SE"}, {"beta": True}]},
+        [{"beta": True}, {"country": "SE"}],
+        [{"country": "NO"}],
+    ),
+    (
+        {"and": [{"country": "SE"}, {"not": {"beta": True}}]},
+        [{"country": "SE", "beta": False}],
+        [{"country": "SE", "beta": True}],
+    ),
+    ({"segment": "nordics"}, [{"country": "DK"}], [{"country": "DE"}]),
+    (
+        {"user.plan": "pro"},
+        [{"user": {"plan": "pro"}}],
+        [{"user": {"plan": "free"}}, {"user": "pro"}],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("condition", "matching", "other"),
+    [pytest.param(c, m, o, id=json.dumps(c)) for c, m, o in CONDITION_CASES],
+)
+def test_a_condition_holds_for_what_it_says(
+    condition: Doc, matching: list[Doc], other: list[Doc]
+) -> None:
+    client = flagstone.Client.from_dict(
+        authoring(
+            {"f": {"variants": {"yes": True}, "rules": [{"when": condition, "serve": "yes"}]}},
+            segments={"nordics": {"when": {"country": NORDICS}}},
+        )
+    )
+    for context in matching:
+        assert client.evaluate("f", context).variant == "yes", context
+    for context in other:
+        assert client.evaluate("f", context).reason is Reason.NO_SEGMENT_MATCH, context
+
+
+def test_a_segment_rollout_admits_its_share_of_units_the_same_in_every_flag() -> None:
+    flag = {"variants": {"yes": True}, "rules": [{"when": {"segment": "some"}, "serve": "yes"}]}
+    client = flagstone.Client.from_dict(
+        authoring({"f": flag, "g": flag}, segments={"some": {"rollout": 30}})
+    )
+    units = [f"u{index}" for index in range(5000)]
+    admitted_f = {u for u in units if client.evaluate("f", {"targeting_key": u}).variant}
+    admitted_g = {u for u in units if client.evaluate("g", {"targeting_key": u}).variant}
+    assert admitted_f == admitted_g
+    # 30 %: 1500 of 5000, binomial sd ~32
+    assert abs(len(admitted_f) - 1500) < 5 * 33
