@@ -263,3 +263,15 @@ def test_two_editors_at_once_lose_nothing(tmp_path: Path) -> None:
     assert written["a"]["variants"] == expected
     assert written["b"]["variants"] == expected
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_rollout_over_shares_that_are_no_numbers_is_refused_not_crashed(
+    path: Path, cli: Any
+) -> None:
+    document = json.loads(path.read_text())
+    document["flags"]["dark-mode"]["rules"] = [{"serve": {"off": "90"}}]
+    b.write(path, document)
+    ran = cli("flag", "rollout", path, "dark-mode", "on", "50")
+    assert ran.returncode == 1
+    problems = json.loads(ran.stdout)["problems"]
+    assert [p["path"] for p in problems] == ['$.flags["dark-mode"].rules[0].serve.off']

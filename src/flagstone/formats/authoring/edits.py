@@ -157,7 +157,8 @@ def rollout(
         serve[variant] = share
     else:
         serve.pop(variant, None)
-    excess = sum(serve.values()) - 100
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in serve.values())
+    excess = sum(serve.values()) - 100 if numbers else 0  # else: validation says what is wrong
     for other in reversed([name for name in serve if name != variant]):
         if excess <= 1e-9:
             break
