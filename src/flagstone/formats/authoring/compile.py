@@ -82,7 +82,6 @@ TOP_LEVEL: Final = frozenset(
 """The keys an authoring document may have."""
 
 _TEXT: TypeAdapter[str] = TypeAdapter(str)
-_VERSION: TypeAdapter[str | int] = TypeAdapter(str | int)
 _NAME_WORDS = {
     "flag": "a flag's name has no '/', '.' or white space",
     "segment": "a segment's name has no '/', '.' or white space",
@@ -210,12 +209,15 @@ class _Compiler:
         for key in document:
             if key not in TOP_LEVEL:
                 self.problem(key_path("$", str(key)), "unknown field")
-        for key, adapter in (("version", _VERSION), ("description", _TEXT), ("$schema", _TEXT)):
+        for key in ("description", "$schema"):
             if key in document:
-                self._validated(adapter, document[key], key_path("$", key))
-        version = document.get("version")
-        if isinstance(version, str | int) and not isinstance(version, bool):
-            native["version"] = version
+                self._validated(_TEXT, document[key], key_path("$", key))
+        if "version" in document:
+            version = document["version"]
+            if isinstance(version, str | int) and not isinstance(version, bool):
+                native["version"] = version
+            else:
+                self.problem("$.version", "expected a string or a whole number")
         account = document.get("account")
         if account is not None:
             if not isinstance(account, str) or not account or "/" in account:
