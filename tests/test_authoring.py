@@ -580,3 +580,52 @@ def test_a_segment_rollout_admits_its_share_of_units_the_same_in_every_flag() ->
     assert admitted_f == admitted_g
     # 30 %: 1500 of 5000, binomial sd ~32
     assert abs(len(admitted_f) - 1500) < 5 * 33
+
+
+def test_a_signed_authoring_document_carries_its_issued_at_to_the_client() -> None:
+    from flagstone.sources import FunctionSource, SourceDocument, sign_snapshot
+
+    text = EXAMPLE.read_text()
+    body, signature = sign_snapshot(text, "key", issued_at="2026-12-01T10:00:00Z")
+    assert json.loads(body)["issuedAt"] == "2026-12-01T10:00:00Z"
+    source = FunctionSource(lambda: SourceDocument(body, signature=signature))
+    client = flagstone.Client.from_source(source, signing_key="key", wait=True)
+    try:
+        assert client.status().ready
+        assert client.get_value("payments", {}, False) is True
+    finally:
+        client.close()
+    with pytest.raises(ConfigError) as raised:
+        parse_snapshot({**json.loads(text), "issuedAt": "yesterday"})
+    assert [p.path for p in raised.value.problems] == ["$.issuedAt"]
+
+
+def test_a_document_nested_too_deep_is_a_config_error_however_it_comes() -> None:
+    condition: Doc = {"beta": True}
+    for _ in range(300):
+        condition = {"not": condition}
+    document = authoring(
+        {"f": {"variants": {"a": 1}, "rules": [{"when": condition, "serve": "a"}]}}
+    )
+    with pytest.raises(ConfigError) as raised:
+        parse_snapshot(document)
+    assert [p.path for p in raised.value.problems] == ["$"]
+    for _ in range(260):  # within the decoder's limit, past the expression's
+        condition = condition["not"]
+    document = authoring(
+        {"f": {"variants": {"a": 1}, "rules": [{"when": condition, "serve": "a"}]}}
+    )
+    for form in (document, json.dumps(document)):
+        with pytest.raises(ConfigError) as raised:
+            parse_snapshot(form)
+        assert [p.path for p in raised.value.problems] == ["$.flags.f.rules[0].when"]
+
+
+def test_a_key_written_twice_is_refused_at_its_path() -> None:
+    text = (
+        '{"format": "flagstone/flags@1", "flags": {"f": {"variants": {"a": 1}, '
+        '"default": "a", "default": "b"}}}'
+    )
+    with pytest.raises(ConfigError) as raised:
+        parse_snapshot(text)
+    assert any(p.path.startswith("$.flags.f") for p in raised.value.problems)

@@ -22,8 +22,8 @@ The mapping, for a flag ``f``:
   targeting) serving ``v`` to everyone, unit or not.
 
 Named ``segments`` become ``segments/<name>`` (``rollout`` p → ``allocation.proportion``
-p / 100); ``account`` becomes ``{"name": "accounts/<account>"}``; ``version``, ``clients``,
-``abtests`` and ``metrics`` are passed as they are (they are the native shapes).
+p / 100); ``account`` becomes ``{"name": "accounts/<account>"}``; ``version``, ``issuedAt``,
+``clients``, ``abtests`` and ``metrics`` are passed as they are (they are the native shapes).
 
 Every problem is collected with its path in the authoring document; what only the native
 validation finds (a cycle of segment references, an A/B test's own problems) is translated
@@ -187,6 +187,7 @@ class _Compiler:
             ("$.clients", "$.clients", True),
             ("$.metrics", "$.metrics", True),
             ("$.version", "$.version", False),
+            ("$.issuedAt", "$.issuedAt", True),
             ("$.account", "$.account", False),
         ]
         self.segments: dict[str, tuple[Native, str]] = {}
@@ -224,8 +225,9 @@ class _Compiler:
                 self.problem("$.account", "expected the account's id, e.g. acme-shop")
             else:
                 native["account"] = {"name": f"accounts/{account}"}
-        if "clients" in document:
-            native["clients"] = document["clients"]
+        for key in ("issuedAt", "clients"):  # the native shapes, as they are
+            if key in document:
+                native[key] = document[key]
         segments = self._entities("segments", SEGMENT, "segment")
         flags = self._entities("flags", FLAG, "flag")
         for name, segment in segments.items():

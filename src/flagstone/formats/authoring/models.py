@@ -253,6 +253,9 @@ class AuthoringDocument(BaseModel):
     schema_: StrictStr | None = Field(default=None, alias="$schema")
     format: Literal["flagstone/flags@1"]
     version: StrictStr | StrictInt | None = None
+    issued_at: StrictStr | None = Field(default=None, alias="issuedAt")
+    """When the document was published, as the native format's ``issuedAt`` (anti-rollback;
+    ``flagstone.sources.sign_snapshot`` and ``serve --signing-key-file`` set it)."""
     description: StrictStr | None = None
     account: StrictStr | None = None
     flags: dict[FlagName, AuthoringFlag] = Field(default_factory=dict)

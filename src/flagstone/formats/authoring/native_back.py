@@ -82,8 +82,9 @@ class _Writer:
     def run(self) -> Conversion:
         model, raw = self.model, self.raw
         result: dict[str, Any] = {"format": FORMAT}
-        if "version" in raw:
-            result["version"] = raw["version"]
+        for key in ("version", "issuedAt"):
+            if key in raw:
+                result[key] = raw[key]
         if model.account is not None:
             result["account"] = model.account_id
         for key, value in (

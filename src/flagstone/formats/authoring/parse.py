@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ...errors import ConfigError, Problem
+from ...model.limits import MAX_NESTING, nests_deeper_than
 from ...model.snapshot import SNAPSHOT
 from ...model.validation import snapshot_findings
 from ..native import (
@@ -29,6 +30,9 @@ def parse(
     """Parse the decoded authoring ``document`` whose bytes are ``raw`` (which its version is
     the digest of, when it has no ``version``) into a validated snapshot; ``ConfigError``
     naming every problem with its authoring path. ``strict`` as for the native format."""
+    if nests_deeper_than(document, MAX_NESTING):  # text was held to it by the decoder
+        message = f"the document nests more than {MAX_NESTING} levels deep"
+        raise ConfigError([Problem("$", message)], source=source)
     compiled = compile_document(document)
     problems = list(compiled.problems)
     try:
@@ -43,7 +47,9 @@ def parse(
         except ConfigError as native:
             raise ConfigError(_unique(compiled.translate(native.problems)), source=source) from None
         raise  # pragma: no cover - parse_snapshot refuses what the model refused
-    findings = snapshot_findings(model, strict=strict, known_names=compiled.broken)
+    # nesting: the authoring document was held to the limit above; its values sit deeper
+    # in the native one, which is no reason to refuse them
+    findings = snapshot_findings(model, strict=strict, known_names=compiled.broken, nesting=False)
     problems += compiled.translate(findings.problems)
     if problems:
         raise ConfigError(_unique(problems), source=source)
