@@ -730,7 +730,10 @@ class _Writer:
             short = short_variant_name(variant.name)
             if short not in treated:
                 self.add(v_path, f"variant {short!r} is no treatment; an experiment has no other")
-            value = raw.get("value") or {}
+            value = raw.get("value", {})
+            if not isinstance(value, Mapping):
+                self.add(f"{v_path}.value", "an Experiments-API variant value is an object")
+                continue
             for key in value:
                 if key not in _VALUE_KEYS:
                     self.add(
