@@ -9,7 +9,8 @@ extra, ``pip install "flagstone[openfeature]"``)::
         "checkout.layout", "classic", EvaluationContext("user-1", {"country": "SE"})
     )
 
-A flag key is ``"flag"`` (the variant's whole value, an object) or ``"flag.field.subfield"``
+A flag key is ``"flag"`` (the variant's whole value: an object, or a scalar in a flag written
+by hand) or ``"flag.field.subfield"``
 (a field of it), as ``Client.get_value`` reads it. A resolution is ``client.evaluate(…)``
 mapped field by field (the tables are in the README, "OpenFeature"), and records its exposure
 as ``get_value`` does: when its value is handed out, or when it gives none (no match, a

@@ -21,7 +21,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from ...errors import ConfigError, FlagstoneError, Problem
+from ...errors import ConfigError, FlagNotFound, Problem
 from ...model.paths import key_path
 from .models import FORMAT
 
@@ -41,10 +41,6 @@ __all__ = [
 ]
 
 Document = dict[str, Any]
-
-
-class FlagNotFound(FlagstoneError, LookupError):
-    """No flag (or rule of a flag) by that name in the document."""
 
 
 def flag_of(document: Mapping[str, Any], flag: str) -> dict[str, Any]:
