@@ -17,12 +17,20 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..model.abtests import INSTANCE_PREFIX
-from ..model.states import ACTIONS
+from ..model.states import ACTIONS, shape_state, shape_states
 from . import transitions
 from .document import Change, Document, full_name, unknown_test
 from .transitions import new_abtest_id, now_timestamp
 
-__all__ = ["INSTANCE_PREFIX", "AbTests", "get_test", "list_tests", "new_abtest_id", "now_timestamp"]
+__all__ = [
+    "INSTANCE_PREFIX",
+    "AbTests",
+    "get_test",
+    "list_in_shape",
+    "list_tests",
+    "new_abtest_id",
+    "now_timestamp",
+]
 
 _STATES = tuple(ACTIONS)
 
@@ -214,14 +222,43 @@ def list_tests(
     this listing did not give out."""
     if state is not None and state.startswith("state:"):
         state = state.removeprefix("state:")
-    if state is not None and state not in _STATES:
-        raise ValueError(f"unknown state {state!r}; one of {', '.join(_STATES)}")
+    tests = list(_instances(document))
+    states = [test.get("state", "draft") for test in tests]
+    return _page(tests, states, _STATES, state, page_size, page_token)
+
+
+def list_in_shape(
+    document: Document,
+    *,
+    state: str | None = None,
+    page_size: int = 50,
+    page_token: str | None = None,
+) -> dict[str, Any]:
+    """A page of the tests of ``document`` (their JSON, not copies) with ``state`` given and
+    matched in the names of the shape the document is managed in (``document.shape``: the
+    Alexa states, the Experiments-API statuses, or the native states); ``ValueError`` as for
+    :func:`list_tests`, an unknown state naming the shape's."""
+    tests = list(_instances(document.raw))
+    states = [shape_state(instance, document.shape) for instance in document.model.abtests]
+    return _page(tests, states, shape_states(document.shape), state, page_size, page_token)
+
+
+def _page(
+    tests: Sequence[Mapping[str, Any]],
+    states: Sequence[str],
+    known: Sequence[str],
+    state: str | None,
+    page_size: int,
+    page_token: str | None,
+) -> dict[str, Any]:
+    """The page of ``tests`` (whose states are ``states``) in ``state``, among the ``known``
+    states."""
+    if state is not None and state not in known:
+        raise ValueError(f"unknown state {state!r}; one of {', '.join(known)}")
     if not 1 <= page_size <= 1000:
         raise ValueError("page_size is between 1 and 1000")
     matching = [
-        instance
-        for instance in _instances(document)
-        if state is None or instance.get("state", "draft") == state
+        test for test, test_state in zip(tests, states, strict=True) if state in (None, test_state)
     ]
     start = _read_token(page_token, state) if page_token else 0
     page = matching[start : start + page_size]

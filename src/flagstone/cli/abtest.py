@@ -99,13 +99,13 @@ from typing import Any
 from ..abtests import transitions
 from ..abtests.document import Change, Document
 from ..abtests.file_shapes import SHAPES, Shape, entry_of, reshaped, test_id_of, written_in
-from ..abtests.lifecycle import get_test, list_tests
+from ..abtests.lifecycle import get_test, list_in_shape, list_tests
 from ..abtests.storage import DEFAULT_LOCK_TIMEOUT, edit_document, patch_document, read_document
 from ..abtests.transitions import new_abtest_id, now_timestamp
 from ..errors import AbTestNotFound, ConfigError, DocumentLockTimeout, LifecycleError, Problem
 from ..formats import parse_snapshot
 from ..model.limits import MAX_NESTING
-from ..model.states import ALEXA_TARGETS, alexa_state
+from ..model.states import ALEXA_TARGETS, EXPERIMENTS_API, alexa_state, shape_state
 from .common import (
     EXIT_NOT_ALLOWED,
     EXIT_OK,
@@ -337,14 +337,19 @@ def _perform(args: argparse.Namespace) -> Any:
     name: str = getattr(args, "name", "")
     if command == "list":
         read = _read(args)
-        page = list_tests(
-            read.document.raw,
+        if read.shape is None:
+            return list_tests(
+                read.document.raw,
+                state=args.state,
+                page_size=args.page_size,
+                page_token=args.page_token,
+            )
+        page = list_in_shape(
+            read.document,
             state=args.state,
             page_size=args.page_size,
             page_token=args.page_token,
         )
-        if read.shape is None:
-            return page
         return {
             "experiments": [read.show(instance) for instance in page["abtests"]],
             "nextPageToken": page["nextPageToken"],
@@ -368,7 +373,10 @@ def _perform(args: argparse.Namespace) -> Any:
             args, lambda document: transitions.update_segment(document, name, segment, mask)
         )
     if command == "delete":
-        _edit(args, lambda document: transitions.delete(document, name))
+        if args.format in SHAPES:
+            _delete_in_shape(args, SHAPES[args.format])
+        else:
+            _edit(args, lambda document: transitions.delete(document, name))
         return {}
     if command in _TRANSITIONS:
         _, transition = _TRANSITIONS[command]
@@ -392,7 +400,11 @@ def _perform(args: argparse.Namespace) -> Any:
             _, instance = read.document.find(name)
             if read.shape is None:
                 return {"name": instance.name, "state": alexa_state(instance)}
-            return {read.shape.id_key: instance.instance_id, "state": alexa_state(instance)}
+            key = "status" if read.shape.format == EXPERIMENTS_API else "state"
+            return {
+                read.shape.id_key: instance.instance_id,
+                key: shape_state(instance, read.shape.format),
+            }
         target, reason = args.target, args.stopped_reason
         return _edit(
             args,
@@ -436,12 +448,11 @@ def _overrides(args: argparse.Namespace) -> dict[str, str]:
 def _read(args: argparse.Namespace) -> _Tests:
     """The tests of the file, for a command that only reads (no lock: edits are atomic).
     The file must be a valid document of its ``--format`` (``ConfigError`` otherwise)."""
-    strict = not args.lenient
     raw = read_document(args.file)
     shape = SHAPES.get(args.format)
     if shape is None:
-        return _Tests(Document.parse(raw, strict=strict, source=args.file), None, None)
-    document = Document.parse(shape.read(raw), strict=strict, source=args.file)
+        return _Tests(Document.parse(raw, strict=not args.lenient, source=args.file), None, None)
+    document = _parse_in(shape, raw, args)
     return _Tests(document, shape, written_in(shape, document.raw))
 
 
@@ -453,9 +464,9 @@ def _edit(args: argparse.Namespace, transition: Callable[[Document], Change]) ->
     and only the changed test is written back into the file's text (the rest keeps its
     bytes). A file in another shape is read into a native document, and the result is
     written back whole in the shape and checked by reading it again."""
-    strict = not args.lenient
     shape = SHAPES.get(args.format)
     if shape is None:
+        strict = not args.lenient
 
         def patch(raw: dict[str, Any]) -> tuple[Mapping[str, Any], Any]:
             change = transition(Document.parse(raw, strict=strict, source=args.file))
@@ -464,7 +475,7 @@ def _edit(args: argparse.Namespace, transition: Callable[[Document], Change]) ->
         return patch_document(args.file, patch, lock_timeout=args.lock_timeout)
 
     def rewrite(document: dict[str, Any]) -> Any:
-        native = Document.parse(shape.read(document), strict=strict, source=args.file)
+        native = _parse_in(shape, document, args)
         change = transition(native)
         new = written_in(shape, change.document.raw)
         document.clear()
@@ -473,6 +484,14 @@ def _edit(args: argparse.Namespace, transition: Callable[[Document], Change]) ->
 
     return edit_document(
         args.file, rewrite, validate=_validator(args, shape), lock_timeout=args.lock_timeout
+    )
+
+
+def _parse_in(shape: Shape, document: Mapping[str, Any], args: argparse.Namespace) -> Document:
+    """The tests of a file in ``shape`` as a native document the transitions act on by the
+    shape's rules (``ConfigError`` for a file that is not a valid document of the shape)."""
+    return Document.parse(
+        shape.read(document), strict=not args.lenient, source=args.file, shape=shape.format
     )
 
 
@@ -513,13 +532,35 @@ def _create_in_shape(args: argparse.Namespace, shape: Shape, body: dict[str, Any
     return _edit_entries(args, shape, add)
 
 
+def _delete_in_shape(args: argparse.Namespace, shape: Shape) -> None:
+    """``delete`` in another shape: the lifecycle checks the state, and the experiment leaves
+    the file with the flag it owns (its variants are its treatments)."""
+
+    def delete(document: dict[str, Any]) -> None:
+        native = _parse_in(shape, document, args)
+        _, instance = native.find(args.name)
+        transitions.delete(native, args.name)  # refuses a state that keeps the test
+        written = written_in(shape, native.raw)
+        written["experiments"] = [
+            entry
+            for entry in written["experiments"]
+            if entry.get(shape.id_key) != instance.instance_id
+        ]
+        new = reshaped(shape, written)
+        document.clear()
+        document.update(new)
+
+    edit_document(
+        args.file, delete, validate=_validator(args, shape), lock_timeout=args.lock_timeout
+    )
+
+
 def _update_in_shape(args: argparse.Namespace, shape: Shape, body: dict[str, Any]) -> Any:
     """``update`` in another shape: the lifecycle checks that the test is a draft (and stamps
     its update time), then the shape's update body changes its entry."""
-    strict = not args.lenient
 
     def update(document: dict[str, Any]) -> tuple[dict[str, Any], str]:
-        native = Document.parse(shape.read(document), strict=strict, source=args.file)
+        native = _parse_in(shape, document, args)
         change = transitions.update(native, args.name, {})
         assert change.test is not None
         test_id = test_id_of(change.test)
