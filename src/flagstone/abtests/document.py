@@ -9,6 +9,10 @@ what that change can affect: the test's own JSON through the instance ``TypeAdap
 targeting, allocation, exclusive overlaps, schedule, and whatever referenced a segment it let
 go of). The rest was validated when the document was parsed and has not changed.
 
+Every change makes a new version: an explicit top-level ``version`` is advanced by
+:func:`flagstone.abtests.version.next_version` (without one, the snapshot's version is a hash
+of its content, which changes by itself).
+
 Nothing is changed in place: the new document shares with the old every test, flag and
 value the change did not touch, which is also how :func:`flagstone.abtests.storage.
 patch_document` knows what to leave byte for byte as it was.
@@ -30,6 +34,7 @@ from ..model.abtests import ABTEST_INSTANCE, INSTANCE_PREFIX, AbTestInstance
 from ..model.snapshot import Snapshot
 from ..model.states import NATIVE, SHAPE_NAMES
 from ..model.validation import abtest_segment_name, check_abtest_change
+from .version import next_version
 
 __all__ = [
     "Change",
@@ -168,5 +173,10 @@ def _checked(
         raise ConfigError(problems)
     for warning in warnings:  # as parse_snapshot logs the warnings of a whole snapshot
         logger.warning("snapshot warning in the changed A/B test: %s", warning)
-    new = Document({**document.raw, "abtests": tests}, model, document.strict, document.shape)
+    raw = {**document.raw, "abtests": tests}
+    version = next_version(raw.get("version"))
+    if version is not None:  # a new document, a new version (exposures carry it)
+        raw["version"] = version
+        model = dataclasses.replace(model, version=str(version))
+    new = Document(raw, model, document.strict, document.shape)
     return Change(new, None if index is None else tests[index], index)
