@@ -26,10 +26,12 @@ experiment) it must agree with the list, and is then dropped.
 
 The mapping (one Alexa experiment is one flag plus one A/B-test instance):
 
-* flag ``flags/{name}`` with variants ``flags/{name}/variants/C`` and ``.../T1``, valued
-  ``{"treatment": "C"}`` and ``{"treatment": "T1"}``;
+* flag ``flags/{name}`` with variants ``C`` and ``T1`` (named as a native snapshot names its
+  variants, so ``Resolution.variant`` is ``C`` or ``T1`` whichever shape the test was written
+  in), valued ``{"treatment": "C"}`` and ``{"treatment": "T1"}``;
 * instance ``workflows/abtest/instances/{experimentId}`` (so it buckets on the salt
-  ``abtest-{experimentId}``) with treatments C and T1 at 5000 basis points each, targeting key
+  ``abtest-{experimentId}``) with treatments ``flags/{name}/variants/C`` and ``…/T1`` at 5000
+  basis points each, targeting key
   ``targeting_key``, ``displayName`` = name, ``description``,
   ``segment.allocation.proportion`` = exposurePercentage / 100, ``createTime`` =
   ``history.creationTime``, ``launchTime`` = ``history.startTime``, ``endTime`` =
@@ -409,9 +411,8 @@ def _native_test(
     flag_name = f"flags/{experiment.name}"
     flag = {
         "name": flag_name,
-        "variants": [
-            {"name": f"{flag_name}/variants/{treatment}", "value": {"treatment": treatment}}
-            for treatment in TREATMENT_IDS
+        "variants": [  # named as a native snapshot names them: Resolution.variant is C or T1
+            {"name": treatment, "value": {"treatment": treatment}} for treatment in TREATMENT_IDS
         ],
     }
     state, preview = ALEXA_STATES[experiment.state]

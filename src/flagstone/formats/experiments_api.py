@@ -11,11 +11,13 @@ gives the file shape.
 
 The mapping, for an experiment ``id``:
 
-* a flag ``flags/{id}`` (ACTIVE, no rules of its own) whose variants are
-  ``flags/{id}/variants/{variant id}`` with the value ``{"name", "flowId", "config"}`` (the
-  keys the variant has); variants without ids (the seed's create body) are ``v1``, ``v2``, …
-  by position;
-* an A/B-test instance ``workflows/abtest/instances/{id}``: treatments in variant order with
+* a flag ``flags/{id}`` (ACTIVE, no rules of its own) whose variants are named by their
+  variant ids, as a native snapshot names its variants (so ``Resolution.variant`` is the
+  variant id, ``v1``, whichever shape the test was written in), with the value ``{"name",
+  "flowId", "config"}`` (the keys the variant has); variants without ids (the API's create
+  body) are ``v1``, ``v2``, … by position;
+* an A/B-test instance ``workflows/abtest/instances/{id}``: treatments
+  ``flags/{id}/variants/{variant id}`` in variant order with
   ``splitPercentage`` times 100 basis points, ``name`` → ``displayName``, ``description``,
   ``createdAt``/``updatedAt``/``startDate``/``endDate`` → ``createTime``/``updateTime``/
   ``startTime``/``endTime``, the status through ``EXPERIMENTS_API_STATUSES`` (``stopped`` is
@@ -388,9 +390,8 @@ class _Reader:
         self.flags[flag_name] = {
             "name": flag_name,
             "state": "ACTIVE",
-            "variants": [
-                {"name": f"{flag_name}/variants/{variant_id}", "value": value}
-                for variant_id, _, value, _ in variants
+            "variants": [  # named as a native snapshot names them: Resolution.variant is the id
+                {"name": variant_id, "value": value} for variant_id, _, value, _ in variants
             ],
             "rules": [],
         }
