@@ -1,11 +1,12 @@
 """The A/B-test lifecycle on a native snapshot document: create, read, change and move tests
-through their states with the seeds' rules enforced.
+through their states with the APIs' rules enforced (the Confidence A/B-test API's states;
+updates only in a draft, as the Experiments API and the Alexa API allow them).
 
 ``AbTests`` holds a snapshot document (the JSON-ready ``dict`` a file holds). The document is
 validated whole once, at the first change; each operation is then one of the transitions of
 :mod:`flagstone.abtests.transitions`, which validates only what it changed and makes a new
 document, so a refused change leaves the document exactly as it was. Operations return the
-test as JSON (camelCase, as the seeds' responses show it).
+test as JSON (camelCase, as the Confidence A/B-test API's responses show it).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class AbTests:
     ) -> dict[str, Any]:
         """Tests in document order, ``page_size`` at a time: ``{"abtests": [...],
         "nextPageToken": ...}``; an empty token means there is no next page. ``state``
-        keeps only tests in that state (``"live"`` or seed 000's ``"state:live"``)."""
+        keeps only tests in that state (``"live"`` or the Confidence API's ``"state:live"``)."""
         page = list_tests(self._raw, state=state, page_size=page_size, page_token=page_token)
         return copy.deepcopy(page)
 
@@ -88,11 +89,11 @@ class AbTests:
     # -- creating and changing --------------------------------------------------------------
 
     def create(self, body: Mapping[str, Any], *, abtest_id: str | None = None) -> dict[str, Any]:
-        """Create a draft from a seed-000 create body (``displayName``, ``flags``,
-        ``abtest.treatments``, ``segment``, ``metrics``, ``stats``, …).
+        """Create a draft from a Confidence A/B-test API create body (``displayName``,
+        ``flags``, ``abtest.treatments``, ``segment``, ``metrics``, ``stats``, …).
 
         The id is ``abtest_id``, else the one in the body's ``name``, else a new one.
-        Display names are unique among the document's tests, as the seeds' names are. An
+        Display names are unique among the document's tests, as the APIs' names are. An
         exclusive allocation given as a ``proportion`` gets its ``bucketRanges`` here.
         """
         return self._apply(
@@ -109,7 +110,7 @@ class AbTests:
     def update_segment(
         self, name: str, segment: Mapping[str, Any], update_mask: str | Sequence[str]
     ) -> dict[str, Any]:
-        """Seed 000's ``:updateSegment``: replace the segment's fields named in
+        """The Confidence A/B-test API's ``:updateSegment``: replace the segment's fields named in
         ``update_mask`` (``"targeting"``, ``"allocation"``, or both, comma-separated or as a
         list). A live test takes only a larger allocation, with the same exclusivity tags,
         and no new targeting (units already in the test would leave it)."""

@@ -10,10 +10,13 @@ test's state does not allow (it names the state and the allowed actions),
 problem with its JSON path), :class:`~flagstone.AbTestNotFound` for an unknown test. Only the
 changed test is validated (see :mod:`flagstone.abtests.document`).
 
-States (seed 000): ``draft`` → ``live`` (launch) → ``ended`` (end); any state → ``archived``;
-delete anything but a live test. Only a draft takes ``update`` (seeds 001 and 002); a live test
-takes a larger allocation (``set_exposure``, ``update_segment`` of the allocation) but never a
-smaller one (seed 002), nor new targeting. Tests that share an exclusivity tag get disjoint
+States (the Confidence A/B-test API's): ``draft`` → ``live`` (launch) → ``ended`` (end); any
+state → ``archived``; delete anything but a live test. Only a draft takes ``update`` (as the
+Experiments API and the Alexa API allow); a live test takes a larger allocation
+(``set_exposure``, ``update_segment`` of the allocation) but never a smaller one (the Alexa
+API's rule for exposure), nor new targeting. A document managed as an Alexa or
+Experiments-API file (``Document.shape``) follows that API's stricter rules, and refusals
+speak its words (:mod:`flagstone.model.states`). Tests that share an exclusivity tag get disjoint
 bucket ranges, placed first fit (:mod:`flagstone.abtests.exclusive`). Timestamps come from
 ``datetime.now`` looked up at call time, so freezegun controls them.
 """
@@ -108,11 +111,11 @@ def create(
     abtest_id: str | None = None,
     new_id: Callable[[], str] = new_abtest_id,
 ) -> Change:
-    """A new draft from a seed-000 create body (``displayName``, ``flags``,
+    """A new draft from a Confidence A/B-test API create body (``displayName``, ``flags``,
     ``abtest.treatments``, ``segment``, ``metrics``, ``stats``, …), appended to the tests.
 
     The id is ``abtest_id``, else the one in the body's ``name``, else ``new_id()``. Display
-    names are unique among the document's tests, as the seeds' names are. An exclusive
+    names are unique among the document's tests, as the APIs' names are. An exclusive
     allocation given as a ``proportion`` gets its ``bucketRanges`` here.
     """
     if not isinstance(body, Mapping):
@@ -168,8 +171,9 @@ def update(document: Document, name: str, changes: Mapping[str, Any]) -> Change:
 def update_segment(
     document: Document, name: str, segment: Mapping[str, Any], update_mask: str | Sequence[str]
 ) -> Change:
-    """Seed 000's ``:updateSegment``: replace the segment's fields named in ``update_mask``
-    (``"targeting"``, ``"allocation"``, or both, comma-separated or as a list). A live test
+    """The Confidence A/B-test API's ``:updateSegment``: replace the segment's fields named
+    in ``update_mask`` (``"targeting"``, ``"allocation"``, or both, comma-separated or as a
+    list). A live test
     takes only a larger allocation, with the same exclusivity tags, and no new targeting
     (units already in the test would leave it)."""
     fields = _mask(update_mask)

@@ -20,14 +20,16 @@ leaves the file as it was::
     python -m flagstone abtest state FILE NAME [TARGET_STATE] [--stopped-reason R]
 
 NAME is ``workflows/abtest/instances/<id>`` or just ``<id>``. Bodies are JSON objects in the
-seeds' request shapes (seed 000's create body, an update's fields, ``{"segment": {…}}`` or
-the bare segment for ``update-segment``, whose body may carry seed 000's ``updateMask``);
-``--body @PATH`` reads the body from a file and ``--body -`` from stdin.
+request shapes of the Confidence A/B-test API (its create body, an update's fields,
+``{"segment": {…}}`` or the bare segment for ``update-segment``, whose body may carry the
+API's ``updateMask``); ``--body @PATH`` reads the body from a file and ``--body -`` from
+stdin.
 
-Every command prints one JSON document on stdout (indent 2): the test as the seeds'
-responses show it (``list``: ``{"abtests": […], "nextPageToken": …}``, ``delete``: ``{}``,
+Every command prints one JSON document on stdout (indent 2): the test as the API's responses
+show it (``list``: ``{"abtests": […], "nextPageToken": …}``, ``delete``: ``{}``,
 ``override`` without a variant: the overrides, ``state`` without a target: the Alexa state).
-On failure one line on stderr says why.
+On failure one line on stderr says why. Every edit that changes the file advances its
+top-level ``version``, if it has one (:mod:`flagstone.abtests.version`).
 
 The file's shape: ``--format`` (every subcommand; never guessed)
 ----------------------------------------------------------------
@@ -35,22 +37,29 @@ The file's shape: ``--format`` (every subcommand; never guessed)
 ``--format native`` (the default)
     FILE is a flagstone snapshot (``flags``, ``segments``, ``abtests``, …).
 ``--format experiments-api``
-    FILE is ``{"experiments": [...], "audiences": [...]}`` of seed 001
+    FILE is ``{"experiments": [...], "audiences": [...]}`` of the Experiments API
     (:mod:`flagstone.formats.experiments_api`).
 ``--format alexa``
     FILE is ``{"experiments": [{"experimentId", "experiment", "treatmentOverrides"?}, ...]}``
-    of seed 002 (:mod:`flagstone.formats.alexa`).
+    of the Alexa skill A/B-testing API (:mod:`flagstone.formats.alexa`).
 
 In the two other shapes the file is read into a native document (``shape.read``), the
-lifecycle acts on it exactly as on a snapshot, and the result is written back whole in the
-same shape (``shape.write``, by :func:`flagstone.abtests.storage.edit_document`) and checked
-by reading it again; a result the shape cannot express
-(treatment overrides or an allocation in an Experiments-API file, targeting in an Alexa file,
-…) is refused with exit 1 and the file is left as it was. NAME is the experiment's id (the
-native test's id). What is printed is the shape's object: the Experiments-API experiment, the
+lifecycle acts on it by that API's rules (``Document.shape``), and the result is written
+back whole in the same shape (``shape.write``, by
+:func:`flagstone.abtests.storage.edit_document`) and checked by reading it again; a result
+the shape cannot express (an exposure that is not a whole percentage, …) is refused with
+exit 1 and the file is left as it was. NAME is the experiment's id (the native test's id).
+Each state of the shape allows the commands that API allows
+(:data:`flagstone.model.states.ALEXA_ACTIONS`, ``EXPERIMENTS_API_ACTIONS``); any other
+command, including one the API does not have, is refused with exit 3 and a message in the
+shape's words: the experiment id, its state as the shape names it, and the commands that
+state allows (``exp-1 is RUNNING: …; allowed: state STOPPED, exposure (up only),
+override``). What is printed is the shape's object: the Experiments-API experiment, the
 Alexa entry ``{"experimentId", "experiment", "treatmentOverrides"?}``; ``list`` prints
-``{"experiments": […], "nextPageToken": …}`` (``--state`` filters by native state: draft,
-live, ended, archived). ``state`` without a target prints ``{"id"|"experimentId", "state"}``.
+``{"experiments": […], "nextPageToken": …}``, and its ``--state`` takes the shape's state
+names only (Alexa's CREATED … FAILED, the Experiments API's draft, running, stopped,
+completed). ``state`` without a target prints ``{"experimentId", "state"}`` (Alexa) or
+``{"id", "status"}`` (Experiments API). ``delete`` removes the experiment with its flag.
 Request bodies are the shape's own where it has one:
 
 * ``create``: the Experiments API's Create body (``name``, ``description``, ``type``,
@@ -59,16 +68,17 @@ Request bodies are the shape's own where it has one:
   v1, v2, …; Alexa's Create body ``{"experiment": {name, description, type, plannedDuration,
   exposurePercentage, metricConfigurations}}``, which becomes a ``CREATED`` entry with
   ``history.creationTime`` now. The id is ``--id`` or 20 random characters;
-* ``update`` (a draft only): the Experiments API's partial experiment (``name``,
-  ``description``, ``type``, ``audienceId``, ``variants``: each field given replaces the one
-  the experiment has); Alexa's Update body ``{"experiment": {description, plannedDuration,
-  exposurePercentage, metricConfigurations}}``.
+* ``update``: the Experiments API's partial experiment (``name``, ``description``, ``type``,
+  ``audienceId``, ``variants``: each field given replaces the one the experiment has), in
+  draft status only; Alexa's Update body ``{"experiment": {description, plannedDuration,
+  exposurePercentage, metricConfigurations}}``, while CREATED only.
 
-The other commands take the same arguments in every shape; the natural ones are ``launch``,
-``pause`` (the Experiments API's stop) and ``end`` for the Experiments API, and ``state FILE
-ID ENABLED|RUNNING|STOPPED``, ``override`` (``C`` or ``T1``) and ``exposure --percentage``
-for Alexa. An edit always writes the shape's file form (an Experiments-API response
-``{"data": …}`` or a single Alexa payload becomes ``{"experiments": […]}``).
+The other commands take the same arguments in every shape. The Experiments API's are
+``launch`` (its start), ``pause`` (its stop), ``resume`` (start again), ``end`` (completed)
+and ``delete``; Alexa's are ``state FILE ID ENABLED|RUNNING|STOPPED``, ``override`` (``C`` or
+``T1``, until the test stops), ``exposure --percentage`` (while CREATED, and only up while
+RUNNING) and ``delete``. An edit always writes the shape's file form (an Experiments-API
+response ``{"data": …}`` or a single Alexa payload becomes ``{"experiments": […]}``).
 
 Exit codes:
 
@@ -83,8 +93,9 @@ Exit codes:
     Usage or input error: bad arguments, a file that cannot be read, written or locked, a
     body that is not a JSON object, an unknown test (or override).
 3
-    The test's state does not allow the action (a ``LifecycleError``): stderr names the state
-    and the actions it allows.
+    The test's state does not allow the action, or the file's shape has no such command (a
+    ``LifecycleError``): stderr names the state and the actions it allows, in the shape's
+    words.
 """
 
 from __future__ import annotations
@@ -122,7 +133,8 @@ __all__ = ["FORMATS", "main", "register"]
 _PROG = f"{PROG} abtest"
 
 FORMATS = ("native", "experiments-api", "alexa")
-"""The shapes ``--format`` names: a flagstone snapshot, seed 001's and seed 002's files."""
+"""The shapes ``--format`` names: a flagstone snapshot, an Experiments-API file, an Alexa
+file."""
 
 _EPILOG = """\
 NAME is workflows/abtest/instances/<id> or just <id>. --body takes JSON, @PATH (a file) or
@@ -130,10 +142,13 @@ NAME is workflows/abtest/instances/<id> or just <id>. --body takes JSON, @PATH (
 
 --format says which shape FILE is kept in; it is never guessed:
   native           a flagstone snapshot (the default)
-  experiments-api  {"experiments": [...], "audiences": [...]} (seed 001)
-  alexa            {"experiments": [{"experimentId", "experiment", ...}]} (seed 002)
+  experiments-api  {"experiments": [...], "audiences": [...]} (the Experiments API)
+  alexa            {"experiments": [{"experimentId", "experiment", ...}]} (the Alexa skill
+                   A/B-testing API)
 In the other shapes NAME is the experiment id, the test is printed in the shape, create and
-update take the shape's own bodies, and a change the shape cannot express is refused (1).
+update take the shape's own bodies, list --state and state use the shape's state names,
+each state allows the commands that API allows (3 otherwise, in the shape's words), and a
+change the shape cannot express is refused (1).
 
 exit codes:
   0  done
@@ -141,7 +156,8 @@ exit codes:
      or cannot be expressed in it (nothing is written): the problems are printed as JSON
   2  usage or input error: bad arguments, a file that cannot be read, written or locked, a
      body that is not a JSON object, an unknown test
-  3  the test's state does not allow the action (stderr names the state and what it allows)
+  3  the test's state does not allow the action, or the shape has no such command (stderr
+     names the state and what it allows)
 """
 
 _TRANSITIONS: dict[str, tuple[str, Callable[[Document, str], Change]]] = {
@@ -194,7 +210,7 @@ def register(commands: Any) -> None:
             choices=FORMATS,
             default="native",
             help="the shape FILE is kept in (default native; never guessed): a snapshot, "
-            "seed 001's experiments-api file or seed 002's alexa file",
+            "an Experiments-API file or an Alexa skill A/B-testing file",
         )
         sub.add_argument(
             "--lenient",
@@ -214,8 +230,8 @@ def register(commands: Any) -> None:
 
     create = command(
         "create",
-        "create a draft test from a create body (seed 000's; with --format, the Experiments "
-        "API's or Alexa's Create body)",
+        "create a draft test from a create body (the Confidence A/B-test API's; with "
+        "--format, the Experiments API's or Alexa's Create body)",
         test=False,
     )
     create.add_argument("--body", required=True, metavar="JSON", help="the create body")
@@ -223,7 +239,11 @@ def register(commands: Any) -> None:
 
     listing = command("list", "list the tests, a page at a time", test=False, edits=False)
     listing.add_argument(
-        "--state", default=None, help="only tests in this native state (e.g. live)"
+        "--state",
+        default=None,
+        help="only tests in this state, as the file's shape names it: draft, live, ended, "
+        "archived; with --format alexa CREATED, ENABLING, ENABLED, RUNNING, STOPPING, "
+        "STOPPED, FAILED; with --format experiments-api draft, running, stopped, completed",
     )
     listing.add_argument("--page-size", type=int, default=50, metavar="N", help="default 50")
     listing.add_argument("--page-token", default=None, metavar="T", help="from nextPageToken")
@@ -266,9 +286,13 @@ def register(commands: Any) -> None:
     exposure = command("exposure", "set the share of targeted units that enter the test")
     share = exposure.add_mutually_exclusive_group(required=True)
     share.add_argument("--percentage", type=float, metavar="P", help="0 to 100 (Alexa)")
-    share.add_argument("--proportion", metavar="P", help="0 to 1 (seed 000)")
+    share.add_argument("--proportion", metavar="P", help="0 to 1 (the Confidence API's)")
 
-    state = command("state", "print or change the test's Alexa state (targetState)")
+    state = command(
+        "state",
+        "print or change the test's Alexa state (targetState); with --format "
+        "experiments-api, print its status",
+    )
     state.add_argument(
         "target",
         metavar="TARGET_STATE",
@@ -623,7 +647,7 @@ def _body(text: str) -> dict[str, Any]:
 
 
 def _segment_request(body: dict[str, Any], mask: str | None) -> tuple[dict[str, Any], str]:
-    """Seed 000's ``{"updateMask": …, "segment": {…}}`` or the bare segment, and the mask
+    """The Confidence API's ``{"updateMask": …, "segment": {…}}`` or the bare segment, and the mask
     (``--mask``, else the body's ``updateMask``)."""
     given_mask = body.get("updateMask")
     if "segment" in body:

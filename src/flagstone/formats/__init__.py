@@ -3,9 +3,9 @@ shape: the caller says which one a document is in.
 
 * ``native`` — Confidence's resolver state plus ``abtests``: ``parse_snapshot`` validates it
   into the model every client compiles.
-* ``experiments_api`` — the generic Experiments API (seed 001): ``read`` gives a native
+* ``experiments_api`` — the generic Experiments API: ``read`` gives a native
   document, ``write`` gives the shape back.
-* ``alexa`` — Alexa's A/B-testing API (seed 002): ``read`` and ``write`` likewise.
+* ``alexa`` — the Alexa skill A/B-testing API: ``read`` and ``write`` likewise.
 """
 
 from . import alexa, experiments_api
