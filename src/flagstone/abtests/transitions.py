@@ -16,9 +16,9 @@ Experiments API and the Alexa API allow); a live test takes a larger allocation
 (``set_exposure``, ``update_segment`` of the allocation) but never a smaller one (the Alexa
 API's rule for exposure), nor new targeting. A document managed as an Alexa or
 Experiments-API file (``Document.shape``) follows that API's stricter rules, and refusals
-speak its words (:mod:`flagstone.model.states`). Tests that share an exclusivity tag get disjoint
-bucket ranges, placed first fit (:mod:`flagstone.abtests.exclusive`). Timestamps come from
-``datetime.now`` looked up at call time, so freezegun controls them.
+speak its words (:mod:`flagstone.model.states`). Tests that share an exclusivity tag get
+disjoint bucket ranges, placed first fit (:mod:`flagstone.abtests.exclusive`). Timestamps
+come from ``datetime.now`` looked up at call time, so freezegun controls them.
 """
 
 from __future__ import annotations
@@ -173,9 +173,8 @@ def update_segment(
 ) -> Change:
     """The Confidence A/B-test API's ``:updateSegment``: replace the segment's fields named
     in ``update_mask`` (``"targeting"``, ``"allocation"``, or both, comma-separated or as a
-    list). A live test
-    takes only a larger allocation, with the same exclusivity tags, and no new targeting
-    (units already in the test would leave it)."""
+    list). A live test takes only a larger allocation, with the same exclusivity tags, and no
+    new targeting (units already in the test would leave it)."""
     fields = _mask(update_mask)
     if not isinstance(segment, Mapping):
         raise ConfigError([Problem("$.segment", "the segment is a JSON object")])
@@ -448,7 +447,8 @@ _REASONS: dict[tuple[str, str], str] = {
     (EXPERIMENTS_API, "update"): "the Experiments API updates an experiment only in draft status",
     (EXPERIMENTS_API, "delete"): "end it first",
 }
-"""Why a shape refuses a command it has, where the API gives a reason."""
+"""Why a shape refuses, in some of its states, a command it has (the API's reason, or what
+to do first)."""
 
 
 def _why_not(shape: str, instance: AbTestInstance, action: str) -> str:
