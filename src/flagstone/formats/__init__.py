@@ -6,9 +6,9 @@ shape: the caller says which one a document is in, or the document declares it.
   by the format it names instead (``declared``).
 * ``authoring`` — flags written by hand (``"format": "flagstone/flags@1"``), compiled into
   the native model; ``authoring.native_back`` writes a native document back in it.
-* ``experiments_api`` — the generic Experiments API (seed 001): ``read`` gives a native
+* ``experiments_api`` — the generic Experiments API: ``read`` gives a native
   document, ``write`` gives the shape back.
-* ``alexa`` — Alexa's A/B-testing API (seed 002): ``read`` and ``write`` likewise.
+* ``alexa`` — the Alexa skill A/B-testing API: ``read`` and ``write`` likewise.
 * ``schemas`` — the JSON Schema of each of them (``python -m flagstone schema``).
 """
 
