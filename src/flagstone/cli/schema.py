@@ -3,9 +3,9 @@ format flagstone reads, for an editor to validate files as they are typed.
 
 ``--format``: ``snapshot`` (the default: a snapshot file in either format — authoring when it
 has a ``format`` key, native otherwise), ``native``, ``authoring``, ``metrics`` (a metrics
-file), ``experiments-api`` and ``alexa`` (the seeds' A/B-test files, as ``abtest --format``
-reads them) and ``analysis-input`` (what ``analyze-stats`` reads). The schemas are
-:mod:`flagstone.formats.schemas`' (and, for ``analysis-input``, generated from
+file), ``experiments-api`` and ``alexa`` (the Experiments API's and Alexa's A/B-test files,
+as ``abtest --format`` reads them) and ``analysis-input`` (what ``analyze-stats`` reads).
+The schemas are :mod:`flagstone.formats.schemas`' (and, for ``analysis-input``, generated from
 :class:`flagstone.analysis.inputs.AnalysisInput`). Exit code 0, or 2 for bad arguments.
 """
 

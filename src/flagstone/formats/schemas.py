@@ -109,7 +109,8 @@ def _only_pattern_keys(node: Any) -> None:
 
 
 def _attribute_alias(schema: Schema) -> None:
-    """A criterion's attribute is ``attributeName`` or (seed 000) ``attribute``."""
+    """A criterion's attribute is ``attributeName`` or (as the Confidence A/B-test API
+    writes it in exposure filters) ``attribute``."""
     criterion = schema.get("$defs", {}).get("AttributeCriterion")
     if criterion is None:
         return
@@ -169,8 +170,8 @@ def _targeting_definitions() -> Schema:
 
 
 def _experiments_api() -> Schema:
-    """Seed 001's file ``{"experiments", "audiences"}`` and responses ``{"data", "meta"}``
-    (:mod:`flagstone.formats.experiments_api`)."""
+    """The Experiments API's file ``{"experiments", "audiences"}`` and responses
+    ``{"data", "meta"}`` (:mod:`flagstone.formats.experiments_api`)."""
     experiment = {
         "type": "object",
         "description": "An experiment; fields the API does not name are kept as they are.",
@@ -250,8 +251,8 @@ def _experiments_api() -> Schema:
 
 
 def _alexa() -> Schema:
-    """Seed 002's file ``{"experiments": [entry, …]}`` and one ``{"experiment": {…}}``
-    payload (:mod:`flagstone.formats.alexa`)."""
+    """The Alexa skill A/B-testing API's file ``{"experiments": [entry, …]}`` and one
+    ``{"experiment": {…}}`` payload (:mod:`flagstone.formats.alexa`)."""
     body = {
         "type": "object",
         "description": "An A/B test; fields the API does not name are kept as they are.",

@@ -212,7 +212,7 @@ class MetricDefinitions:
         return next((d for d in self.metrics if d.name == full), None)
 
 
-# -- the A/B test's metrics block (seed 000) -------------------------------------------------
+# -- the A/B test's metrics block (the Confidence A/B-test API's) --------------------------
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
