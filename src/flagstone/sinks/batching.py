@@ -980,7 +980,8 @@ class BatchingSink:
 def _has_segments(directory: str) -> bool:
     """Whether ``directory`` holds spool segments (without creating it)."""
     try:
-        return any(entry.name.endswith(".jsonl") for entry in os.scandir(directory))
+        with os.scandir(directory) as entries:
+            return any(entry.name.endswith(".jsonl") for entry in entries)
     except OSError:
         return False
 
