@@ -523,7 +523,7 @@ class Client:
                 else:
                     self._reject("invalid_unit", event, f"{selector!r} is not a valid unit")
                 return
-            if value is not None:
+            if value is not None and not (value.__class__ is float and _isfinite(value)):
                 number = _finite_number(value)
                 if number is None:
                     self._reject("invalid_value", event, f"value {value!r} is not a finite number")
@@ -577,13 +577,22 @@ class Client:
     def _kept_properties(self, properties: Any) -> dict[str, Any] | None:
         """The allow-listed properties, as JSON values (copied); ``None`` if ``properties``
         is not a mapping or an allow-listed one is not JSON."""
-        if not isinstance(properties, Mapping):
+        if properties.__class__ is not dict and not isinstance(properties, Mapping):
             return None
-        allowed = self._event_properties
         kept: dict[str, Any] = {}
-        for name in allowed:
+        for name in self._event_properties:
             if name in properties:
-                found = _json_value(properties[name], 0)
+                value = properties[name]
+                cls = value.__class__
+                if (
+                    (cls is str and value.isascii())
+                    or cls is int
+                    or cls is bool
+                    or (cls is float and _isfinite(value))
+                ):
+                    kept[name] = value  # a JSON scalar as it is: the common case, inline
+                    continue
+                found = _json_value(value, 0)
                 if found is _INVALID:
                     return None
                 kept[name] = found
@@ -929,6 +938,8 @@ _NO_PROPERTIES: dict[str, Any] = {}
 """The properties of an event that records none (shared: never written to)."""
 
 _INVALID = object()
+
+_isfinite = math.isfinite
 
 _MAX_DEPTH = 8
 """How deeply a property value may nest lists and objects."""
