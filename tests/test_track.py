@@ -457,3 +457,42 @@ def test_bad_options_are_refused_when_the_client_is_built(
 ) -> None:
     with pytest.raises(error):
         flagstone.Client.from_dict(SNAPSHOT, **options)
+
+
+def test_every_constructor_takes_the_recording_options(tmp_path: Any) -> None:
+    from flagstone.sources import FunctionSource
+    from flagstone.transport import MockTransport, Response
+
+    path = tmp_path / "flags.json"
+    path.write_text(json.dumps(SNAPSHOT), encoding="utf-8")
+    body = json.dumps(SNAPSHOT).encode()
+    options: dict[str, Any] = {
+        "exposure_context": ("country",),
+        "event_properties": ("currency",),
+        "event_unit_selector": "user.id",
+    }
+    sinks = [MemorySink() for _ in range(5)]
+    clients = [
+        flagstone.Client.from_dict(SNAPSHOT, sinks=[sinks[0]], **options),
+        flagstone.Client.from_file(path, sinks=[sinks[1]], **options),
+        flagstone.Client.from_file(path, watch=True, sinks=[sinks[2]], **options),
+        flagstone.Client.from_url(
+            "https://flags.test/s.json",
+            transport=MockTransport(lambda request: Response(200, body=body)),
+            sinks=[sinks[3]],
+            **options,
+        ),
+        flagstone.Client.from_source(
+            FunctionSource(lambda: body), wait=True, sinks=[sinks[4]], **options
+        ),
+    ]
+    for client, sink in zip(clients, sinks, strict=True):
+        assert client.wait_until_ready(10)
+        context = {"user": {"id": "u"}, "country": "SE"}
+        client.evaluate("checkout", context)
+        client.track("purchase", context, properties={"currency": "SEK", "x": 1})
+        client.close()
+        (exposure,) = sink.events
+        (event,) = sink.tracked
+        assert exposure["context"] == {"country": "SE"}
+        assert (event["unit"], event["properties"]) == ("u", {"currency": "SEK"})
