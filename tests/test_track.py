@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
 from fractions import Fraction
@@ -496,3 +497,97 @@ def test_every_constructor_takes_the_recording_options(tmp_path: Any) -> None:
         (event,) = sink.tracked
         assert exposure["context"] == {"country": "SE"}
         assert (event["unit"], event["properties"]) == ("u", {"currency": "SEK"})
+
+
+# -- hostile arguments: never raised either --------------------------------------------------
+
+
+class Hostile(str):
+    """A ``str`` subclass whose own methods all raise (flagstone must use ``str``'s)."""
+
+    def _raise(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("hostile")
+
+    __hash__ = _raise  # type: ignore[assignment]
+    __eq__ = _raise  # type: ignore[assignment]
+    __len__ = _raise  # type: ignore[assignment]
+    __repr__ = _raise  # type: ignore[assignment]
+    __str__ = _raise  # type: ignore[assignment]
+    isascii = _raise  # type: ignore[assignment]
+    encode = _raise  # type: ignore[assignment]
+
+
+class HostileMapping(Mapping[str, Any]):
+    """A mapping none of whose methods can be used."""
+
+    def __init__(self, **items: Any) -> None:
+        pass
+
+    def _raise(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("hostile")
+
+    __iter__ = _raise
+    __getitem__ = _raise
+    __contains__ = _raise
+    __len__ = _raise
+    get = _raise
+
+
+class HostileDict(dict):  # type: ignore[type-arg]
+    """A dict whose ``get`` (what context paths read with) raises."""
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("hostile")
+
+
+class RaisingClass:
+    @property  # type: ignore[misc]
+    def __class__(self) -> Any:
+        raise RuntimeError("hostile")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("hostile")
+
+
+def test_a_str_subclass_whose_methods_raise_is_read_with_strs_own() -> None:
+    client, sink = client_with(event_properties=("currency",), exposure_context=("country",))
+    context = {"targeting_key": "u", "country": Hostile("SE")}
+    client.track(Hostile("purchase"), context, properties={"currency": Hostile("SEK")})
+    client.track("visit", {"account": "a"}, unit_selector=Hostile("account"))
+    client.evaluate("checkout", {"user": {"id": "u"}, "country": Hostile("SE")})
+    first, second = sink.tracked
+    assert (first["event"], first["properties"]) == ("purchase", {"currency": "SEK"})
+    assert type(first["event"]) is str and type(first["properties"]["currency"]) is str
+    assert (second["unit"], second["unit_selector"]) == ("a", "account")
+    assert sink.events[0]["context"] == {"country": "SE"}
+    assert client.stats()["events_rejected"] == 0
+    client.close()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "reason"),
+    [
+        ({"context": HostileMapping(targeting_key="u")}, "invalid_context"),
+        ({"properties": HostileMapping(currency="SEK")}, "invalid_properties"),
+        ({"value": RaisingClass()}, "invalid_value"),
+        ({"event": RaisingClass()}, "invalid_event"),
+        ({"unit_selector": RaisingClass()}, "invalid_selector"),
+    ],
+    ids=["context", "properties", "value", "event", "selector"],
+)
+def test_hostile_objects_are_refused_and_counted(arguments: dict[str, Any], reason: str) -> None:
+    client, sink = client_with(event_properties=("currency",))
+    call: dict[str, Any] = {"event": "purchase", "context": {"targeting_key": "u"}, **arguments}
+    client.track(call.pop("event"), call.pop("context"), **call)
+    assert sink.tracked == []
+    assert client.stats()[f"events_rejected_{reason}"] == 1
+    client.close()
+
+
+def test_a_hostile_context_attribute_is_left_out_of_the_exposure() -> None:
+    client, sink = client_with(exposure_context=("country", "device.os"))
+    context = {"user": {"id": "u"}, "country": RaisingClass(), "device": HostileDict(os="x")}
+    resolution = client.evaluate("checkout", context)
+    assert resolution.variant == "new-checkout"
+    assert sink.events[0]["context"] == {}
+    client.close()

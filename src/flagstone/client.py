@@ -497,25 +497,28 @@ class Client:
         queue append; the event id, time text and JSON are made on the delivery side.
         """
         try:
-            if event.__class__ is not str or event not in self._event_names:
+            if type(event) is not str or event not in self._event_names:
                 checked = self._event_name(event)
                 if checked is None:
                     return
                 event = checked
-            if context.__class__ is not dict:
+            if type(context) is not dict:  # type(): a __class__ property could raise
                 context = _as_context(context)
                 if context is None:
-                    self._reject("invalid_context", event, "the context is not a mapping")
+                    self._reject("invalid_context", event, "the context is not a readable mapping")
                     return
             if unit_selector is None:
                 read = self._read_event_unit
                 selector = self._event_unit_selector
-            elif unit_selector.__class__ is str and unit_selector:
-                read = unit_reader(unit_selector)
-                selector = unit_selector
             else:
-                self._reject("invalid_selector", event, f"unit_selector {unit_selector!r}")
-                return
+                # str's own methods, not the argument's (a str subclass's may raise)
+                selector = str.__str__(unit_selector) if _is_str(unit_selector) else ""
+                if not selector:
+                    self._reject(
+                        "invalid_selector", event, f"unit_selector {_shown(unit_selector)}"
+                    )
+                    return
+                read = unit_reader(selector)
             unit = read(context)
             if unit.__class__ is not str:
                 if unit is None:
@@ -523,10 +526,10 @@ class Client:
                 else:
                     self._reject("invalid_unit", event, f"{selector!r} is not a valid unit")
                 return
-            if value is not None and not (value.__class__ is float and _isfinite(value)):
+            if value is not None and not (type(value) is float and _isfinite(value)):
                 number = _finite_number(value)
                 if number is None:
-                    self._reject("invalid_value", event, f"value {value!r} is not a finite number")
+                    self._reject("invalid_value", event, f"{_shown(value)} is not a finite number")
                     return
                 value = number
             kept = _NO_PROPERTIES
@@ -560,30 +563,37 @@ class Client:
             self._reject("internal_error", event, "internal error", exc_info=True)
 
     def _event_name(self, event: Any) -> str | None:
-        """``event`` if it is a valid event name (remembered), else ``None`` (rejected)."""
-        if isinstance(event, str) and 0 < len(event) <= MAX_EVENT_NAME and _valid_text(event):
-            name = str(event)
+        """``event`` as a plain ``str`` if it is a valid event name (remembered), else
+        ``None`` (rejected)."""
+        name = str.__str__(event) if _is_str(event) else None  # never the argument's methods
+        if name is not None and 0 < len(name) <= MAX_EVENT_NAME and _valid_text(name):
             if len(self._event_names) < 1024:
                 self._event_names[name] = None
             return name
         self._reject(
             "invalid_event",
             None,
-            f"the event name {event!r:.80} is not a non-empty string of at most "
+            f"the event name {_shown(event)} is not a non-empty string of at most "
             f"{MAX_EVENT_NAME} characters",
         )
         return None
 
     def _kept_properties(self, properties: Any) -> dict[str, Any] | None:
         """The allow-listed properties, as JSON values (copied); ``None`` if ``properties``
-        is not a mapping or an allow-listed one is not JSON."""
-        if properties.__class__ is not dict and not isinstance(properties, Mapping):
+        is not a mapping, cannot be read, or an allow-listed one is not JSON."""
+        try:
+            return self._read_properties(properties)
+        except Exception:  # a mapping whose look-ups or iteration raise
+            return None
+
+    def _read_properties(self, properties: Any) -> dict[str, Any] | None:
+        if type(properties) is not dict and not isinstance(properties, Mapping):
             return None
         kept: dict[str, Any] = {}
         for name in self._event_properties:
             if name in properties:
                 value = properties[name]
-                cls = value.__class__
+                cls = type(value)
                 if (
                     (cls is str and value.isascii())
                     or cls is int
@@ -603,14 +613,20 @@ class Client:
     def _note_ignored(self, properties: Mapping[Any, Any]) -> None:
         """Say once per name (for the first few dozen) that a property is not recorded."""
         noted = self._ignored_properties
-        for name in properties:
-            if name not in self._event_properties and name not in noted and len(noted) < 64:
-                noted.add(name)
-                logger.info(
-                    "flagstone: the event property %r is not recorded (only those named in "
-                    "Client(event_properties=...) are)",
-                    name,
-                )
+        try:
+            for key in properties:
+                if len(noted) >= 64:
+                    return
+                name = _shown(key)
+                if key not in self._event_properties and name not in noted:
+                    noted.add(name)
+                    logger.info(
+                        "flagstone: the event property %s is not recorded (only those named in "
+                        "Client(event_properties=...) are)",
+                        name,
+                    )
+        except Exception:  # keys whose own methods raise: nothing to say about them
+            return
 
     def _reject(
         self, reason: str, event: str | None, detail: str, *, exc_info: bool = False
@@ -618,7 +634,7 @@ class Client:
         with self._lock:
             self._rejected[reason] = self._rejected.get(reason, 0) + 1
             rejected = sum(self._rejected.values())
-        what = "an event" if event is None else f"event {event!r:.80}"
+        what = "an event" if event is None else f"event {_shown(event)}"
         self._log.warning(
             f"track-{reason}",
             "track: %s not recorded (%s): %s (rejected so far: %d)",
@@ -958,20 +974,20 @@ def _valid_text(text: str) -> bool:
 
 def _finite_number(value: Any) -> int | float | None:
     """``value`` as a plain ``int`` or ``float`` if it is a finite real number (not a
-    ``bool``), else ``None``."""
-    cls = value.__class__
+    ``bool``), else ``None``. Never raises (a number type's own methods may)."""
+    cls = type(value)
     if cls is float:
         return value if math.isfinite(value) else None
     if cls is int:
         return value if -_LARGEST <= value <= _LARGEST else None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real | Decimal):
-        return None
     try:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real | Decimal):
+            return None
         if isinstance(value, numbers.Integral):
             whole = int(value)
             return whole if -_LARGEST <= whole <= _LARGEST else None
         number = float(value)
-    except (TypeError, ValueError, OverflowError):
+    except Exception:  # not convertible, too large, or a hostile __float__/__index__
         return None
     return number if math.isfinite(number) else None
 
@@ -982,8 +998,9 @@ _LARGEST = int(sys.float_info.max)
 
 def _json_value(value: Any, depth: int) -> Any:
     """A JSON copy of ``value`` (strings, finite numbers, booleans, ``None``, lists and
-    string-keyed objects of them, at most ``_MAX_DEPTH`` deep), or ``_INVALID``."""
-    cls = value.__class__
+    string-keyed objects of them, at most ``_MAX_DEPTH`` deep), or ``_INVALID``. May raise
+    for a mapping or sequence whose own methods raise (the caller catches it)."""
+    cls = type(value)
     if cls is str:
         return value if _valid_text(value) else _INVALID
     if value is None or cls is bool or cls is int:
@@ -993,7 +1010,8 @@ def _json_value(value: Any, depth: int) -> Any:
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, str):
-        return str(value) if _valid_text(value) else _INVALID
+        text = str.__str__(value)  # str's own methods, not the subclass's
+        return text if _valid_text(text) else _INVALID
     if isinstance(value, int | float):
         number = _finite_number(value)
         return _INVALID if number is None else number
@@ -1002,12 +1020,15 @@ def _json_value(value: Any, depth: int) -> Any:
     if isinstance(value, Mapping):
         copied: dict[str, Any] = {}
         for key, item in value.items():
-            if not isinstance(key, str) or not _valid_text(key):
+            if not isinstance(key, str):
+                return _INVALID
+            name = str.__str__(key)
+            if not _valid_text(name):
                 return _INVALID
             found = _json_value(item, depth + 1)
             if found is _INVALID:
                 return _INVALID
-            copied[str(key)] = found
+            copied[name] = found
         return copied
     if isinstance(value, list | tuple):
         items = []
@@ -1022,20 +1043,33 @@ def _json_value(value: Any, depth: int) -> Any:
 
 def _scalar(value: Any) -> Any:
     """A context value as recorded on an exposure: a string, finite number or boolean
-    (plain types), else ``_INVALID``."""
-    cls = value.__class__
+    (plain types), else ``_INVALID``. Never raises."""
+    cls = type(value)
     if cls is str:
         return value if _valid_text(value) else _INVALID
     if cls is bool or cls is int:
         return value
     if cls is float:
         return value if math.isfinite(value) else _INVALID
-    if isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, str):
-        return str(value) if _valid_text(value) else _INVALID
-    number = _finite_number(value) if isinstance(value, int | float) else None
+    try:
+        if isinstance(value, bool):
+            return bool(value)
+        if isinstance(value, str):
+            text = str.__str__(value)  # str's own methods, not the subclass's
+            return text if _valid_text(text) else _INVALID
+        number = _finite_number(value) if isinstance(value, int | float) else None
+    except Exception:  # an object whose __class__ or __bool__ raise
+        return _INVALID
     return _INVALID if number is None else number
+
+
+def _shown(value: Any) -> str:
+    """``value`` for a log line: its ``repr``, cut at 80 characters. Never raises."""
+    try:
+        text = str.__str__(repr(value))
+    except Exception:  # a hostile __repr__
+        return f"<a {_kind(value)}>"
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _names(names: Iterable[str], option: str) -> tuple[str, ...]:
@@ -1063,9 +1097,14 @@ class ContextRecorder:
         )
 
     def __call__(self, context: dict[str, Any]) -> dict[str, Any]:
+        """The attributes to record. Never raises: an attribute that cannot be read (a
+        nested mapping whose look-ups raise) is left out."""
         recorded: dict[str, Any] = {}
         for path, get, parts in self._paths:
-            value = get(context)
+            try:
+                value = get(context)
+            except Exception:
+                continue
             if value is None:
                 continue
             value = _scalar(value)
