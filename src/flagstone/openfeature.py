@@ -303,10 +303,11 @@ class FlagstoneProvider(AbstractProvider):
         """The one resolution every typed method wraps."""
         client = self._client
         flag, _, path = flag_key.partition(".")
-        resolution = client.evaluate(flag, to_context(evaluation_context), apply=False)
+        context = to_context(evaluation_context)
+        resolution = client.evaluate(flag, context, apply=False)
         metadata = flag_metadata(resolution)
         if resolution.error is not None or resolution.reason in _ERROR_REASONS:
-            client.apply(resolution)  # as get_value does: nothing, unless it fell through
+            client.apply(resolution, context)  # as get_value: nothing, unless it fell through
             code = resolution.error
             return FlagResolutionDetails(
                 default,
@@ -318,7 +319,7 @@ class FlagstoneProvider(AbstractProvider):
                 flag_metadata=metadata,
             )
         if resolution.variant is None:
-            client.apply(resolution)  # no match or a client default: an exposure too
+            client.apply(resolution, context)  # no match or a client default: an exposure too
             return FlagResolutionDetails(
                 default, reason=_reason(resolution), flag_metadata=metadata
             )
@@ -343,7 +344,7 @@ class FlagstoneProvider(AbstractProvider):
                 reason=OpenFeatureReason.ERROR,
                 flag_metadata=metadata,
             )
-        client.apply(resolution)
+        client.apply(resolution, context)
         return FlagResolutionDetails(
             wanted.convert(value),
             reason=_reason(resolution),
@@ -359,13 +360,12 @@ class FlagstoneProvider(AbstractProvider):
         evaluation_context: EvaluationContext | None = None,
         tracking_event_details: TrackingEventDetails | None = None,
     ) -> None:
-        """``client.track(event, context, value=…, properties=…)``, where the client has
-        it; nothing otherwise."""
-        track = getattr(self._client, "track", None)
-        if track is None:
-            return
+        """``client.track(event, context, value=…, properties=…)``: the details' value, and
+        its attributes as the properties (recorded only where the client's
+        ``event_properties`` names them). Never raises (``Client.track`` counts what it
+        cannot record)."""
         details = tracking_event_details
-        track(
+        self._client.track(
             tracking_event_name,
             to_context(evaluation_context),
             value=None if details is None else details.value,
