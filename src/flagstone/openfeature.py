@@ -46,7 +46,7 @@ except ModuleNotFoundError as missing:
     ) from None
 
 from .client import Client
-from .process.threads import leave_signals_to_the_main_thread
+from .process.threads import start_quietly
 from .reasons import ErrorCode, Reason
 from .resolution import Resolution
 from .sources.updater import SourceStatus
@@ -183,7 +183,7 @@ class FlagstoneProvider(AbstractProvider):
             self._watcher = threading.Thread(
                 target=self._watch, args=(stop,), name="flagstone-openfeature", daemon=True
             )
-            self._watcher.start()
+            start_quietly(self._watcher)
         if not ready:
             raise ProviderNotReadyError(_not_ready_message(status, self._initialization_timeout))
 
@@ -222,7 +222,6 @@ class FlagstoneProvider(AbstractProvider):
             self._announce()
 
     def _watch(self, stop: threading.Event) -> None:
-        leave_signals_to_the_main_thread()
         # The SDK announces the outcome of initialize() itself, once it has returned; the
         # first look comes a status interval later, so that ours follow the SDK's.
         while not stop.wait(self._status_interval):

@@ -42,7 +42,7 @@ from typing import Any, Literal, Protocol
 from ..errors import PartialDelivery, SinkError
 from ..process.hooks import close_at_exit, register_fork_hooks
 from ..process.ratelimit import RateLimitedLog
-from ..process.threads import leave_signals_to_the_main_thread
+from ..process.threads import start_quietly
 from .base import BatchWriter, Counters, KindStats, SinkStats, sink_stats
 from .courier import Courier
 from .events import EventRecordBuilder, MetricEvent
@@ -572,7 +572,7 @@ class BatchingSink:
         at interpreter shutdown)."""
         thread = threading.Thread(target=self._run, name=f"flagstone-{self._noun}", daemon=True)
         try:
-            thread.start()
+            start_quietly(thread)
         except RuntimeError:
             self._log.warning("thread", "BatchingSink could not start its worker thread")
             return False
@@ -581,7 +581,6 @@ class BatchingSink:
         return True
 
     def _run(self) -> None:
-        leave_signals_to_the_main_thread()
         while True:
             items = self._take()
             if items is None:
