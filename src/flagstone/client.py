@@ -25,7 +25,7 @@ from .plan import FlagPlan, PendingPlan, Plan, compile_plan
 from .process.hooks import close_at_exit, register_fork_hooks
 from .process.ratelimit import RateLimitedLog
 from .reasons import ErrorCode, Reason
-from .resolution import Outcome, Resolution
+from .resolution import Outcome, Resolution, resolved
 from .sinks.base import ExposureSink
 from .sinks.exposure import Exposure
 from .sinks.fanout import begin_close, close_all, flush_all
@@ -330,19 +330,15 @@ class Client:
         with ``apply=False`` call :meth:`apply` when the user really sees the result.
         Never raises.
         """
+        plan = self._plan  # one read: the whole call sees one snapshot
         try:
-            flag_plan = self._plan[flag]
-            if context.__class__ is not dict:
-                context = _as_context(context)
-                if context is None:
-                    return _invalid_context(flag_plan)
-            if _OVERRIDES:
-                forced = _test_override(flag_plan, context)
-                if forced is not None:
-                    return forced
-            resolution = flag_plan.resolve(context)
+            resolve = plan.resolvers[flag]  # not found, unhashable…: see _unresolved
+            if context.__class__ is not dict or _OVERRIDES:
+                resolution = _resolve_unusual(plan[flag], context)
+            else:
+                resolution = resolve(context)
         except Exception:
-            return self._unresolved(flag)
+            return self._unresolved(flag, plan)
         if apply and self._sinks and (resolution._outcome.should_apply or resolution._fallthrough):
             self._record(resolution, None)
         return resolution
@@ -596,11 +592,11 @@ class Client:
         with self._lock:
             self._stats[key] += 1
 
-    def _unresolved(self, flag: Any) -> Resolution:
+    def _unresolved(self, flag: Any, plan: Plan | None = None) -> Resolution:
         """``evaluate``'s answer when resolving ``flag`` raised: ``FLAG_NOT_FOUND`` for a flag
         the plan does not have (or a flag argument that is no string), else ``ERROR``.
         Never raises, whatever ``flag`` is."""
-        plan = self._plan
+        plan = self._plan if plan is None else plan
         try:
             known = flag in plan
         except Exception as error:  # unhashable, or a str subclass whose __hash__/__eq__ raise
@@ -724,7 +720,7 @@ def _flag_name(flag: Any) -> str:
 
 def _error(plan: Plan, flag: Any, message: str) -> Resolution:
     """An ``ERROR`` resolution (code ``GENERAL``) of ``flag`` saying ``message``."""
-    return Resolution(
+    return resolved(
         Outcome(
             _flag_name(flag),
             Reason.ERROR,
@@ -738,7 +734,7 @@ def _error(plan: Plan, flag: Any, message: str) -> Resolution:
 def _not_found(plan: Plan, flag: Any) -> Resolution:
     name = _flag_name(flag)
     if not plan.ready:
-        return Resolution(
+        return resolved(
             Outcome(
                 name,
                 Reason.ERROR,
@@ -752,7 +748,7 @@ def _not_found(plan: Plan, flag: Any) -> Resolution:
         message = f"no flag {_plain(flag)!r} in snapshot {plan.version}" + (
             f" for client {plan.client!r}" if plan.client else ""
         )
-    return Resolution(
+    return resolved(
         Outcome(
             name,
             Reason.FLAG_NOT_FOUND,
@@ -764,7 +760,7 @@ def _not_found(plan: Plan, flag: Any) -> Resolution:
 
 
 def _invalid_context(flag_plan: FlagPlan) -> Resolution:
-    return Resolution(
+    return resolved(
         Outcome(
             flag_plan.name,
             Reason.ERROR,
@@ -775,6 +771,20 @@ def _invalid_context(flag_plan: FlagPlan) -> Resolution:
     )
 
 
+def _resolve_unusual(flag_plan: FlagPlan, context: Any) -> Resolution:
+    """``evaluate``'s work for a context that is not a ``dict``, or while test overrides are
+    set (kept apart so that the common path tests both conditions at once)."""
+    if context.__class__ is not dict:
+        context = _as_context(context)
+        if context is None:
+            return _invalid_context(flag_plan)
+    if _OVERRIDES:
+        forced = _test_override(flag_plan, context)
+        if forced is not None:
+            return forced
+    return flag_plan.resolve(context)
+
+
 def _test_override(flag_plan: FlagPlan, context: dict[str, Any]) -> Resolution | None:
     variant = _overrides.lookup(flag_plan.name, flag_plan.unit, context)
     if variant is None:
@@ -782,7 +792,7 @@ def _test_override(flag_plan: FlagPlan, context: dict[str, Any]) -> Resolution |
     version = flag_plan.no_match.snapshot_version
     found = flag_plan.variant_value(variant)
     if found is None:
-        return Resolution(
+        return resolved(
             Outcome(
                 flag_plan.name,
                 Reason.ERROR,
@@ -795,7 +805,7 @@ def _test_override(flag_plan: FlagPlan, context: dict[str, Any]) -> Resolution |
         )
     name, value = found
     unit = flag_plan.unit(context)
-    return Resolution(
+    return resolved(
         Outcome(
             flag_plan.name,
             Reason.OVERRIDE,
