@@ -392,7 +392,38 @@ class Client:
         """The value at ``"flag.field.subfield"`` of the variant ``flag`` resolves to, or
         ``default`` when there is none or it is not of ``default``'s type (``bool``, ``int``,
         ``float`` (ints accepted), ``str``, ``dict``, ``list``; ``None`` accepts any type)."""
-        return self.get_value_details(path, context, default, apply=apply).value
+        # get_value_details' work without building its ValueDetails (a frozen dataclass,
+        # ~2 µs), the path split once per distinct path (a dict read instead of ~600
+        # instructions of partition and split), and evaluate's four lines inline (calling
+        # it costs ~850 instructions, 12 % of an evaluation): 1.1x evaluate, not 3x.
+        parsed = _PATHS.get(path) if path.__class__ is str else None
+        if parsed is None:
+            return self.get_value_details(path, context, default, apply=apply).value
+        flag, fields = parsed
+        plan = self._plan
+        try:  # as in evaluate
+            resolve = plan.resolvers[flag]
+            if context.__class__ is not dict or _OVERRIDES:
+                resolution = _resolve_unusual(plan[flag], context)
+            else:
+                resolution = resolve(context)
+        except Exception:
+            resolution = self._unresolved(flag, plan)
+        outcome = resolution._outcome
+        if outcome.variant is None:
+            if apply and self._sinks and (outcome.should_apply or resolution._fallthrough):
+                self._record(resolution, None)  # a client default or a fallthrough
+            return default
+        value = outcome.value
+        for field in fields:
+            value = value.get(field) if isinstance(value, dict) else None
+        if default is not None and value.__class__ is not default.__class__:
+            value = _typed(value, default)
+            if value is _MISMATCH:
+                return default
+        if apply and self._sinks and (outcome.should_apply or resolution._fallthrough):
+            self._record(resolution, None)
+        return value
 
     def get_value_details(
         self,
@@ -407,6 +438,8 @@ class Client:
         if isinstance(path, str):
             path = str.__str__(path)
             flag, _, field_path = path.partition(".")
+            if len(_PATHS) < _MAX_PATHS:  # get_value's shortcut; paths are few in a program
+                _PATHS[path] = (flag, tuple(field_path.split(".")) if field_path else ())
         else:
             flag, field_path = path, ""
         resolution = self.evaluate(flag, context, apply=False)
@@ -620,6 +653,10 @@ class Client:
 
 
 _MISMATCH = object()
+
+_PATHS: dict[str, tuple[str, tuple[str, ...]]] = {}
+"""``get_value``'s paths already split: ``"flag.a.b"`` → ``("flag", ("a", "b"))``."""
+_MAX_PATHS = 4096
 
 
 def _left(deadline: float, at_most: float | None = None) -> float:
