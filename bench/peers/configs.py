@@ -47,10 +47,12 @@ def other_flag_keys(count: int) -> list[str]:
     return [f"flag-{index:05d}" for index in range(count)]
 
 
-def _flags(checkout_targeted: bool | None, others: int) -> list[tuple[str, bool]]:
+def _flags(
+    checkout_targeted: bool | None, others: int, others_targeted: bool = True
+) -> list[tuple[str, bool]]:
     """``(key, targeted)`` for the checkout flag (``None``: no checkout flag) and ``others``
-    targeted flags."""
-    flags = [(key, True) for key in other_flag_keys(others)]
+    more flags, targeted or not."""
+    flags = [(key, others_targeted) for key in other_flag_keys(others)]
     if checkout_targeted is not None:
         flags.insert(0, (CHECKOUT, checkout_targeted))
     return flags
@@ -59,14 +61,21 @@ def _flags(checkout_targeted: bool | None, others: int) -> list[tuple[str, bool]
 # -- flagstone --------------------------------------------------------------------------------
 
 
-def flagstone_document(checkout_targeted: bool | None, others: int = 0) -> dict[str, Any]:
+def flagstone_document(
+    checkout_targeted: bool | None, others: int = 0, others_targeted: bool = True
+) -> dict[str, Any]:
     """A flagstone (Confidence resolver-state) snapshot."""
-    shared = _shared_generator()
-    if shared is not None and checkout_targeted is None:
-        return shared(others)  # type: ignore[no-any-return]
+    shared = _shared_generator() if checkout_targeted is None else None
+    if shared is not None:
+        try:
+            document = shared(others)
+        except TypeError:  # another signature than snapshot(n): use ours
+            document = None
+        if isinstance(document, dict) and "flags" in document:
+            return document
     flags: dict[str, Any] = {}
     segments: dict[str, Any] = {}
-    for key, targeted in _flags(checkout_targeted, others):
+    for key, targeted in _flags(checkout_targeted, others, others_targeted):
         segment = f"segments/{key}"
         segments[segment] = {"name": segment}
         if targeted:

@@ -69,6 +69,10 @@ def loader(sdk: str) -> Any:
 
         return load
     if sdk == "LaunchDarkly":
+        # LaunchDarkly's file source parses with PyYAML whenever it can import it (the flagd
+        # provider installs it), ~30x slower than json on this file; a JSON file is read
+        # with json here, as in a process without PyYAML.
+        sys.modules["yaml"] = None  # type: ignore[assignment]
         import ldclient
         from ldclient.config import Config
         from ldclient.integrations import Files

@@ -268,11 +268,11 @@ def loads(names: list[str], runs: int) -> dict[str, Any]:
 
 
 def flagstone_extras(rounds: int, users: list[User], pass_ms: float) -> dict[str, Any]:
-    """flagstone-only rows: ``get_value`` and ``evaluate_all`` over 100 flags against
-    ``evaluate``, and ``get_value`` against the floor, interleaved the same way."""
+    """flagstone-only rows: ``get_value`` and ``evaluate_all`` over 100 50/50 flags against
+    ``evaluate`` of one, and all against the floor, interleaved the same way."""
     import flagstone
 
-    client = flagstone.Client.from_dict(configs.flagstone_document(False, 99))
+    client = flagstone.Client.from_dict(configs.flagstone_document(False, 99, False))
     floor = Floor(False, 0)
     contexts = floor.contexts(users)
     flag = configs.CHECKOUT
