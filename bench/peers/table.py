@@ -141,6 +141,16 @@ def render(results: dict[str, Any]) -> str:
         out.append("\n".join(lines))
     if skipped:
         out.append("\n".join(f"- {name}: not measured ({why})" for name, why in skipped.items()))
+    if "flagstone" in names and "Eppo" in names and "Eppo" not in skipped:
+        counts = []
+        for key in ("fifty", "country", "country_1000"):
+            mine = ratios(samples[key], "flagstone", 0)
+            eppo = ratios(samples[key], "Eppo", 0)
+            counts.append(str(sum(a < b for a, b in zip(mine, eppo, strict=True))))
+        out.append(
+            f"flagstone's CPU ratio is below Eppo's in {', '.join(counts)} of the "
+            f"{len(samples['fifty'][FLOOR])} rounds (the three cases, in order)."
+        )
     footer = (
         f"Python {results['python']}, {results['machine']}, {results['rounds']} interleaved "
         f"rounds, {results['users']} users per pass, load average "

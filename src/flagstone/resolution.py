@@ -134,8 +134,8 @@ class Resolution:
 
     # No __new__ and no __init__: a resolver makes one by calling the class without
     # arguments and storing the two slots, the cheapest object CPython creates (~870
-    # instructions; a Python-level __new__ or object.__new__(cls) costs 300 more, a third of
-    # what evaluate adds to the hash). Anywhere else, build one with ``resolved()``.
+    # instructions; through a Python-level __new__, or object.__new__(cls), ~300 more).
+    # Anywhere else, build one with ``resolved()``.
 
     @property
     def targeting_key(self) -> str | None:
