@@ -32,7 +32,7 @@ from .plan.targeting import attribute_getter
 from .process.hooks import close_at_exit, register_fork_hooks
 from .process.ratelimit import RateLimitedLog
 from .reasons import ErrorCode, Reason
-from .resolution import Outcome, Resolution
+from .resolution import Outcome, Resolution, resolved
 from .sinks.base import ExposureSink
 from .sinks.events import MetricEvent
 from .sinks.exposure import Exposure
@@ -403,19 +403,15 @@ class Client:
         with ``apply=False`` call :meth:`apply` when the user really sees the result.
         Never raises.
         """
+        plan = self._plan  # one read: the whole call sees one snapshot
         try:
-            flag_plan = self._plan[flag]
-            if context.__class__ is not dict:
-                context = _as_context(context)
-                if context is None:
-                    return _invalid_context(flag_plan)
-            if _OVERRIDES:
-                forced = _test_override(flag_plan, context)
-                if forced is not None:
-                    return forced
-            resolution = flag_plan.resolve(context)
+            resolve = plan.resolvers[flag]  # not found, unhashable…: see _unresolved
+            if context.__class__ is not dict or _OVERRIDES:
+                resolution = _resolve_unusual(plan[flag], context)
+            else:
+                resolution = resolve(context)
         except Exception:
-            return self._unresolved(flag)
+            return self._unresolved(flag, plan)
         if apply and self._sinks and (resolution._outcome.should_apply or resolution._fallthrough):
             recorder = self._exposure_context
             self._record(resolution, None, None if recorder is None else recorder(context))
@@ -662,7 +658,38 @@ class Client:
         """The value at ``"flag.field.subfield"`` of the variant ``flag`` resolves to, or
         ``default`` when there is none or it is not of ``default``'s type (``bool``, ``int``,
         ``float`` (ints accepted), ``str``, ``dict``, ``list``; ``None`` accepts any type)."""
-        return self.get_value_details(path, context, default, apply=apply).value
+        # get_value_details' work without building its ValueDetails (a frozen dataclass,
+        # ~2 µs), the path split once per distinct path (a dict read instead of ~600
+        # instructions of partition and split), and evaluate's four lines inline (calling
+        # it costs ~850 instructions, 12 % of an evaluation): 1.1x evaluate, not 3x.
+        parsed = _PATHS.get(path) if path.__class__ is str else None
+        if parsed is None:
+            return self.get_value_details(path, context, default, apply=apply).value
+        flag, fields = parsed
+        plan = self._plan
+        try:  # as in evaluate
+            resolve = plan.resolvers[flag]
+            if context.__class__ is not dict or _OVERRIDES:
+                resolution = _resolve_unusual(plan[flag], context)
+            else:
+                resolution = resolve(context)
+        except Exception:
+            resolution = self._unresolved(flag, plan)
+        outcome = resolution._outcome
+        if outcome.variant is None:
+            if apply and self._sinks and (outcome.should_apply or resolution._fallthrough):
+                self._record(resolution, None)  # a client default or a fallthrough
+            return default
+        value = outcome.value
+        for field in fields:
+            value = value.get(field) if isinstance(value, dict) else None
+        if default is not None and value.__class__ is not default.__class__:
+            value = _typed(value, default)
+            if value is _MISMATCH:
+                return default
+        if apply and self._sinks and (outcome.should_apply or resolution._fallthrough):
+            self._record(resolution, None)
+        return value
 
     def get_value_details(
         self,
@@ -677,6 +704,8 @@ class Client:
         if isinstance(path, str):
             path = str.__str__(path)
             flag, _, field_path = path.partition(".")
+            if len(_PATHS) < _MAX_PATHS:  # get_value's shortcut; paths are few in a program
+                _PATHS[path] = (flag, tuple(field_path.split(".")) if field_path else ())
         else:
             flag, field_path = path, ""
         resolution = self.evaluate(flag, context, apply=False)
@@ -884,11 +913,11 @@ class Client:
         with self._lock:
             self._stats[key] += 1
 
-    def _unresolved(self, flag: Any) -> Resolution:
+    def _unresolved(self, flag: Any, plan: Plan | None = None) -> Resolution:
         """``evaluate``'s answer when resolving ``flag`` raised: ``FLAG_NOT_FOUND`` for a flag
         the plan does not have (or a flag argument that is no string), else ``ERROR``.
         Never raises, whatever ``flag`` is."""
-        plan = self._plan
+        plan = self._plan if plan is None else plan
         try:
             known = flag in plan
         except Exception as error:  # unhashable, or a str subclass whose __hash__/__eq__ raise
@@ -912,6 +941,10 @@ class Client:
 
 
 _MISMATCH = object()
+
+_PATHS: dict[str, tuple[str, tuple[str, ...]]] = {}
+"""``get_value``'s paths already split: ``"flag.a.b"`` → ``("flag", ("a", "b"))``."""
+_MAX_PATHS = 4096
 
 
 def _left(deadline: float, at_most: float | None = None) -> float:
@@ -1199,7 +1232,7 @@ def _flag_name(flag: Any) -> str:
 
 def _error(plan: Plan, flag: Any, message: str) -> Resolution:
     """An ``ERROR`` resolution (code ``GENERAL``) of ``flag`` saying ``message``."""
-    return Resolution(
+    return resolved(
         Outcome(
             _flag_name(flag),
             Reason.ERROR,
@@ -1213,7 +1246,7 @@ def _error(plan: Plan, flag: Any, message: str) -> Resolution:
 def _not_found(plan: Plan, flag: Any) -> Resolution:
     name = _flag_name(flag)
     if not plan.ready:
-        return Resolution(
+        return resolved(
             Outcome(
                 name,
                 Reason.ERROR,
@@ -1227,7 +1260,7 @@ def _not_found(plan: Plan, flag: Any) -> Resolution:
         message = f"no flag {_plain(flag)!r} in snapshot {plan.version}" + (
             f" for client {plan.client!r}" if plan.client else ""
         )
-    return Resolution(
+    return resolved(
         Outcome(
             name,
             Reason.FLAG_NOT_FOUND,
@@ -1239,7 +1272,7 @@ def _not_found(plan: Plan, flag: Any) -> Resolution:
 
 
 def _invalid_context(flag_plan: FlagPlan) -> Resolution:
-    return Resolution(
+    return resolved(
         Outcome(
             flag_plan.name,
             Reason.ERROR,
@@ -1250,6 +1283,20 @@ def _invalid_context(flag_plan: FlagPlan) -> Resolution:
     )
 
 
+def _resolve_unusual(flag_plan: FlagPlan, context: Any) -> Resolution:
+    """``evaluate``'s work for a context that is not a ``dict``, or while test overrides are
+    set (kept apart so that the common path tests both conditions at once)."""
+    if context.__class__ is not dict:
+        context = _as_context(context)
+        if context is None:
+            return _invalid_context(flag_plan)
+    if _OVERRIDES:
+        forced = _test_override(flag_plan, context)
+        if forced is not None:
+            return forced
+    return flag_plan.resolve(context)
+
+
 def _test_override(flag_plan: FlagPlan, context: dict[str, Any]) -> Resolution | None:
     variant = _overrides.lookup(flag_plan.name, flag_plan.unit, context)
     if variant is None:
@@ -1257,7 +1304,7 @@ def _test_override(flag_plan: FlagPlan, context: dict[str, Any]) -> Resolution |
     version = flag_plan.no_match.snapshot_version
     found = flag_plan.variant_value(variant)
     if found is None:
-        return Resolution(
+        return resolved(
             Outcome(
                 flag_plan.name,
                 Reason.ERROR,
@@ -1270,7 +1317,7 @@ def _test_override(flag_plan: FlagPlan, context: dict[str, Any]) -> Resolution |
         )
     name, value = found
     unit = flag_plan.unit(context)
-    return Resolution(
+    return resolved(
         Outcome(
             flag_plan.name,
             Reason.OVERRIDE,

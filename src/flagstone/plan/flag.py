@@ -107,7 +107,7 @@ class Plan(dict[str, FlagPlan]):
     see, by short and by full name, to its ``FlagPlan``. Never modified once built; a client
     replaces the whole plan to serve a new snapshot."""
 
-    __slots__ = ("client", "version", "visible")
+    __slots__ = ("client", "resolvers", "version", "visible")
 
     ready = True
     """A snapshot is loaded (see ``PendingPlan``)."""
@@ -121,6 +121,11 @@ class Plan(dict[str, FlagPlan]):
         client: str | None = None,
     ) -> None:
         super().__init__(flags)
+        self.resolvers = {name: flag.resolve for name, flag in flags.items()}
+        """Flag name (short and full) → its resolver: what ``Client.evaluate`` calls. An
+        exact ``dict`` read straight to the function costs ~550 instructions where
+        ``plan[name].resolve`` costs ~900 (a ``dict`` subclass is looked up without CPython's
+        specialisation, then an attribute read)."""
         self.version = version
         self.visible = visible
         """The active flags the client may see, in document order (what ``evaluate_all``
