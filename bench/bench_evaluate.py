@@ -12,6 +12,10 @@ Scenarios (an A/B test instance with two 50/50 treatments on flag ``checkout``):
 4. scenario 2 with 10 000 other flags loaded
 5. scenario 2 with a ``MemorySink`` recording exposures
 
+and, beside scenario 1's ``evaluate`` in the same run, ``get_value`` of one of its fields
+and ``evaluate_all`` over 100 flags of that kind (goals: ≤ 1.2x and ≤ 100x ``evaluate``).
+``bench/peers/run.py`` times the same calls beside the peer SDKs.
+
 The minimal resolver for a scenario is a dict lookup, the targeting comparison if there is
 one, the 128-bit mmh3 buckets the scenario needs (allocation, variant) and a range scan,
 returning the variant name. Tests never assert timings; this script only prints them.
@@ -276,6 +280,41 @@ def run_scenarios(repeats: int) -> list[tuple[str, float, float]]:
     return results
 
 
+def run_extras(repeats: int) -> list[tuple[str, float, float]]:
+    """``(name, ns per call, ratio to evaluate)`` for ``get_value`` and ``evaluate_all`` over 100
+    flags, each timed right after ``evaluate`` on the same contexts."""
+    document = ab_snapshot(targeting=False, proportion=None)
+    for index in range(99):  # 99 more 50/50 A/B tests, each on its own flag
+        copy = json.loads(json.dumps(document["flags"]["flags/checkout"]))
+        copy["name"] = f"flags/checkout-{index}"
+        document["flags"][copy["name"]] = copy
+        test = json.loads(json.dumps(document["abtests"][0]))
+        test["name"] = f"workflows/abtest/instances/checkout-{index}"
+        test["segment"]["name"] = f"segments/checkout-{index}"
+        for treatment in test["abtest"]["treatments"]:
+            treatment["variant"] = treatment["variant"].replace("checkout", f"checkout-{index}")
+        document["abtests"].append(test)
+    client = flagstone.Client.from_dict(document)
+    ctxs = contexts(False)
+    few = ctxs[:256]
+
+    def evaluate(flag: str, context: dict[str, Any]) -> Any:
+        return client.evaluate(flag, context).variant
+
+    def get_value(flag: str, context: dict[str, Any]) -> Any:
+        return client.get_value("checkout.layout", context, "classic")
+
+    def evaluate_all(flag: str, context: dict[str, Any]) -> Any:
+        return client.evaluate_all(context)
+
+    results = []
+    for name, call, timed in (("get_value", get_value, ctxs), ("evaluate_all", evaluate_all, few)):
+        base = ns_per_call(evaluate, timed, repeats)
+        mine = ns_per_call(call, timed, repeats)
+        results.append((name, mine, mine / base))
+    return results
+
+
 # -- loading a 10 000-flag snapshot, in a fresh process ----------------------------------------
 
 LOAD_SCRIPT = """
@@ -331,6 +370,10 @@ def main() -> None:
     print(f"{'scenario':45} {'flagstone':>11} {'minimal':>9} {'ratio':>6}")
     for name, ours, base in run_scenarios(repeats):
         print(f"{name:45} {ours:8.0f} ns {base:6.0f} ns {ours / base:5.2f}x")
+    print(f"{'scenario 1, against evaluate(...).variant':45} {'per call':>11} {'':>9} {'ratio':>6}")
+    for name, ours, ratio in run_extras(repeats):
+        label = "get_value('checkout.layout')" if name == "get_value" else "evaluate_all, 100 flags"
+        print(f"{label:45} {ours:8.0f} ns {'':>9} {ratio:5.2f}x")
     if not args.no_load:
         load = measure_load()
         print(

@@ -7,13 +7,17 @@
    sink and with ``BatchingSink(JsonlSink(file))``, in the same run, alternating. Reported as
    CPU time of the calling thread (``time.thread_time``: what the request thread itself
    spends, excluding waits for the GIL held by the worker) and as wall time (which also
-   absorbs the worker's share of the one interpreter lock while both run).
+   absorbs the worker's share of the one interpreter lock while both run). Then
+   ``client.track`` (a metric event: checks, one object, a queue append) through the same
+   sink, with a value, and with a value and one allow-listed property: ns per call, beside
+   what recording an exposure added to ``evaluate``.
 2. **Sustained throughput.** 200 000 exposures of distinct units through ``evaluate`` as
    fast as one thread can call it (``on_full="block"``, so the request thread waits rather
    than drops when the worker falls behind), then ``flush``: exposures per second from the
    first call until the last line is in the JSONL file (checked: one line per exposure, none
    dropped). Then 100 000 exposures per second, paced, for 3 s with the default settings:
-   nothing dropped, and how deep the queue got. And the delivery side alone.
+   nothing dropped, and how deep the queue got. And the delivery side alone, for exposures
+   and for event records.
 3. **multiprocessing workers** (``--pool``, fork only). Two ways for ``with Pool():``, which
    ends with ``terminate()`` (SIGTERM), to keep the workers' exposures: the signal handler
    (``install_signal_handlers``: nothing per task, the closing at ``terminate()``), timed as
@@ -38,7 +42,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_evaluate import ab_snapshot
 
 import flagstone
-from flagstone.sinks import BatchingSink, Exposure, JsonlSink
+from flagstone.sinks import BatchingSink, Exposure, JsonlSink, MetricEvent
+from flagstone.sinks.events import EventRecordBuilder
 from flagstone.sinks.records import Deduplicator, RecordBuilder
 
 USERS = 4096
@@ -65,6 +70,7 @@ def request_thread_cost(repeats: int, directory: Path) -> None:
     recording = flagstone.Client.from_dict(document, sinks=[sink])
     contexts = [{"targeting_key": f"user-{index}"} for index in range(USERS)]
     assert recording.evaluate("checkout", contexts[0]).should_apply
+    exposure_cost = 0.0
     for clock_name, clock in (("CPU", time.thread_time), ("wall", time.perf_counter)):
         without: list[float] = []
         with_sink: list[float] = []
@@ -79,11 +85,62 @@ def request_thread_cost(repeats: int, directory: Path) -> None:
             f"added {(best_with - best_without) * 1e9:6.0f} ns per exposure "
             f"(x{best_with / best_without:.2f})"
         )
+        if clock_name == "CPU":
+            exposure_cost = best_with - best_without
+    track_cost(repeats, contexts, exposure_cost, directory)
     recording.close()
     stats = sink.stats()
     print(
         f"  sink: emitted {stats['emitted']}, delivered {stats['delivered']}, "
         f"deduplicated {stats['deduplicated']}, dropped {stats['dropped']}"
+    )
+
+
+def per_track(
+    track: Callable[..., Any],
+    contexts: list[dict[str, Any]],
+    clock: Callable[[], float],
+    **options: Any,
+) -> float:
+    """Seconds per ``track("purchase", context, **options)`` over ``contexts``."""
+    gc.disable()
+    try:
+        start = clock()
+        for context in contexts:
+            track("purchase", context, **options)
+        return (clock() - start) / len(contexts)
+    finally:
+        gc.enable()
+
+
+def track_cost(
+    repeats: int, contexts: list[dict[str, Any]], exposure_cost: float, directory: Path
+) -> None:
+    """``client.track`` through ``BatchingSink(JsonlSink)``: the request thread's cost of a
+    metric event, next to what an exposure added to ``evaluate`` (CPU time)."""
+    document = ab_snapshot(targeting=False, proportion=None)
+    sink = BatchingSink(JsonlSink(directory / "track.jsonl"))
+    client = flagstone.Client.from_dict(document, sinks=[sink], event_properties=("currency",))
+    variants = [
+        ("value", {"value": 12.5}),
+        ("value + 1 property", {"value": 12.5, "properties": {"currency": "SEK"}}),
+    ]
+    for clock_name, clock in (("CPU", time.thread_time), ("wall", time.perf_counter)):
+        for label, options in variants:
+            runs = []
+            for _ in range(repeats):
+                runs.append(per_track(client.track, contexts, clock, **options))
+                sink.flush(30)  # keep the queue from filling; not timed
+            print(
+                f"  {clock_name:4s} time: track ({label}) {min(runs) * 1e9:6.0f} ns per event "
+                f"(an exposure added {exposure_cost * 1e9:.0f} ns CPU to evaluate)"
+            )
+    client.close()
+    stats = sink.stats()["by_kind"]["event"]
+    rejected = client.stats()["events_rejected"]
+    print(
+        f"  events: emitted {stats['emitted']}, delivered {stats['delivered']}, "
+        f"dropped {stats['dropped']}, rejected {rejected}"
     )
 
 
@@ -163,6 +220,26 @@ def delivery_side(count: int, directory: Path) -> None:
     writer.close()
     print(
         f"  delivery side alone (dedup, records, JSON, write): "
+        f"{elapsed / count * 1e9:,.0f} ns per record => {count / elapsed:,.0f} records/s"
+    )
+
+
+def delivery_side_events(count: int, directory: Path) -> None:
+    """Event records built (ids, times, JSON) and written per second, no request thread."""
+    now = time.time()
+    events = [
+        MetricEvent("purchase", f"alone-{index}", "targeting_key", 12.5, {}, now, "v1")
+        for index in range(count)
+    ]
+    writer = JsonlSink(directory / "delivery-events.jsonl")
+    builder = EventRecordBuilder()
+    start = time.perf_counter()
+    for offset in range(0, len(events), 500):
+        writer.write_batch(builder.build(events[offset : offset + 500]))
+    elapsed = time.perf_counter() - start
+    writer.close()
+    print(
+        f"  delivery side alone for events (ids, records, JSON, write): "
         f"{elapsed / count * 1e9:,.0f} ns per record => {count / elapsed:,.0f} records/s"
     )
 
@@ -256,6 +333,7 @@ def main() -> None:
         throughput(50_000 if arguments.quick else 200_000, directory)
         paced(100_000, 1 if arguments.quick else 3, directory)
         delivery_side(50_000 if arguments.quick else 200_000, directory)
+        delivery_side_events(50_000 if arguments.quick else 200_000, directory)
 
 
 if __name__ == "__main__":

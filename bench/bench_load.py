@@ -36,10 +36,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -65,10 +62,10 @@ else:
 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
 after = status()
 if mode != "json":
-    assert len(loaded.flags) == %d
+    assert len(loaded.flags) == @FLAGS@
 print(json.dumps({"wall": wall, "cpu": cpu, "peak": (after["VmHWM"] - before["VmRSS"]) / 1024,
                   "kept": (after["VmRSS"] - before["VmRSS"]) / 1024}))
-""" % FLAGS
+""".replace("@FLAGS@", str(FLAGS))
 
 
 def _run(code: str, *args: str) -> dict[str, float]:
@@ -85,10 +82,13 @@ def load(path: Path, rounds: int) -> None:
         for mode in ("json", "load"):
             runs[mode].append(_run(_LOAD, mode, str(path)))
     ratio = statistics.median(
-        load["wall"] / baseline["wall"] for load, baseline in zip(runs["load"], runs["json"])
+        load["wall"] / baseline["wall"]
+        for load, baseline in zip(runs["load"], runs["json"], strict=True)
     )
-    print(f"\n1. load the {FLAGS:,}-flag snapshot ({path.stat().st_size / 1e6:.1f} MB), fresh "
-          f"process each, {rounds} rounds")
+    print(
+        f"\n1. load the {FLAGS:,}-flag snapshot ({path.stat().st_size / 1e6:.1f} MB), fresh "
+        f"process each, {rounds} rounds"
+    )
     print(f"   {'':28} {'wall':>8} {'CPU':>8} {'peak RSS':>10} {'kept RSS':>10}")
     for mode, label in (("json", "json.loads (GC as usual)"), ("load", "Client.from_file")):
         median = {key: statistics.median(run[key] for run in runs[mode]) for key in runs[mode][0]}
@@ -96,8 +96,10 @@ def load(path: Path, rounds: int) -> None:
             f"   {label:28} {median['wall'] * 1000:6.0f} ms {median['cpu'] * 1000:5.0f} ms "
             f"{median['peak']:+7.1f} MiB {median['kept']:+7.1f} MiB"
         )
-    print(f"   ratio (median of rounds): {ratio:.2f}x json.loads  (goal: <= 3x, peak <= 50 MiB, "
-          "kept <= 30 MiB)")
+    print(
+        f"   ratio (median of rounds): {ratio:.2f}x json.loads  (goal: <= 3x, peak <= 50 MiB, "
+        "kept <= 30 MiB)"
+    )
 
 
 _UPDATE = """
@@ -108,7 +110,7 @@ from flagstone.sources.function import FunctionSource
 from flagstone.sources.integrity import Integrity
 from flagstone.sources.updater import Updater
 k, rounds = int(sys.argv[2]), int(sys.argv[3])
-document = snapshots.many_flags(%d)
+document = snapshots.many_flags(@FLAGS@)
 served = [snapshots.encoded(document)]
 updater = Updater(FunctionSource(lambda: served[-1]), interval=3600.0, integrity=Integrity(),
                   strict=True)
@@ -128,12 +130,14 @@ for generation in range(1, rounds + 1):
     base_wall, base_cpu = time.perf_counter() - base_wall, time.process_time() - base_cpu
     results.append((wall, cpu, base_wall, base_cpu))
 print(json.dumps(results))
-""" % FLAGS
+""".replace("@FLAGS@", str(FLAGS))
 
 
 def update(rounds: int, ks: list[int]) -> None:
-    print(f"\n2. update: the updater's work for a snapshot differing in k flags, next to "
-          f"json.loads of it in the same process ({rounds} rounds each)")
+    print(
+        f"\n2. update: the updater's work for a snapshot differing in k flags, next to "
+        f"json.loads of it in the same process ({rounds} rounds each)"
+    )
     print(f"   {'k':>6} {'update wall':>12} {'CPU':>8} {'json.loads':>11} {'CPU':>8} {'ratio':>7}")
     here = os.path.dirname(os.path.abspath(__file__))
     for k in ks:
@@ -160,7 +164,7 @@ import snapshots, flagstone
 from flagstone.sinks import BatchingSink, JsonlSink
 from flagstone.sources.function import FunctionSource
 k, seconds, phases = int(sys.argv[2]), float(sys.argv[3]), sys.argv[4].split(",")
-document = snapshots.many_flags(%d)
+document = snapshots.many_flags(@FLAGS@)
 served = [snapshots.encoded(document)]
 updating = [False]
 def poll():
@@ -172,15 +176,15 @@ directory = tempfile.mkdtemp()
 sink = BatchingSink(JsonlSink(os.path.join(directory, "exposures.jsonl")))
 client = flagstone.Client.from_source(FunctionSource(poll), refresh_interval=1.0, wait=True,
                                       sinks=[sink])
-names = [snapshots.flag_name(i) for i in range(%d)]
-contexts = [{"targeting_key": f"user-{i}", "country": snapshots.COUNTRIES[i %% 8]}
+names = [snapshots.flag_name(i) for i in range(@FLAGS@)]
+contexts = [{"targeting_key": f"user-{i}", "country": snapshots.COUNTRIES[i % 8]}
             for i in range(4096)]
 def work(stop, out, seed):
     evaluate, clock = client.evaluate, time.perf_counter_ns
     append = out.append
     i = seed
     while not stop.is_set():
-        name, context = names[(i * 7919) %% len(names)], contexts[i %% 4096]
+        name, context = names[(i * 7919) % len(names)], contexts[i % 4096]
         start = clock()
         evaluate(name, context)
         append(clock() - start)
@@ -205,7 +209,7 @@ for phase in phases:
     sink.flush(30)
 client.close()
 print(json.dumps(report))
-""" % (FLAGS, FLAGS)
+""".replace("@FLAGS@", str(FLAGS))
 
 
 def latency(seconds: float, k: int, pairs: int) -> None:
@@ -218,18 +222,24 @@ def latency(seconds: float, k: int, pairs: int) -> None:
         text=True,
     ).stdout
     report = json.loads(out.strip().splitlines()[-1])
-    print(f"\n3. evaluate latency, 4 threads, BatchingSink(JsonlSink), {seconds:.0f} s phases; "
-          f"'updates': a snapshot with k = {k} flags changed every second")
-    print(f"   {'phase':8} {'calls':>9} {'updates':>8} {'p50':>8} {'p99':>8} {'p99.9':>9} "
-          f"{'p99.99':>9} {'max':>9}")
+    print(
+        f"\n3. evaluate latency, 4 threads, BatchingSink(JsonlSink), {seconds:.0f} s phases; "
+        f"'updates': a snapshot with k = {k} flags changed every second"
+    )
+    print(
+        f"   {'phase':8} {'calls':>9} {'updates':>8} {'p50':>8} {'p99':>8} {'p99.9':>9} "
+        f"{'p99.99':>9} {'max':>9}"
+    )
     for row in report:
         print(
             f"   {row['phase']:8} {row['calls']:9d} {row['updates']:8d} "
             f"{row['p50'] / 1000:6.1f}us {row['p99'] / 1000:6.1f}us {row['p999'] / 1000:7.1f}us "
             f"{row['p9999'] / 1000:7.1f}us {row['max'] / 1e6:7.1f}ms"
         )
-    p999 = {phase: statistics.median(r["p999"] for r in report if r["phase"] == phase)
-            for phase in ("none", "updates")}
+    p999 = {
+        phase: statistics.median(r["p999"] for r in report if r["phase"] == phase)
+        for phase in ("none", "updates")
+    }
     print(f"   p99.9 with updates / without: {p999['updates'] / p999['none']:.2f}x (goal: <= 2x)")
 
 
@@ -264,8 +274,9 @@ def main() -> None:
     args = parser.parse_args()
     import flagstone
 
-    print(f"flagstone {flagstone.__version__}, Python {sys.version.split()[0]}, "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"flagstone {flagstone.__version__}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+    )
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "snapshot.json"
         path.write_bytes(snapshots.encoded(snapshots.many_flags(FLAGS)))

@@ -80,8 +80,10 @@ def require_suite() -> None:
     if suite_present():
         return
     message = (
-        f"the Confidence resolver suite is not at {SUITE_DIR}; set FLAGSTONE_CONFORMANCE_DIR "
-        "to its directory"
+        f"the Confidence resolver suite is not at {SUITE_DIR}. It is Spotify's public "
+        "suite: state.json and tests.json from the repository spotify/confidence-resolver, "
+        "path confidence-resolver/test-payloads/resolver-spec/ (commit 1ac8d80a65d5, Apache "
+        "2.0). Put those two files in a directory and set FLAGSTONE_CONFORMANCE_DIR to it"
     )
     if SUITE_REQUIRED:
         pytest.fail(message + " (FLAGSTONE_REQUIRE_CONFORMANCE=1 requires it)")

@@ -258,14 +258,14 @@ def test_alexa_get_list_and_state_print_the_entries_and_the_state(tmp_path: Path
         "experimentId": "exp-2",
         "state": "RUNNING",
     }
-    first = ok("list", path, "--state", "live", "--page-size", "1", "--format", "alexa")
+    first = ok("list", path, "--state", "RUNNING", "--page-size", "1", "--format", "alexa")
     assert first["experiments"] == [entries[1]]
     assert first["nextPageToken"] != ""
     second = ok(
         "list",
         path,
         "--state",
-        "live",
+        "RUNNING",
         "--page-size",
         "1",
         "--page-token",
@@ -336,7 +336,7 @@ def test_alexa_update_of_a_running_test_is_refused_by_its_state(tmp_path: Path) 
         json.dumps({"experiment": {"description": "x"}}),
     )
 
-    assert "live" in result.stderr
+    assert "exp-1 is RUNNING: it cannot update" in result.stderr
     assert path.read_bytes() == before
 
 
@@ -442,7 +442,7 @@ def test_experiments_api_update_replaces_the_fields_given_in_a_draft(tmp_path: P
 # -- refusals ---------------------------------------------------------------------------------
 
 
-def test_an_override_in_an_experiments_api_file_is_refused_and_the_file_is_unchanged(
+def test_an_override_in_an_experiments_api_file_is_refused_in_its_words_and_the_file_is_unchanged(
     tmp_path: Path,
 ) -> None:
     document = {
@@ -452,20 +452,20 @@ def test_an_override_in_an_experiments_api_file_is_refused_and_the_file_is_uncha
     path = write(tmp_path / "experiments.json", document)
     before = path.read_bytes()
 
-    result = failed(1, "override", path, "exp-1", "alice", "v2", "--format", "experiments-api")
+    result = failed(3, "override", path, "exp-1", "alice", "v2", "--format", "experiments-api")
 
-    (problem,) = json.loads(result.stdout)["problems"]
-    assert problem["path"] == "$.experiments[0]"
-    assert "overrides" in problem["message"]
+    assert "exp-1 is draft: the Experiments API has no override" in result.stderr
     assert path.read_bytes() == before
 
 
-def test_targeting_in_an_alexa_file_is_refused_and_the_file_is_unchanged(tmp_path: Path) -> None:
+def test_targeting_in_an_alexa_file_is_refused_in_its_words_and_the_file_is_unchanged(
+    tmp_path: Path,
+) -> None:
     path = write(tmp_path / "skill.json", {"experiments": [alexa_entry("exp-1", "first")]})
     before = path.read_bytes()
 
     result = failed(
-        1,
+        3,
         "update-segment",
         path,
         "exp-1",
@@ -477,9 +477,23 @@ def test_targeting_in_an_alexa_file_is_refused_and_the_file_is_unchanged(tmp_pat
         json.dumps({"targeting": SWEDEN}),
     )
 
+    assert "exp-1 is CREATED: the Alexa skill A/B-testing API has no update-segment" in (
+        result.stderr
+    )
+    assert path.read_bytes() == before
+
+
+def test_an_exposure_the_alexa_shape_cannot_express_is_refused_and_the_file_is_unchanged(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path / "skill.json", {"experiments": [alexa_entry("exp-1", "first")]})
+    before = path.read_bytes()
+
+    result = failed(1, "exposure", path, "exp-1", "--percentage", "12.5", "--format", "alexa")
+
     (problem,) = json.loads(result.stdout)["problems"]
     assert problem["path"] == "$.experiments[0]"
-    assert "targeting" in problem["message"]
+    assert "whole percentage" in problem["message"]
     assert path.read_bytes() == before
 
 

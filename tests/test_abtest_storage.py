@@ -296,10 +296,11 @@ def test_a_patch_rewrites_only_what_changed(tmp_path: Path) -> None:
 
     patch_document(path, rename_second)
 
+    # the test and the version ("v1" → "v2": an edit that changes the document is a new one)
     assert path.read_bytes() == HAND_FORMATTED.replace(
         b'{"name": "workflows/abtest/instances/two"}',
         b'{"name": "workflows/abtest/instances/two", "state": "live"}',
-    )
+    ).replace(b'"v1"', b'"v2"')
 
 
 def test_a_patch_replaces_a_top_level_scalar_and_returns_what_the_edit_returned(

@@ -71,6 +71,12 @@ TAIL = "\n    ]\n}\n"
 ORIGINAL = HEAD + SEPARATOR.join(indented(test) for test in TESTS) + TAIL
 
 
+def next_version(text: str) -> str:
+    """``text`` with the version an edit gives it: "41" → "42" (the same length, so every
+    span stays where it was)."""
+    return text.replace('"version": "41"', '"version": "42"', 1)
+
+
 def span(index: int) -> tuple[int, int]:
     """Where test ``index`` is in ``ORIGINAL``."""
     start = len(HEAD) + sum(len(indented(test)) + len(SEPARATOR) for test in TESTS[:index])
@@ -137,7 +143,7 @@ def test_a_launch_validates_the_file_once_and_rewrites_only_the_launched_test(
     text = snapshot_file.read_text()
     start, end = span(1)
     after = len(original) - end
-    assert text[:start] == original[:start]
+    assert text[:start] == next_version(original[:start])
     assert text[len(text) - after :] == original[end:]
     assert json.loads(text[start : len(text) - after]) == launched
     assert launched == {
@@ -160,7 +166,7 @@ def test_a_create_validates_the_file_once_and_appends_the_test_after_the_last(
     assert full_validations == {"types": 1, "rules": 1, "changed test": 1}
     text = snapshot_file.read_text()
     _, end = span(2)
-    assert text.startswith(original[:end] + SEPARATOR)
+    assert text.startswith(next_version(original[:end]) + SEPARATOR)
     assert text.endswith(TAIL)
     assert json.loads(text[end + len(SEPARATOR) : len(text) - len(TAIL)]) == created
     assert created["name"] == PREFIX + "t3"
@@ -174,7 +180,7 @@ def test_a_delete_validates_the_file_once_and_removes_the_test_with_its_separato
     assert full_validations == {"types": 1, "rules": 1, "changed test": 1}
     start, _ = span(0)
     next_start, _ = span(1)
-    assert snapshot_file.read_text() == original[:start] + original[next_start:]
+    assert snapshot_file.read_text() == next_version(original[:start]) + original[next_start:]
 
 
 def test_the_lifecycle_object_validates_its_document_once_for_many_changes(

@@ -505,3 +505,28 @@ def test_the_console_script_runs_the_command_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["variant"] == "new"
+
+
+def test_a_reader_that_goes_away_is_no_error(tmp_path: Path) -> None:
+    # `python -m flagstone abtest list … | head -1`: the rest of the output meets a closed
+    # pipe; the command ends quietly (exit 0, no BrokenPipeError traceback)
+    document = snapshot()
+    document["abtests"] = [
+        b.abtest(
+            f"t{index}",
+            flag="checkout",
+            weights=[("classic", 5000), ("new", 5000)],
+            state="draft",
+            display_name=f"test {index}",
+        )
+        for index in range(400)
+    ]
+    path = write(tmp_path, document)
+    command = [sys.executable, "-m", "flagstone", "abtest", "list", str(path), "--page-size", "400"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.readline().strip() == b"{"
+        process.stdout.close()  # what `head -1` does after its line
+        stderr = process.stderr.read().decode()
+        assert process.wait(60) == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr

@@ -104,7 +104,11 @@ def test_child_flush_reports_everything_delivered(in_flight_fork) -> None:
 
 def test_child_stats_start_at_zero(in_flight_fork) -> None:
     stats = in_flight_fork.run.report["child"]["stats_at_start"]
+    by_kind = stats.pop("by_kind")
     assert {key: value for key, value in stats.items() if value} == {}, in_flight_fork.details
+    for kind in ("exposure", "event"):
+        counters = by_kind[kind]
+        assert {key: value for key, value in counters.items() if value} == {}, kind
 
 
 def test_child_stats_count_only_the_childs_exposures(in_flight_fork) -> None:

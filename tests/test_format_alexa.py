@@ -192,8 +192,8 @@ SEED_GET_RESPONSE_NATIVE: dict[str, Any] = {
         "flags/my_first_experiment": {
             "name": "flags/my_first_experiment",
             "variants": [
-                {"name": "flags/my_first_experiment/variants/C", "value": {"treatment": "C"}},
-                {"name": "flags/my_first_experiment/variants/T1", "value": {"treatment": "T1"}},
+                {"name": "C", "value": {"treatment": "C"}},
+                {"name": "T1", "value": {"treatment": "T1"}},
             ],
         }
     },
@@ -346,8 +346,8 @@ def test_the_flag_is_named_after_the_experiment_with_variants_c_and_t1() -> None
         "flags/checkout test": {
             "name": "flags/checkout test",
             "variants": [
-                {"name": "flags/checkout test/variants/C", "value": {"treatment": "C"}},
-                {"name": "flags/checkout test/variants/T1", "value": {"treatment": "T1"}},
+                {"name": "C", "value": {"treatment": "C"}},
+                {"name": "T1", "value": {"treatment": "T1"}},
             ],
         }
     }
@@ -528,11 +528,11 @@ def test_enabled_serves_the_overrides_and_nobody_else(state: str) -> None:
     other = c.evaluate(flag, {"targeting_key": "customer-1"})
 
     assert (tester.variant, tester.value, tester.reason) == (
-        f"{flag}/variants/T1",
+        "T1",
         {"treatment": "T1"},
         Reason.OVERRIDE,
     )
-    assert (control.variant, control.reason) == (f"{flag}/variants/C", Reason.OVERRIDE)
+    assert (control.variant, control.reason) == ("C", Reason.OVERRIDE)
     assert (other.variant, other.reason) == (None, Reason.NO_SEGMENT_MATCH)
 
 
@@ -541,7 +541,7 @@ def test_running_serves_the_overrides_and_the_exposure() -> None:
     flag = "flags/my_first_experiment"
 
     tester = c.evaluate(flag, {"targeting_key": "tester"})
-    assert (tester.variant, tester.reason) == (f"{flag}/variants/T1", Reason.OVERRIDE)
+    assert (tester.variant, tester.reason) == ("T1", Reason.OVERRIDE)
     for index in range(200):
         unit = f"customer-{index}"
         resolution = c.evaluate(flag, {"targeting_key": unit})
@@ -1346,10 +1346,7 @@ def test_alexa_documents_read_evaluate_and_write_back_unchanged(doc: dict[str, A
         for unit, forced in overrides.items():
             resolution = c.evaluate(flag, {"targeting_key": unit})
             if serves_overrides:
-                assert (resolution.variant, resolution.reason) == (
-                    f"{flag}/variants/{forced}",
-                    Reason.OVERRIDE,
-                )
+                assert (resolution.variant, resolution.reason) == (forced, Reason.OVERRIDE)
             else:
                 assert (resolution.variant, resolution.reason) == (None, Reason.NO_SEGMENT_MATCH)
         for unit in PROBES:

@@ -243,13 +243,13 @@ def test_a_304_keeps_the_snapshot_without_parsing_it_again(
     server, make_client, monkeypatch
 ) -> None:
     parsed: list[bytes] = []
-    real_parse = updater_module.parse_snapshot
+    real_read = updater_module.read_snapshot  # how the updater parses a document
 
-    def counting_parse(document: Any, **options: Any) -> Any:
+    def counting_read(document: Any, **options: Any) -> Any:
         parsed.append(document)
-        return real_parse(document, **options)
+        return real_read(document, **options)
 
-    monkeypatch.setattr(updater_module, "parse_snapshot", counting_parse)
+    monkeypatch.setattr(updater_module, "read_snapshot", counting_read)
     client = ready_client(server, make_client)
     loaded = client.status()
 

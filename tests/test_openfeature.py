@@ -697,12 +697,45 @@ def test_track_maps_to_client_track() -> None:
     client.close()
 
 
-def test_track_without_client_track_does_nothing() -> None:
-    class Untracked(flagstone.Client):
-        track = None  # a client without tracking
+def test_provider_track_records_an_event_through_the_clients_sink() -> None:
+    """End to end, no stand-in: OpenFeature's ``client.track`` → the provider → the real
+    ``Client.track`` → a record in a ``MemorySink``, with the value and the allow-listed
+    attribute, and without the one that is not allow-listed."""
+    sink = flagstone.sinks.MemorySink()
+    client = flagstone.Client.from_dict(SNAPSHOT, sinks=[sink], event_properties=("currency",))
+    api.set_provider(FlagstoneProvider(client), "tracking-e2e")
+    try:
+        of_client = api.get_client("tracking-e2e")
+        of_client.track(
+            "purchase",
+            EvaluationContext("user-7", {"email": "someone@example.com"}),
+            TrackingEventDetails(value=12.5, attributes={"currency": "SEK", "email": "x@y.z"}),
+        )
+        of_client.track("visit", EvaluationContext("user-8"))
+        records = sink.tracked
+        assert [
+            (r["type"], r["event"], r["unit"], r["unit_selector"], r["value"], r["properties"])
+            for r in records
+        ] == [
+            ("event", "purchase", "user-7", "targeting_key", 12.5, {"currency": "SEK"}),
+            ("event", "visit", "user-8", "targeting_key", None, {}),
+        ]
+        assert "someone@example.com" not in json.dumps(sink.records)
+        assert records[0]["snapshot_version"] == client.snapshot_version
+    finally:
+        api.clear_providers()
+        client.close()
 
-    client = Untracked.from_dict(SNAPSHOT)
-    FlagstoneProvider(client).track("purchase", EvaluationContext("u"), None)
+
+def test_provider_track_of_a_bad_event_is_counted_not_raised() -> None:
+    sink = flagstone.sinks.MemorySink()
+    client = flagstone.Client.from_dict(SNAPSHOT, sinks=[sink])
+    provider = FlagstoneProvider(client)
+    provider.track("purchase", EvaluationContext(None), TrackingEventDetails(value=1.0))
+    provider.track("", EvaluationContext("u"), None)
+    assert sink.tracked == []
+    stats = client.stats()
+    assert (stats["events_rejected_no_unit"], stats["events_rejected_invalid_event"]) == (1, 1)
     client.close()
 
 

@@ -57,7 +57,7 @@ AUDIENCE = {
     },
 }
 FLAG = "exp_abc123"
-VARIANTS = {"flags/exp_abc123/variants/v1", "flags/exp_abc123/variants/v2"}
+VARIANTS = {"v1", "v2"}
 CONTEXT = {"country": "SE"}
 ASSIGNED = [f"early-{index}" for index in range(2000)]
 NEWCOMERS = [f"late-{index}" for index in range(2000)]

@@ -486,13 +486,19 @@ def test_file_that_is_not_a_snapshot_exits_1(cli, tmp_path, content):
     assert result.returncode == 1, result.stderr
     assert result.stdout == ""
     assert str(path) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1  # said once
 
 
-def test_missing_file_exits_1(cli, tmp_path):
-    result = run_serve(cli, tmp_path / "missing.json")
+def test_missing_file_is_an_input_error_said_once(cli, tmp_path):
+    # as for every command: a file that cannot be read is exit 2 (README, "Command line")
+    missing = tmp_path / "missing.json"
+    result = run_serve(cli, missing)
 
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 2, result.stderr
     assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        f"flagstone: {missing}: cannot read: No such file or directory"
+    ]
 
 
 @pytest.mark.parametrize("key", [None, b" \n"], ids=["missing", "empty"])

@@ -36,8 +36,9 @@ from tests.sinkdata import INSTANCE, RULE, SEGMENT, SNAPSHOT, abtest_snapshot, f
 T0 = datetime(2026, 11, 23, 14, 36, 1, tzinfo=timezone.utc).timestamp()
 
 
-RECORD_FIELDS = {
+RECORD_FIELDS = [
     "schema_version",
+    "type",
     "resolve_id",
     "apply_time",
     "flag",
@@ -52,7 +53,8 @@ RECORD_FIELDS = {
     "abtest",
     "override",
     "snapshot_version",
-}
+]
+"""The exposure record's fields, in the order the README's table and every sink give them."""
 
 
 def resolve(
@@ -124,7 +126,7 @@ def test_sink_follows_the_exposure_sink_protocol(make_sink) -> None:
 def test_record_has_exactly_the_documented_fields(make_sink) -> None:
     under_test = make_sink()
     under_test.emit(exposure())
-    assert [set(record) for record in under_test.records()] == [RECORD_FIELDS]
+    assert [list(record) for record in under_test.records()] == [RECORD_FIELDS]
 
 
 def test_record_carries_the_schema_version(make_sink) -> None:
@@ -146,6 +148,7 @@ def test_record_describes_the_resolution(make_sink) -> None:
         for key, value in record.items()
         if key not in ("schema_version", "resolve_id", "apply_time")
     } == {
+        "type": "exposure",
         "flag": "flags/checkout",
         "variant": "new-checkout",
         "reason": "RESOLVE_REASON_MATCH",

@@ -79,7 +79,6 @@ def simulate(units: int, days: int, out: Path, seed: int) -> dict[str, object]:
         client = flagstone.Client.from_file(
             SNAPSHOT, sinks=[flagstone.sinks.JsonlSink(out / "records.jsonl")]
         )
-        done = 0
         while queue:
             action = heapq.heappop(queue)
             if action.time >= horizon:
@@ -109,7 +108,6 @@ def simulate(units: int, days: int, out: Path, seed: int) -> dict[str, object]:
                     purchases.setdefault(action.unit, []).append(
                         (action.time.isoformat(), action.value)
                     )
-            done += 1
         client.close()
     return {
         "start": START.isoformat(),
@@ -130,15 +128,6 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=HERE / "out", help="where the logs and report go"
     )
     args = parser.parse_args(argv)
-    if not hasattr(flagstone.Client, "track"):
-        # an honest gap: the events of this walkthrough are recorded with Client.track
-        # (issue 12, item 1), which this flagstone does not have yet
-        print(
-            "this walkthrough records its purchase and support events with Client.track, "
-            "which this version of flagstone does not have yet (issue 12, item 1)",
-            file=sys.stderr,
-        )
-        return 2
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     for old in ("records.jsonl", "report.html", "truth.json"):

@@ -9,6 +9,8 @@ Every exception flagstone raises on purpose derives from ``FlagstoneError``::
      │    └── IntegrityError     a fetched snapshot failed its signature or digest check
      ├── LifecycleError         an A/B-test action that its current state does not allow
      ├── AbTestNotFound         no A/B test (or override) by that name (also a LookupError)
+     ├── FlagNotFound           no flag (or rule of a flag) by that name in a document being
+     │                          edited (also a LookupError)
      ├── PipelineError          exposures and events cannot be aggregated as asked: an unknown
      │                          test, metric or column, no exposures, an empty window, naive
      │                          or mixed timestamps, unreadable files (one line; also a
@@ -44,6 +46,7 @@ __all__ = [
     "ConfigError",
     "DocumentLockTimeout",
     "FetchError",
+    "FlagNotFound",
     "FlagstoneError",
     "IntegrityError",
     "LifecycleError",
@@ -120,6 +123,11 @@ class LifecycleError(FlagstoneError):
         self.state = state
         self.allowed = tuple(allowed)
         super().__init__(message)
+
+
+class FlagNotFound(FlagstoneError, LookupError):
+    """No flag (or rule of a flag) by that name in a document being edited (``python -m
+    flagstone flag``)."""
 
 
 class AbTestNotFound(FlagstoneError, LookupError):

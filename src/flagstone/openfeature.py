@@ -9,7 +9,8 @@ extra, ``pip install "flagstone[openfeature]"``)::
         "checkout.layout", "classic", EvaluationContext("user-1", {"country": "SE"})
     )
 
-A flag key is ``"flag"`` (the variant's whole value, an object) or ``"flag.field.subfield"``
+A flag key is ``"flag"`` (the variant's whole value: an object, or a scalar in a flag written
+by hand) or ``"flag.field.subfield"``
 (a field of it), as ``Client.get_value`` reads it. A resolution is ``client.evaluate(…)``
 mapped field by field (the tables are in the README, "OpenFeature"), and records its exposure
 as ``get_value`` does: when its value is handed out, or when it gives none (no match, a
@@ -45,7 +46,7 @@ except ModuleNotFoundError as missing:
     ) from None
 
 from .client import Client
-from .process.threads import leave_signals_to_the_main_thread
+from .process.threads import start_quietly
 from .reasons import ErrorCode, Reason
 from .resolution import Resolution
 from .sources.updater import SourceStatus
@@ -182,7 +183,7 @@ class FlagstoneProvider(AbstractProvider):
             self._watcher = threading.Thread(
                 target=self._watch, args=(stop,), name="flagstone-openfeature", daemon=True
             )
-            self._watcher.start()
+            start_quietly(self._watcher)
         if not ready:
             raise ProviderNotReadyError(_not_ready_message(status, self._initialization_timeout))
 
@@ -221,7 +222,6 @@ class FlagstoneProvider(AbstractProvider):
             self._announce()
 
     def _watch(self, stop: threading.Event) -> None:
-        leave_signals_to_the_main_thread()
         # The SDK announces the outcome of initialize() itself, once it has returned; the
         # first look comes a status interval later, so that ours follow the SDK's.
         while not stop.wait(self._status_interval):
@@ -302,10 +302,11 @@ class FlagstoneProvider(AbstractProvider):
         """The one resolution every typed method wraps."""
         client = self._client
         flag, _, path = flag_key.partition(".")
-        resolution = client.evaluate(flag, to_context(evaluation_context), apply=False)
+        context = to_context(evaluation_context)
+        resolution = client.evaluate(flag, context, apply=False)
         metadata = flag_metadata(resolution)
         if resolution.error is not None or resolution.reason in _ERROR_REASONS:
-            client.apply(resolution)  # as get_value does: nothing, unless it fell through
+            client.apply(resolution, context)  # as get_value: nothing, unless it fell through
             code = resolution.error
             return FlagResolutionDetails(
                 default,
@@ -317,7 +318,7 @@ class FlagstoneProvider(AbstractProvider):
                 flag_metadata=metadata,
             )
         if resolution.variant is None:
-            client.apply(resolution)  # no match or a client default: an exposure too
+            client.apply(resolution, context)  # no match or a client default: an exposure too
             return FlagResolutionDetails(
                 default, reason=_reason(resolution), flag_metadata=metadata
             )
@@ -342,7 +343,7 @@ class FlagstoneProvider(AbstractProvider):
                 reason=OpenFeatureReason.ERROR,
                 flag_metadata=metadata,
             )
-        client.apply(resolution)
+        client.apply(resolution, context)
         return FlagResolutionDetails(
             wanted.convert(value),
             reason=_reason(resolution),
@@ -358,13 +359,12 @@ class FlagstoneProvider(AbstractProvider):
         evaluation_context: EvaluationContext | None = None,
         tracking_event_details: TrackingEventDetails | None = None,
     ) -> None:
-        """``client.track(event, context, value=…, properties=…)``, where the client has
-        it; nothing otherwise."""
-        track = getattr(self._client, "track", None)
-        if track is None:
-            return
+        """``client.track(event, context, value=…, properties=…)``: the details' value, and
+        its attributes as the properties (recorded only where the client's
+        ``event_properties`` names them). Never raises (``Client.track`` counts what it
+        cannot record)."""
         details = tracking_event_details
-        track(
+        self._client.track(
             tracking_event_name,
             to_context(evaluation_context),
             value=None if details is None else details.value,

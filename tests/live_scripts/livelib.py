@@ -14,13 +14,19 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import flagstone
+
+if __package__ in (None, ""):  # run as a script (python tests/live_scripts/x.py)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests import builders as b
 
 EVERYONE = "segments/everyone"
 FLAG_IDS = ("alpha", "beta", "gamma", "delta", "epsilon")
@@ -42,31 +48,24 @@ def snapshot(
     ``variant_of(flag, version)``. ``segment`` names the segment the rules use (the snapshot
     defines only ``segments/everyone``, so another name makes a strictly invalid snapshot).
     """
-    flags: dict[str, Any] = {}
-    for flag_id in flag_ids:
-        variant = variant_of(flag_id, version)
-        flags[f"flags/{flag_id}"] = {
-            "name": f"flags/{flag_id}",
-            "variants": [{"name": variant, "value": {"version": version, "flag": flag_id}}],
-            "rules": [
-                {
-                    "name": f"flags/{flag_id}/rules/everyone",
-                    "segment": segment,
-                    "targetingKeySelector": "user.id",
-                    "assignmentSpec": {
-                        "bucketCount": 10,
-                        "assignments": [
-                            {
-                                "assignmentId": "all",
-                                "variant": {"variant": variant},
-                                "bucketRanges": [{"lower": 0, "upper": 10}],
-                            }
-                        ],
-                    },
-                }
+    flags = [
+        b.flag(
+            flag_id,
+            {variant_of(flag_id, version): {"version": version, "flag": flag_id}},
+            [
+                b.everyone_gets(
+                    f"flags/{flag_id}/rules/everyone",
+                    variant_of(flag_id, version),
+                    bucket_count=10,
+                    assignment_id="all",
+                    segment=segment,
+                    selector="user.id",
+                )
             ],
-        }
-    return {"version": version, "flags": flags, "segments": {EVERYONE: {"name": EVERYONE}}}
+        )
+        for flag_id in flag_ids
+    ]
+    return b.snapshot(*flags, segments=[b.segment(EVERYONE)], version=version)
 
 
 def document(version: str, **options: Any) -> bytes:

@@ -33,6 +33,7 @@ from flagstone import (
 from flagstone.sinks import (
     BatchingSink,
     CallbackSink,
+    EventSink,
     Exposure,
     ExposureSink,
     FanoutSink,
@@ -142,6 +143,32 @@ def evaluate_in_other_ways(client: Client) -> None:
     client.evaluate("checkout-flag", {"targeting_key": "u"}, True)  # type: ignore[call-arg]
     client.evaluate_all({"targeting_key": "u"}, False)  # type: ignore[call-arg]
     client.apply("checkout-flag")  # type: ignore[arg-type]
+
+
+def track_events(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    memory = MemorySink()
+    client = Client.from_dict(
+        document,
+        sinks=[memory, BatchingSink(LoggingSink("app.records"), event_queue_size=1000)],
+        exposure_context=("country", "device.os"),
+        event_properties=["currency"],
+        event_unit_selector="user.id",
+    )
+    assert_type(client.track("purchase", {"user": {"id": "u"}}), None)
+    client.track("purchase", {"user": {"id": "u"}}, value=12.5, properties={"currency": "SEK"})
+    client.track("visit", {"account": "a"}, value=3, unit_selector="account")
+    client.apply(client.evaluate("checkout-flag", {"targeting_key": "u"}, apply=False), {})
+    client.track("purchase", {"targeting_key": "u"}, 12.5)  # type: ignore[call-arg]
+    client.track("purchase", {"targeting_key": "u"}, value="12.5")  # type: ignore[arg-type]
+    Client.from_dict(document, event_unit_selector=None)  # type: ignore[arg-type]
+    stats = memory.stats()
+    assert_type(stats["by_kind"]["event"]["dropped"], int)
+    assert_type(memory.tracked, list[dict[str, Any]])
+    assert_type(memory.records, list[dict[str, Any]])
+    sink: EventSink = memory
+    assert_type(sink, EventSink)
+    client.close()
+    return memory.tracked
 
 
 def compare_reasons(resolution: Resolution) -> bool:

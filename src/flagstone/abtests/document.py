@@ -9,6 +9,10 @@ what that change can affect: the test's own JSON through the instance ``TypeAdap
 targeting, allocation, exclusive overlaps, schedule, and whatever referenced a segment it let
 go of). The rest was validated when the document was parsed and has not changed.
 
+Every change makes a new version: an explicit top-level ``version`` is advanced by
+:func:`flagstone.abtests.version.next_version` (without one, the snapshot's version is a hash
+of its content, which changes by itself).
+
 Nothing is changed in place: the new document shares with the old every test, flag and
 value the change did not touch, which is also how :func:`flagstone.abtests.storage.
 patch_document` knows what to leave byte for byte as it was.
@@ -28,7 +32,9 @@ from ..errors import AbTestNotFound, ConfigError
 from ..formats.native import parse_snapshot, translate_validation_error
 from ..model.abtests import ABTEST_INSTANCE, INSTANCE_PREFIX, AbTestInstance
 from ..model.snapshot import Snapshot
+from ..model.states import NATIVE, SHAPE_NAMES
 from ..model.validation import abtest_segment_name, check_abtest_change
+from .version import next_version
 
 __all__ = [
     "Change",
@@ -47,18 +53,31 @@ logger = logging.getLogger("flagstone")
 @dataclass(frozen=True)
 class Document:
     """A valid snapshot: its JSON (``raw``, never changed in place) and its typed ``model``,
-    validated in the ``strict`` mode (see ``flagstone.formats.parse_snapshot``)."""
+    validated in the ``strict`` mode (see ``flagstone.formats.parse_snapshot``).
+
+    ``shape`` is the API whose rules the transitions follow and whose words their refusals
+    use: ``"native"`` (the Confidence A/B-test API's states), or ``"alexa"`` /
+    ``"experiments-api"`` for the tests of a file kept in that shape, read into this
+    document (see ``flagstone.model.states``)."""
 
     raw: Mapping[str, Any]
     model: Snapshot
     strict: bool = True
+    shape: str = NATIVE
 
     @classmethod
     def parse(
-        cls, raw: Mapping[str, Any], *, strict: bool = True, source: str | None = None
+        cls,
+        raw: Mapping[str, Any],
+        *,
+        strict: bool = True,
+        source: str | None = None,
+        shape: str = NATIVE,
     ) -> Document:
         """Validate the whole document ``raw`` (``ConfigError`` naming every problem)."""
-        return cls(raw, parse_snapshot(raw, strict=strict, source=source).model, strict)
+        if shape not in SHAPE_NAMES:
+            raise ValueError(f"unknown shape {shape!r}; one of {', '.join(SHAPE_NAMES)}")
+        return cls(raw, parse_snapshot(raw, strict=strict, source=source).model, strict, shape)
 
     def find(self, name: str) -> tuple[int, AbTestInstance]:
         """The index and model of the test named ``name`` (``workflows/abtest/instances/<id>``
@@ -154,5 +173,10 @@ def _checked(
         raise ConfigError(problems)
     for warning in warnings:  # as parse_snapshot logs the warnings of a whole snapshot
         logger.warning("snapshot warning in the changed A/B test: %s", warning)
-    new = Document({**document.raw, "abtests": tests}, model, document.strict)
+    raw = {**document.raw, "abtests": tests}
+    version = next_version(raw.get("version"))
+    if version is not None:  # a new document, a new version (exposures carry it)
+        raw["version"] = version
+        model = dataclasses.replace(model, version=str(version))
+    new = Document(raw, model, document.strict, document.shape)
     return Change(new, None if index is None else tests[index], index)

@@ -1,5 +1,5 @@
-"""The shapes other than native that ``python -m flagstone abtest --format`` edits: seed
-001's Experiments-API file and seed 002's Alexa file.
+"""The shapes other than native that ``python -m flagstone abtest --format`` edits: the
+Experiments API's file and the Alexa skill A/B-testing API's file.
 
 Each shape's reader, writer, create and update bodies and name rule live with the shape
 (:mod:`flagstone.formats.experiments_api`, :mod:`flagstone.formats.alexa`); this module

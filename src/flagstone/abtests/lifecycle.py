@@ -1,11 +1,12 @@
 """The A/B-test lifecycle on a native snapshot document: create, read, change and move tests
-through their states with the seeds' rules enforced.
+through their states with the APIs' rules enforced (the Confidence A/B-test API's states;
+updates only in a draft, as the Experiments API and the Alexa API allow them).
 
 ``AbTests`` holds a snapshot document (the JSON-ready ``dict`` a file holds). The document is
 validated whole once, at the first change; each operation is then one of the transitions of
 :mod:`flagstone.abtests.transitions`, which validates only what it changed and makes a new
 document, so a refused change leaves the document exactly as it was. Operations return the
-test as JSON (camelCase, as the seeds' responses show it).
+test as JSON (camelCase, as the Confidence A/B-test API's responses show it).
 """
 
 from __future__ import annotations
@@ -17,12 +18,20 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..model.abtests import INSTANCE_PREFIX
-from ..model.states import ACTIONS
+from ..model.states import ACTIONS, shape_state, shape_states
 from . import transitions
 from .document import Change, Document, full_name, unknown_test
 from .transitions import new_abtest_id, now_timestamp
 
-__all__ = ["INSTANCE_PREFIX", "AbTests", "get_test", "list_tests", "new_abtest_id", "now_timestamp"]
+__all__ = [
+    "INSTANCE_PREFIX",
+    "AbTests",
+    "get_test",
+    "list_in_shape",
+    "list_tests",
+    "new_abtest_id",
+    "now_timestamp",
+]
 
 _STATES = tuple(ACTIONS)
 
@@ -69,7 +78,7 @@ class AbTests:
     ) -> dict[str, Any]:
         """Tests in document order, ``page_size`` at a time: ``{"abtests": [...],
         "nextPageToken": ...}``; an empty token means there is no next page. ``state``
-        keeps only tests in that state (``"live"`` or seed 000's ``"state:live"``)."""
+        keeps only tests in that state (``"live"`` or the Confidence API's ``"state:live"``)."""
         page = list_tests(self._raw, state=state, page_size=page_size, page_token=page_token)
         return copy.deepcopy(page)
 
@@ -80,11 +89,11 @@ class AbTests:
     # -- creating and changing --------------------------------------------------------------
 
     def create(self, body: Mapping[str, Any], *, abtest_id: str | None = None) -> dict[str, Any]:
-        """Create a draft from a seed-000 create body (``displayName``, ``flags``,
-        ``abtest.treatments``, ``segment``, ``metrics``, ``stats``, …).
+        """Create a draft from a Confidence A/B-test API create body (``displayName``,
+        ``flags``, ``abtest.treatments``, ``segment``, ``metrics``, ``stats``, …).
 
         The id is ``abtest_id``, else the one in the body's ``name``, else a new one.
-        Display names are unique among the document's tests, as the seeds' names are. An
+        Display names are unique among the document's tests, as the APIs' names are. An
         exclusive allocation given as a ``proportion`` gets its ``bucketRanges`` here.
         """
         return self._apply(
@@ -101,7 +110,7 @@ class AbTests:
     def update_segment(
         self, name: str, segment: Mapping[str, Any], update_mask: str | Sequence[str]
     ) -> dict[str, Any]:
-        """Seed 000's ``:updateSegment``: replace the segment's fields named in
+        """The Confidence A/B-test API's ``:updateSegment``: replace the segment's fields named in
         ``update_mask`` (``"targeting"``, ``"allocation"``, or both, comma-separated or as a
         list). A live test takes only a larger allocation, with the same exclusivity tags,
         and no new targeting (units already in the test would leave it)."""
@@ -214,14 +223,43 @@ def list_tests(
     this listing did not give out."""
     if state is not None and state.startswith("state:"):
         state = state.removeprefix("state:")
-    if state is not None and state not in _STATES:
-        raise ValueError(f"unknown state {state!r}; one of {', '.join(_STATES)}")
+    tests = list(_instances(document))
+    states = [test.get("state", "draft") for test in tests]
+    return _page(tests, states, _STATES, state, page_size, page_token)
+
+
+def list_in_shape(
+    document: Document,
+    *,
+    state: str | None = None,
+    page_size: int = 50,
+    page_token: str | None = None,
+) -> dict[str, Any]:
+    """A page of the tests of ``document`` (their JSON, not copies) with ``state`` given and
+    matched in the names of the shape the document is managed in (``document.shape``: the
+    Alexa states, the Experiments-API statuses, or the native states); ``ValueError`` as for
+    :func:`list_tests`, an unknown state naming the shape's."""
+    tests = list(_instances(document.raw))
+    states = [shape_state(instance, document.shape) for instance in document.model.abtests]
+    return _page(tests, states, shape_states(document.shape), state, page_size, page_token)
+
+
+def _page(
+    tests: Sequence[Mapping[str, Any]],
+    states: Sequence[str],
+    known: Sequence[str],
+    state: str | None,
+    page_size: int,
+    page_token: str | None,
+) -> dict[str, Any]:
+    """The page of ``tests`` (whose states are ``states``) in ``state``, among the ``known``
+    states."""
+    if state is not None and state not in known:
+        raise ValueError(f"unknown state {state!r}; one of {', '.join(known)}")
     if not 1 <= page_size <= 1000:
         raise ValueError("page_size is between 1 and 1000")
     matching = [
-        instance
-        for instance in _instances(document)
-        if state is None or instance.get("state", "draft") == state
+        test for test, test_state in zip(tests, states, strict=True) if state in (None, test_state)
     ]
     start = _read_token(page_token, state) if page_token else 0
     page = matching[start : start + page_size]

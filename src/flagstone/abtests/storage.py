@@ -36,7 +36,11 @@ ensure_ascii=False)`` plus a newline, keys in the order they were read.
 Either edit advances a top-level ``issuedAt`` when the document has one and its bytes change:
 to now, or one microsecond after the old value when the clock is not past it. A client with
 a signing key refuses a signed document that is not later than the newest it has accepted
-(a rollback), so every new version of a signed snapshot must be issued later.
+(a rollback), so every new version of a signed snapshot must be issued later. Likewise an
+explicit top-level ``version`` that the edit left as it was is advanced
+(:func:`flagstone.abtests.version.next_version`: ``"2026-11-23.1"`` → ``"2026-11-23.2"``,
+``7`` → ``8``), so exposures recorded before and after the edit carry different versions;
+without a ``version`` the snapshot's version is a hash of its bytes, and nothing is added.
 
 POSIX only (``fcntl``), and only on file systems where ``flock`` locks are honoured between
 processes (local disks; not every network file system). A symbolic link is followed: the
@@ -61,6 +65,7 @@ from ..errors import ConfigError, DocumentLockTimeout, Problem
 from ..formats import parse_snapshot
 from ..model.issued_at import next_issued_at
 from .splice import ScannedText, scan, splice
+from .version import next_version
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
@@ -138,11 +143,14 @@ def edit_document(
     def edit(original: bytes) -> tuple[bytes, T]:
         document = _decode(original, os.fspath(path))
         issued_before = document.get("issuedAt")
+        version_before = document.get("version")
         result = change(document)
         encoded = _encode(document, os.fspath(path))
-        if encoded != original and isinstance(document.get("issuedAt"), str):
-            document["issuedAt"] = _later_issued_at(issued_before, document["issuedAt"])
-            encoded = _encode(document, os.fspath(path))
+        if encoded != original:
+            stamps = _new_stamps(issued_before, version_before, document)
+            if stamps:
+                document.update(stamps)
+                encoded = _encode(document, os.fspath(path))
         check(document)
         return encoded, result
 
@@ -185,9 +193,10 @@ def patch_document(
         if new is document:
             return original, result
         encoded = _spliced(scanned, new, source)
-        if encoded != original and isinstance(new.get("issuedAt"), str):
-            issued_at = _later_issued_at(document.get("issuedAt"), new["issuedAt"])
-            encoded = _spliced(scanned, {**new, "issuedAt": issued_at}, source)
+        if encoded != original:
+            stamps = _new_stamps(document.get("issuedAt"), document.get("version"), new)
+            if stamps:
+                encoded = _spliced(scanned, {**new, **stamps}, source)
         return encoded, result
 
     return _locked_edit(path, change, lock_timeout)
@@ -215,9 +224,22 @@ def _spliced(scanned: ScannedText, new: Mapping[str, Any], source: str) -> bytes
     return _encode(new, source) if text is None else text.encode("utf-8", "surrogatepass")
 
 
-def _later_issued_at(before: Any, after: str) -> str:
-    """An ``issuedAt`` later than the document's old one and the one the edit left."""
-    return next_issued_at([before if isinstance(before, str) else None, after])
+def _new_stamps(issued_before: Any, version_before: Any, new: Mapping[str, Any]) -> dict[str, Any]:
+    """What a changed document's top level needs besides the edit: an ``issuedAt`` later than
+    the old one and the one the edit left (when it has one), and the next ``version`` when
+    it has one that the edit left as it was (:func:`~flagstone.abtests.version.next_version`;
+    an edit that set a version of its own keeps it)."""
+    stamps: dict[str, Any] = {}
+    issued_at = new.get("issuedAt")
+    if isinstance(issued_at, str):
+        before = issued_before if isinstance(issued_before, str) else None
+        stamps["issuedAt"] = next_issued_at([before, issued_at])
+    version = new.get("version")
+    if type(version) is type(version_before) and version == version_before:
+        bumped = next_version(version)
+        if bumped is not None:
+            stamps["version"] = bumped
+    return stamps
 
 
 def _encode(document: Any, source: str) -> bytes:

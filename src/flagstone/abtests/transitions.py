@@ -10,12 +10,15 @@ test's state does not allow (it names the state and the allowed actions),
 problem with its JSON path), :class:`~flagstone.AbTestNotFound` for an unknown test. Only the
 changed test is validated (see :mod:`flagstone.abtests.document`).
 
-States (seed 000): ``draft`` → ``live`` (launch) → ``ended`` (end); any state → ``archived``;
-delete anything but a live test. Only a draft takes ``update`` (seeds 001 and 002); a live test
-takes a larger allocation (``set_exposure``, ``update_segment`` of the allocation) but never a
-smaller one (seed 002), nor new targeting. Tests that share an exclusivity tag get disjoint
-bucket ranges, placed first fit (:mod:`flagstone.abtests.exclusive`). Timestamps come from
-``datetime.now`` looked up at call time, so freezegun controls them.
+States (the Confidence A/B-test API's): ``draft`` → ``live`` (launch) → ``ended`` (end); any
+state → ``archived``; delete anything but a live test. Only a draft takes ``update`` (as the
+Experiments API and the Alexa API allow); a live test takes a larger allocation
+(``set_exposure``, ``update_segment`` of the allocation) but never a smaller one (the Alexa
+API's rule for exposure), nor new targeting. A document managed as an Alexa or
+Experiments-API file (``Document.shape``) follows that API's stricter rules, and refusals
+speak its words (:mod:`flagstone.model.states`). Tests that share an exclusivity tag get
+disjoint bucket ranges, placed first fit (:mod:`flagstone.abtests.exclusive`). Timestamps
+come from ``datetime.now`` looked up at call time, so freezegun controls them.
 """
 
 from __future__ import annotations
@@ -32,7 +35,20 @@ from typing import Any
 from ..errors import AbTestNotFound, ConfigError, LifecycleError, Problem
 from ..model.abtests import INSTANCE_PREFIX, AbTestInstance, default_segment_name
 from ..model.segments import Allocation, BucketRange, parse_proportion
-from ..model.states import ALEXA_TARGETS, alexa_state, allowed_actions
+from ..model.states import (
+    ALEXA,
+    ALEXA_TARGETS,
+    EXPERIMENTS_API,
+    NATIVE,
+    SHAPE_NAMES,
+    alexa_state,
+    allowed_actions,
+    command_word,
+    shape_allows,
+    shape_commands,
+    shape_has,
+    shape_state,
+)
 from ..semantics.hashing import ACCOUNT_BUCKETS
 from ..semantics.scalars import parse_timestamp_ns
 from .document import Change, Document, put_test, remove_test, test_path, validate_test
@@ -95,11 +111,11 @@ def create(
     abtest_id: str | None = None,
     new_id: Callable[[], str] = new_abtest_id,
 ) -> Change:
-    """A new draft from a seed-000 create body (``displayName``, ``flags``,
+    """A new draft from a Confidence A/B-test API create body (``displayName``, ``flags``,
     ``abtest.treatments``, ``segment``, ``metrics``, ``stats``, …), appended to the tests.
 
     The id is ``abtest_id``, else the one in the body's ``name``, else ``new_id()``. Display
-    names are unique among the document's tests, as the seeds' names are. An exclusive
+    names are unique among the document's tests, as the APIs' names are. An exclusive
     allocation given as a ``proportion`` gets its ``bucketRanges`` here.
     """
     if not isinstance(body, Mapping):
@@ -155,10 +171,10 @@ def update(document: Document, name: str, changes: Mapping[str, Any]) -> Change:
 def update_segment(
     document: Document, name: str, segment: Mapping[str, Any], update_mask: str | Sequence[str]
 ) -> Change:
-    """Seed 000's ``:updateSegment``: replace the segment's fields named in ``update_mask``
-    (``"targeting"``, ``"allocation"``, or both, comma-separated or as a list). A live test
-    takes only a larger allocation, with the same exclusivity tags, and no new targeting
-    (units already in the test would leave it)."""
+    """The Confidence A/B-test API's ``:updateSegment``: replace the segment's fields named
+    in ``update_mask`` (``"targeting"``, ``"allocation"``, or both, comma-separated or as a
+    list). A live test takes only a larger allocation, with the same exclusivity tags, and no
+    new targeting (units already in the test would leave it)."""
     fields = _mask(update_mask)
     if not isinstance(segment, Mapping):
         raise ConfigError([Problem("$.segment", "the segment is a JSON object")])
@@ -181,11 +197,11 @@ def update_segment(
             )
         current["name"] = given_name  # a draft without one takes the seed's name
     if before.state == "live" and "targeting" in fields:
-        raise _not_allowed(
-            f"{before.name} is live: its targeting can no longer change (units already in "
-            "the test would leave it); end it and start a new test",
-            "live",
-            allowed_actions(before),
+        raise _refused(
+            document,
+            before,
+            "its targeting can no longer change (units already in the test would leave it); "
+            "end it and start a new test",
         )
     for field in fields:
         value = segment.get(field)
@@ -309,7 +325,7 @@ def resume(document: Document, name: str) -> Change:
 def delete(document: Document, name: str) -> Change:
     """Remove a test that is not live (end it first)."""
     index, instance = document.find(name)
-    _require(instance, "delete")
+    _require(document, instance, "delete")
     return remove_test(document, index)
 
 
@@ -323,6 +339,8 @@ def set_alexa_state(
     if stopped_reason is not None and target_state != "STOPPED":
         raise ValueError("a stopped_reason goes with the target state STOPPED")
     index, before = document.find(name)
+    if document.shape != NATIVE:
+        _require(document, before, f"state {target_state}")
     current = alexa_state(before)
     allowed = ALEXA_TARGETS[current]
     if target_state not in allowed:
@@ -376,7 +394,7 @@ def _start(document: Document, name: str, action: str) -> tuple[int, AbTestInsta
     """Find the test, check that its state allows ``action``; its index, model, and a copy
     of its JSON with ``updateTime`` now, for the action to change."""
     index, instance = document.find(name)
-    _require(instance, action)
+    _require(document, instance, action)
     test = dict(document.test(index))
     test["updateTime"] = now_timestamp()
     return index, instance, test
@@ -386,7 +404,14 @@ def _put(document: Document, index: int, test: Test) -> Change:
     return put_test(document, index, test, validate_test(test, index))
 
 
-def _require(instance: AbTestInstance, action: str) -> None:
+def _require(document: Document, instance: AbTestInstance, action: str) -> None:
+    """Refuse ``action`` (``LifecycleError``) unless the test's state allows it, by the
+    rules of the shape its document is managed in."""
+    shape = document.shape
+    if shape != NATIVE:
+        if action not in shape_allows(instance, shape):
+            raise _refused(document, instance, _why_not(shape, instance, action))
+        return
     allowed = allowed_actions(instance)
     if action in allowed:
         return
@@ -400,6 +425,59 @@ def _require(instance: AbTestInstance, action: str) -> None:
     if action == "pause" and state == "live" and not instance.materialization:
         why = " (pausing intake needs a materialization that recorded the units)"
     raise _not_allowed(f"cannot {action} {instance.name}: it is {detail}{why}", state, allowed)
+
+
+_HINTS: dict[tuple[str, str], str] = {
+    (ALEXA, "launch"): "state RUNNING",
+    (ALEXA, "enable"): "state ENABLED",
+    (ALEXA, "end"): "state STOPPED",
+    (ALEXA, "archive"): "state STOPPED",
+    (ALEXA, "update-segment"): "exposure",
+    (EXPERIMENTS_API, "state RUNNING"): "launch (start) or resume (start)",
+    (EXPERIMENTS_API, "state STOPPED"): "pause (stop) or end",
+    (EXPERIMENTS_API, "archive"): "end",
+}
+"""The command of a shape that does what a command it does not have would do."""
+
+_REASONS: dict[tuple[str, str], str] = {
+    (ALEXA, "update"): "the Alexa API updates a test only while it is CREATED",
+    (ALEXA, "exposure"): "the Alexa API changes the exposure while a test is CREATED and "
+    "raises it while RUNNING",
+    (ALEXA, "delete"): "stop it first",
+    (EXPERIMENTS_API, "update"): "the Experiments API updates an experiment only in draft status",
+    (EXPERIMENTS_API, "delete"): "end it first",
+}
+"""Why a shape refuses, in some of its states, a command it has (the API's reason, or what
+to do first)."""
+
+
+def _why_not(shape: str, instance: AbTestInstance, action: str) -> str:
+    """Why ``shape`` refuses ``action`` on ``instance``, in the shape's words."""
+    if not shape_has(shape, action):
+        hint = _HINTS.get((shape, action))
+        use = f" (use {hint})" if hint else ""
+        return f"{SHAPE_NAMES[shape]} has no {action}{use}"
+    state = shape_state(instance, shape)
+    if action.startswith("state "):
+        return f"it cannot become {action.removeprefix('state ')}"
+    reason = _REASONS.get((shape, action))
+    word = command_word(shape, action, state)
+    return f"it cannot {word}" + (f" ({reason})" if reason else "")
+
+
+def _refused(document: Document, instance: AbTestInstance, why: str) -> LifecycleError:
+    """The error for a change ``instance``'s state does not allow, ``why`` says: in the
+    native words (its name, state and allowed actions) or, in a document managed as another
+    shape, in that shape's (the experiment id, the shape's state and commands)."""
+    shape = document.shape
+    if shape == NATIVE:
+        return _not_allowed(
+            f"{instance.name} is {instance.state}: {why}", instance.state, allowed_actions(instance)
+        )
+    state = shape_state(instance, shape)
+    return _not_allowed(
+        f"{instance.instance_id} is {state}: {why}", state, shape_commands(instance, shape)
+    )
 
 
 def _not_allowed(
@@ -491,7 +569,7 @@ def _placed(
     had = before.segment.allocation if before is not None and before.segment is not None else None
     a_path = f"{test_path(index)}.segment.allocation"
     if instance.state == "live":
-        _check_growth(instance, had, allocation)
+        _check_growth(document, instance, had, allocation)
     if allocation is None or not allocation.exclusivity_tags or allocation.proportion is None:
         return test, instance  # not exclusive, or explicit bucket ranges: validation checks them
     same_tags = had is not None and sorted(had.exclusivity_tags) == sorted(
@@ -516,7 +594,10 @@ def _placed(
 
 
 def _check_growth(
-    instance: AbTestInstance, before: Allocation | None, after: Allocation | None
+    document: Document,
+    instance: AbTestInstance,
+    before: Allocation | None,
+    after: Allocation | None,
 ) -> None:
     """A live test's allocation may only grow: the same exclusivity tags, a share at least
     as large, and every bucket range it had still in it."""
@@ -527,18 +608,23 @@ def _check_growth(
         problems.append("its exclusivity tags cannot change")
     old, new = share_of(before), share_of(after)
     if new < old:
-        problems.append(f"its allocation can only grow ({old:g} → {new:g})")
+        if document.shape == ALEXA:
+            problems.append(f"its exposurePercentage can only grow ({old * 100:g} → {new * 100:g})")
+        else:
+            problems.append(f"its allocation can only grow ({old:g} → {new:g})")
     if after is not None and after.proportion is None:
         kept = ranges_of(after)
         if not all(_covered(item, kept) for item in ranges_of(before)):
             problems.append("its bucket ranges must keep every bucket it had")
     if problems:
-        raise _not_allowed(
-            f"{instance.name} is live: {'; '.join(problems)} (units already in the test keep "
-            "their place); end it and start a new test to shrink it",
-            "live",
-            allowed_actions(instance),
-        )
+        if document.shape == ALEXA:
+            advice = "(customers in the test keep their place); stop it and create a new test"
+        else:
+            advice = (
+                "(units already in the test keep their place); end it and start a new test "
+                "to shrink it"
+            )
+        raise _refused(document, instance, f"{'; '.join(problems)} {advice}")
 
 
 def _covered(item: tuple[int, int], ranges: list[tuple[int, int]]) -> bool:

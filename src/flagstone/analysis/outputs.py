@@ -1,4 +1,4 @@
-"""Rendering an :class:`~flagstone.analysis.results.AnalysisOutcome`: the seeds' documents
+"""Rendering an :class:`~flagstone.analysis.results.AnalysisOutcome`: the APIs' documents
 and a terminal table.
 
 This module owns the output formats, nothing statistical: every number comes from the
@@ -14,7 +14,7 @@ outcome does not have (``None``), and a number that is not finite (the ``±inf``
 one-sided interval, or a NaN), is **omitted** with its field, never written as ``null``.
 Lists are always present (possibly empty).
 
-Choices made where the seeds leave the shape open (kept consistent throughout):
+Choices made where the APIs leave the shape open (kept consistent throughout):
 
 ``AnalysisResult``
     * ``annotations`` follow the schema literally: ``{"context": [{"value": …}], "info":

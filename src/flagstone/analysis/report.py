@@ -150,7 +150,7 @@ def _status(status: str) -> tuple[str, str]:
 
 
 def _readable(text: str) -> str:
-    """``text`` with the seeds' status constants spelled as the report labels them."""
+    """``text`` with the APIs' status constants spelled as the report labels them."""
     return re.sub(
         r"(?:METRIC_RESULT_STATUS_|TREATMENT_RECOMMENDATION_)([A-Z_]+)",
         lambda match: (

@@ -1,9 +1,9 @@
 """What an analysis produces, independent of any output format.
 
 ``flagstone.analysis.engine.analyze`` builds an ``AnalysisOutcome``;
-``flagstone.analysis.outputs`` renders it as the seeds' documents (Confidence's
+``flagstone.analysis.outputs`` renders it as the APIs' documents (Confidence's
 AnalysisResult, Alexa's metric snapshot, the Experiments API's computed results) or as a
-terminal table. Enum-like strings use the seeds' names (``METRIC_TYPE_SUCCESS``,
+terminal table. Enum-like strings use the APIs' names (``METRIC_TYPE_SUCCESS``,
 ``METRIC_RESULT_STATUS_SIGNIFICANT_POSITIVE``, ``METHOD_Z_TEST``, …).
 """
 

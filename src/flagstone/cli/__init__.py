@@ -8,6 +8,9 @@ One argparse tree; each command lives in a module of its own that adds its parse
     flagstone evaluate FILE FLAG [--context JSON] …           snapshot.py
     flagstone serve FILE [--port N] [--host H] …              serve.py
     flagstone abtest COMMAND FILE …                           abtest.py
+    flagstone flag COMMAND FILE …                             flag.py
+    flagstone convert IN OUT --to native|authoring            convert.py
+    flagstone schema [--format F]                             schema.py
     flagstone analyze-stats FILE [--format …]                 analyze_stats.py
     flagstone analyze SNAPSHOT --test T --exposures … --events …  analyze.py
 
@@ -25,7 +28,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import abtest, analyze, analyze_stats, serve, snapshot
+from . import abtest, analyze, analyze_stats, convert, flag, schema, serve, snapshot
 from .common import EXIT_OK, EXIT_USAGE, PROG, CommandFailure, fail
 
 __all__ = ["main", "parser"]
@@ -48,6 +51,9 @@ def parser() -> argparse.ArgumentParser:
     analyze_stats.register(commands)
     analyze.register(commands)
     abtest.register(commands)
+    flag.register(commands)
+    convert.register(commands)
+    schema.register(commands)
     serve.register(commands)
     return root
 

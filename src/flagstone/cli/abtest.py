@@ -20,14 +20,16 @@ leaves the file as it was::
     python -m flagstone abtest state FILE NAME [TARGET_STATE] [--stopped-reason R]
 
 NAME is ``workflows/abtest/instances/<id>`` or just ``<id>``. Bodies are JSON objects in the
-seeds' request shapes (seed 000's create body, an update's fields, ``{"segment": {…}}`` or
-the bare segment for ``update-segment``, whose body may carry seed 000's ``updateMask``);
-``--body @PATH`` reads the body from a file and ``--body -`` from stdin.
+request shapes of the Confidence A/B-test API (its create body, an update's fields,
+``{"segment": {…}}`` or the bare segment for ``update-segment``, whose body may carry the
+API's ``updateMask``); ``--body @PATH`` reads the body from a file and ``--body -`` from
+stdin.
 
-Every command prints one JSON document on stdout (indent 2): the test as the seeds'
-responses show it (``list``: ``{"abtests": […], "nextPageToken": …}``, ``delete``: ``{}``,
+Every command prints one JSON document on stdout (indent 2): the test as the API's responses
+show it (``list``: ``{"abtests": […], "nextPageToken": …}``, ``delete``: ``{}``,
 ``override`` without a variant: the overrides, ``state`` without a target: the Alexa state).
-On failure one line on stderr says why.
+On failure one line on stderr says why. Every edit that changes the file advances its
+top-level ``version``, if it has one (:mod:`flagstone.abtests.version`).
 
 The file's shape: ``--format`` (every subcommand; never guessed)
 ----------------------------------------------------------------
@@ -35,22 +37,29 @@ The file's shape: ``--format`` (every subcommand; never guessed)
 ``--format native`` (the default)
     FILE is a flagstone snapshot (``flags``, ``segments``, ``abtests``, …).
 ``--format experiments-api``
-    FILE is ``{"experiments": [...], "audiences": [...]}`` of seed 001
+    FILE is ``{"experiments": [...], "audiences": [...]}`` of the Experiments API
     (:mod:`flagstone.formats.experiments_api`).
 ``--format alexa``
     FILE is ``{"experiments": [{"experimentId", "experiment", "treatmentOverrides"?}, ...]}``
-    of seed 002 (:mod:`flagstone.formats.alexa`).
+    of the Alexa skill A/B-testing API (:mod:`flagstone.formats.alexa`).
 
 In the two other shapes the file is read into a native document (``shape.read``), the
-lifecycle acts on it exactly as on a snapshot, and the result is written back whole in the
-same shape (``shape.write``, by :func:`flagstone.abtests.storage.edit_document`) and checked
-by reading it again; a result the shape cannot express
-(treatment overrides or an allocation in an Experiments-API file, targeting in an Alexa file,
-…) is refused with exit 1 and the file is left as it was. NAME is the experiment's id (the
-native test's id). What is printed is the shape's object: the Experiments-API experiment, the
+lifecycle acts on it by that API's rules (``Document.shape``), and the result is written
+back whole in the same shape (``shape.write``, by
+:func:`flagstone.abtests.storage.edit_document`) and checked by reading it again; a result
+the shape cannot express (an exposure that is not a whole percentage, …) is refused with
+exit 1 and the file is left as it was. NAME is the experiment's id (the native test's id).
+Each state of the shape allows the commands that API allows
+(:data:`flagstone.model.states.ALEXA_ACTIONS`, ``EXPERIMENTS_API_ACTIONS``); any other
+command, including one the API does not have, is refused with exit 3 and a message in the
+shape's words: the experiment id, its state as the shape names it, and the commands that
+state allows (``exp-1 is RUNNING: …; allowed: state STOPPED, exposure (up only),
+override``). What is printed is the shape's object: the Experiments-API experiment, the
 Alexa entry ``{"experimentId", "experiment", "treatmentOverrides"?}``; ``list`` prints
-``{"experiments": […], "nextPageToken": …}`` (``--state`` filters by native state: draft,
-live, ended, archived). ``state`` without a target prints ``{"id"|"experimentId", "state"}``.
+``{"experiments": […], "nextPageToken": …}``, and its ``--state`` takes the shape's state
+names only (Alexa's CREATED … FAILED, the Experiments API's draft, running, stopped,
+completed). ``state`` without a target prints ``{"experimentId", "state"}`` (Alexa) or
+``{"id", "status"}`` (Experiments API). ``delete`` removes the experiment with its flag.
 Request bodies are the shape's own where it has one:
 
 * ``create``: the Experiments API's Create body (``name``, ``description``, ``type``,
@@ -59,16 +68,17 @@ Request bodies are the shape's own where it has one:
   v1, v2, …; Alexa's Create body ``{"experiment": {name, description, type, plannedDuration,
   exposurePercentage, metricConfigurations}}``, which becomes a ``CREATED`` entry with
   ``history.creationTime`` now. The id is ``--id`` or 20 random characters;
-* ``update`` (a draft only): the Experiments API's partial experiment (``name``,
-  ``description``, ``type``, ``audienceId``, ``variants``: each field given replaces the one
-  the experiment has); Alexa's Update body ``{"experiment": {description, plannedDuration,
-  exposurePercentage, metricConfigurations}}``.
+* ``update``: the Experiments API's partial experiment (``name``, ``description``, ``type``,
+  ``audienceId``, ``variants``: each field given replaces the one the experiment has), in
+  draft status only; Alexa's Update body ``{"experiment": {description, plannedDuration,
+  exposurePercentage, metricConfigurations}}``, while CREATED only.
 
-The other commands take the same arguments in every shape; the natural ones are ``launch``,
-``pause`` (the Experiments API's stop) and ``end`` for the Experiments API, and ``state FILE
-ID ENABLED|RUNNING|STOPPED``, ``override`` (``C`` or ``T1``) and ``exposure --percentage``
-for Alexa. An edit always writes the shape's file form (an Experiments-API response
-``{"data": …}`` or a single Alexa payload becomes ``{"experiments": […]}``).
+The other commands take the same arguments in every shape. The Experiments API's are
+``launch`` (its start), ``pause`` (its stop), ``resume`` (start again), ``end`` (completed)
+and ``delete``; Alexa's are ``state FILE ID ENABLED|RUNNING|STOPPED``, ``override`` (``C`` or
+``T1``, until the test stops), ``exposure --percentage`` (while CREATED, and only up while
+RUNNING) and ``delete``. An edit always writes the shape's file form (an Experiments-API
+response ``{"data": …}`` or a single Alexa payload becomes ``{"experiments": […]}``).
 
 Exit codes:
 
@@ -83,8 +93,9 @@ Exit codes:
     Usage or input error: bad arguments, a file that cannot be read, written or locked, a
     body that is not a JSON object, an unknown test (or override).
 3
-    The test's state does not allow the action (a ``LifecycleError``): stderr names the state
-    and the actions it allows.
+    The test's state does not allow the action, or the file's shape has no such command (a
+    ``LifecycleError``): stderr names the state and the actions it allows, in the shape's
+    words.
 """
 
 from __future__ import annotations
@@ -99,13 +110,13 @@ from typing import Any
 from ..abtests import transitions
 from ..abtests.document import Change, Document
 from ..abtests.file_shapes import SHAPES, Shape, entry_of, reshaped, test_id_of, written_in
-from ..abtests.lifecycle import get_test, list_tests
+from ..abtests.lifecycle import get_test, list_in_shape, list_tests
 from ..abtests.storage import DEFAULT_LOCK_TIMEOUT, edit_document, patch_document, read_document
 from ..abtests.transitions import new_abtest_id, now_timestamp
 from ..errors import AbTestNotFound, ConfigError, DocumentLockTimeout, LifecycleError, Problem
 from ..formats import parse_snapshot
 from ..model.limits import MAX_NESTING
-from ..model.states import ALEXA_TARGETS, alexa_state
+from ..model.states import ALEXA_TARGETS, EXPERIMENTS_API, alexa_state, shape_state
 from .common import (
     EXIT_NOT_ALLOWED,
     EXIT_OK,
@@ -122,7 +133,8 @@ __all__ = ["FORMATS", "main", "register"]
 _PROG = f"{PROG} abtest"
 
 FORMATS = ("native", "experiments-api", "alexa")
-"""The shapes ``--format`` names: a flagstone snapshot, seed 001's and seed 002's files."""
+"""The shapes ``--format`` names: a flagstone snapshot, an Experiments-API file, an Alexa
+file."""
 
 _EPILOG = """\
 NAME is workflows/abtest/instances/<id> or just <id>. --body takes JSON, @PATH (a file) or
@@ -130,10 +142,13 @@ NAME is workflows/abtest/instances/<id> or just <id>. --body takes JSON, @PATH (
 
 --format says which shape FILE is kept in; it is never guessed:
   native           a flagstone snapshot (the default)
-  experiments-api  {"experiments": [...], "audiences": [...]} (seed 001)
-  alexa            {"experiments": [{"experimentId", "experiment", ...}]} (seed 002)
+  experiments-api  {"experiments": [...], "audiences": [...]} (the Experiments API)
+  alexa            {"experiments": [{"experimentId", "experiment", ...}]} (the Alexa skill
+                   A/B-testing API)
 In the other shapes NAME is the experiment id, the test is printed in the shape, create and
-update take the shape's own bodies, and a change the shape cannot express is refused (1).
+update take the shape's own bodies, list --state and state use the shape's state names,
+each state allows the commands that API allows (3 otherwise, in the shape's words), and a
+change the shape cannot express is refused (1).
 
 exit codes:
   0  done
@@ -141,7 +156,8 @@ exit codes:
      or cannot be expressed in it (nothing is written): the problems are printed as JSON
   2  usage or input error: bad arguments, a file that cannot be read, written or locked, a
      body that is not a JSON object, an unknown test
-  3  the test's state does not allow the action (stderr names the state and what it allows)
+  3  the test's state does not allow the action, or the shape has no such command (stderr
+     names the state and what it allows)
 """
 
 _TRANSITIONS: dict[str, tuple[str, Callable[[Document, str], Change]]] = {
@@ -194,7 +210,7 @@ def register(commands: Any) -> None:
             choices=FORMATS,
             default="native",
             help="the shape FILE is kept in (default native; never guessed): a snapshot, "
-            "seed 001's experiments-api file or seed 002's alexa file",
+            "an Experiments-API file or an Alexa skill A/B-testing file",
         )
         sub.add_argument(
             "--lenient",
@@ -214,8 +230,8 @@ def register(commands: Any) -> None:
 
     create = command(
         "create",
-        "create a draft test from a create body (seed 000's; with --format, the Experiments "
-        "API's or Alexa's Create body)",
+        "create a draft test from a create body (the Confidence A/B-test API's; with "
+        "--format, the Experiments API's or Alexa's Create body)",
         test=False,
     )
     create.add_argument("--body", required=True, metavar="JSON", help="the create body")
@@ -223,7 +239,11 @@ def register(commands: Any) -> None:
 
     listing = command("list", "list the tests, a page at a time", test=False, edits=False)
     listing.add_argument(
-        "--state", default=None, help="only tests in this native state (e.g. live)"
+        "--state",
+        default=None,
+        help="only tests in this state, as the file's shape names it: draft, live, ended, "
+        "archived; with --format alexa CREATED, ENABLING, ENABLED, RUNNING, STOPPING, "
+        "STOPPED, FAILED; with --format experiments-api draft, running, stopped, completed",
     )
     listing.add_argument("--page-size", type=int, default=50, metavar="N", help="default 50")
     listing.add_argument("--page-token", default=None, metavar="T", help="from nextPageToken")
@@ -266,9 +286,13 @@ def register(commands: Any) -> None:
     exposure = command("exposure", "set the share of targeted units that enter the test")
     share = exposure.add_mutually_exclusive_group(required=True)
     share.add_argument("--percentage", type=float, metavar="P", help="0 to 100 (Alexa)")
-    share.add_argument("--proportion", metavar="P", help="0 to 1 (seed 000)")
+    share.add_argument("--proportion", metavar="P", help="0 to 1 (the Confidence API's)")
 
-    state = command("state", "print or change the test's Alexa state (targetState)")
+    state = command(
+        "state",
+        "print or change the test's Alexa state (targetState); with --format "
+        "experiments-api, print its status",
+    )
     state.add_argument(
         "target",
         metavar="TARGET_STATE",
@@ -303,6 +327,8 @@ def _run(args: argparse.Namespace) -> int:
         raise CommandFailure(EXIT_USAGE, f"{file}: {_message(error)}") from None
     except DocumentLockTimeout as error:
         raise CommandFailure(EXIT_USAGE, str(error)) from None
+    except BrokenPipeError:
+        raise  # stdout's reader went away: flagstone.cli.main ends quietly
     except OSError as error:
         where = error.filename if error.filename is not None else file
         raise CommandFailure(EXIT_USAGE, f"{where}: {error.strerror or error}") from None
@@ -337,14 +363,19 @@ def _perform(args: argparse.Namespace) -> Any:
     name: str = getattr(args, "name", "")
     if command == "list":
         read = _read(args)
-        page = list_tests(
-            read.document.raw,
+        if read.shape is None:
+            return list_tests(
+                read.document.raw,
+                state=args.state,
+                page_size=args.page_size,
+                page_token=args.page_token,
+            )
+        page = list_in_shape(
+            read.document,
             state=args.state,
             page_size=args.page_size,
             page_token=args.page_token,
         )
-        if read.shape is None:
-            return page
         return {
             "experiments": [read.show(instance) for instance in page["abtests"]],
             "nextPageToken": page["nextPageToken"],
@@ -368,7 +399,10 @@ def _perform(args: argparse.Namespace) -> Any:
             args, lambda document: transitions.update_segment(document, name, segment, mask)
         )
     if command == "delete":
-        _edit(args, lambda document: transitions.delete(document, name))
+        if args.format in SHAPES:
+            _delete_in_shape(args, SHAPES[args.format])
+        else:
+            _edit(args, lambda document: transitions.delete(document, name))
         return {}
     if command in _TRANSITIONS:
         _, transition = _TRANSITIONS[command]
@@ -392,7 +426,11 @@ def _perform(args: argparse.Namespace) -> Any:
             _, instance = read.document.find(name)
             if read.shape is None:
                 return {"name": instance.name, "state": alexa_state(instance)}
-            return {read.shape.id_key: instance.instance_id, "state": alexa_state(instance)}
+            key = "status" if read.shape.format == EXPERIMENTS_API else "state"
+            return {
+                read.shape.id_key: instance.instance_id,
+                key: shape_state(instance, read.shape.format),
+            }
         target, reason = args.target, args.stopped_reason
         return _edit(
             args,
@@ -436,12 +474,11 @@ def _overrides(args: argparse.Namespace) -> dict[str, str]:
 def _read(args: argparse.Namespace) -> _Tests:
     """The tests of the file, for a command that only reads (no lock: edits are atomic).
     The file must be a valid document of its ``--format`` (``ConfigError`` otherwise)."""
-    strict = not args.lenient
     raw = read_document(args.file)
     shape = SHAPES.get(args.format)
     if shape is None:
-        return _Tests(Document.parse(raw, strict=strict, source=args.file), None, None)
-    document = Document.parse(shape.read(raw), strict=strict, source=args.file)
+        return _Tests(Document.parse(raw, strict=not args.lenient, source=args.file), None, None)
+    document = _parse_in(shape, raw, args)
     return _Tests(document, shape, written_in(shape, document.raw))
 
 
@@ -453,9 +490,9 @@ def _edit(args: argparse.Namespace, transition: Callable[[Document], Change]) ->
     and only the changed test is written back into the file's text (the rest keeps its
     bytes). A file in another shape is read into a native document, and the result is
     written back whole in the shape and checked by reading it again."""
-    strict = not args.lenient
     shape = SHAPES.get(args.format)
     if shape is None:
+        strict = not args.lenient
 
         def patch(raw: dict[str, Any]) -> tuple[Mapping[str, Any], Any]:
             change = transition(Document.parse(raw, strict=strict, source=args.file))
@@ -464,7 +501,7 @@ def _edit(args: argparse.Namespace, transition: Callable[[Document], Change]) ->
         return patch_document(args.file, patch, lock_timeout=args.lock_timeout)
 
     def rewrite(document: dict[str, Any]) -> Any:
-        native = Document.parse(shape.read(document), strict=strict, source=args.file)
+        native = _parse_in(shape, document, args)
         change = transition(native)
         new = written_in(shape, change.document.raw)
         document.clear()
@@ -473,6 +510,14 @@ def _edit(args: argparse.Namespace, transition: Callable[[Document], Change]) ->
 
     return edit_document(
         args.file, rewrite, validate=_validator(args, shape), lock_timeout=args.lock_timeout
+    )
+
+
+def _parse_in(shape: Shape, document: Mapping[str, Any], args: argparse.Namespace) -> Document:
+    """The tests of a file in ``shape`` as a native document the transitions act on by the
+    shape's rules (``ConfigError`` for a file that is not a valid document of the shape)."""
+    return Document.parse(
+        shape.read(document), strict=not args.lenient, source=args.file, shape=shape.format
     )
 
 
@@ -513,13 +558,35 @@ def _create_in_shape(args: argparse.Namespace, shape: Shape, body: dict[str, Any
     return _edit_entries(args, shape, add)
 
 
+def _delete_in_shape(args: argparse.Namespace, shape: Shape) -> None:
+    """``delete`` in another shape: the lifecycle checks the state, and the experiment leaves
+    the file with the flag it owns (its variants are its treatments)."""
+
+    def delete(document: dict[str, Any]) -> None:
+        native = _parse_in(shape, document, args)
+        _, instance = native.find(args.name)
+        transitions.delete(native, args.name)  # refuses a state that keeps the test
+        written = written_in(shape, native.raw)
+        written["experiments"] = [
+            entry
+            for entry in written["experiments"]
+            if entry.get(shape.id_key) != instance.instance_id
+        ]
+        new = reshaped(shape, written)
+        document.clear()
+        document.update(new)
+
+    edit_document(
+        args.file, delete, validate=_validator(args, shape), lock_timeout=args.lock_timeout
+    )
+
+
 def _update_in_shape(args: argparse.Namespace, shape: Shape, body: dict[str, Any]) -> Any:
     """``update`` in another shape: the lifecycle checks that the test is a draft (and stamps
     its update time), then the shape's update body changes its entry."""
-    strict = not args.lenient
 
     def update(document: dict[str, Any]) -> tuple[dict[str, Any], str]:
-        native = Document.parse(shape.read(document), strict=strict, source=args.file)
+        native = _parse_in(shape, document, args)
         change = transitions.update(native, args.name, {})
         assert change.test is not None
         test_id = test_id_of(change.test)
@@ -582,7 +649,7 @@ def _body(text: str) -> dict[str, Any]:
 
 
 def _segment_request(body: dict[str, Any], mask: str | None) -> tuple[dict[str, Any], str]:
-    """Seed 000's ``{"updateMask": …, "segment": {…}}`` or the bare segment, and the mask
+    """The Confidence API's ``{"updateMask": …, "segment": {…}}`` or the bare segment, and the mask
     (``--mask``, else the body's ``updateMask``)."""
     given_mask = body.get("updateMask")
     if "segment" in body:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, PROG, CommandFailure
+from .common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, PROG, CommandFailure, read_file, summary
 
 __all__ = ["register", "run"]
 
@@ -39,10 +39,16 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted (Ctrl-C ends it with exit code 0)."""
+    from ..errors import ConfigError
+    from ..formats import parse_snapshot
     from ..sources.integrity import read_key
     from ..sources.server import SnapshotServer, make_server
 
     file: str = args.file
+    try:  # an unreadable file is an input error (2), an invalid one exit 1: each said once
+        parse_snapshot(read_file(file), source=file)
+    except ConfigError as error:
+        raise CommandFailure(EXIT_INVALID, summary(file, error)) from None
     try:
         key = read_key(args.signing_key_file) if args.signing_key_file is not None else None
     except (OSError, ValueError) as error:

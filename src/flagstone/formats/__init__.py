@@ -1,11 +1,15 @@
 """Readers and writers of the JSON shapes flagstone understands. A reader never guesses a
-shape: the caller says which one a document is in.
+shape: the caller says which one a document is in, or the document declares it.
 
 * ``native`` — Confidence's resolver state plus ``abtests``: ``parse_snapshot`` validates it
-  into the model every client compiles.
-* ``experiments_api`` — the generic Experiments API (seed 001): ``read`` gives a native
+  into the model every client compiles. A document with a top-level ``format`` key is read
+  by the format it names instead (``declared``).
+* ``authoring`` — flags written by hand (``"format": "flagstone/flags@1"``), compiled into
+  the native model; ``authoring.native_back`` writes a native document back in it.
+* ``experiments_api`` — the generic Experiments API: ``read`` gives a native
   document, ``write`` gives the shape back.
-* ``alexa`` — Alexa's A/B-testing API (seed 002): ``read`` and ``write`` likewise.
+* ``alexa`` — the Alexa skill A/B-testing API: ``read`` and ``write`` likewise.
+* ``schemas`` — the JSON Schema of each of them (``python -m flagstone schema``).
 """
 
 from typing import TYPE_CHECKING as _TYPE_CHECKING
@@ -14,9 +18,16 @@ from ..process.lazy import lazy_exports as _lazy_exports
 from .native import ParsedSnapshot, parse_snapshot, snapshot_version
 
 if _TYPE_CHECKING:
-    from . import alexa, experiments_api
+    from . import alexa, authoring, experiments_api
 
-__all__ = ["ParsedSnapshot", "alexa", "experiments_api", "parse_snapshot", "snapshot_version"]
+__all__ = [
+    "ParsedSnapshot",
+    "alexa",
+    "authoring",
+    "experiments_api",
+    "parse_snapshot",
+    "snapshot_version",
+]
 
 # the other shapes are imported on first use
 __getattr__, __dir__ = _lazy_exports(
@@ -24,6 +35,7 @@ __getattr__, __dir__ = _lazy_exports(
     globals(),
     {
         "alexa": ".alexa",
+        "authoring": ".authoring",
         "experiments_api": ".experiments_api",
     },
 )

@@ -1,11 +1,11 @@
-"""The Alexa A/B-testing shape (seed 002): read a file of Alexa experiments into a native
+"""The shape of the Alexa skill A/B-testing API: read a file of Alexa experiments into a native
 snapshot document, and write a native snapshot document back into that shape.
 
 The file shape::
 
     {"experiments": [
         {"experimentId": "...",
-         "experiment": {<seed 002's Get A/B test "experiment" object: name, description, type,
+         "experiment": {<the API's Get A/B test "experiment" object: name, description, type,
                          plannedDuration, exposurePercentage, metricConfigurations, state,
                          history {creationTime, startTime, stoppedReason},
                          trigger {scheduledEndTime}>},
@@ -26,10 +26,12 @@ experiment) it must agree with the list, and is then dropped.
 
 The mapping (one Alexa experiment is one flag plus one A/B-test instance):
 
-* flag ``flags/{name}`` with variants ``flags/{name}/variants/C`` and ``.../T1``, valued
-  ``{"treatment": "C"}`` and ``{"treatment": "T1"}``;
+* flag ``flags/{name}`` with variants ``C`` and ``T1`` (named as a native snapshot names its
+  variants, so ``Resolution.variant`` is ``C`` or ``T1`` whichever shape the test was written
+  in), valued ``{"treatment": "C"}`` and ``{"treatment": "T1"}``;
 * instance ``workflows/abtest/instances/{experimentId}`` (so it buckets on the salt
-  ``abtest-{experimentId}``) with treatments C and T1 at 5000 basis points each, targeting key
+  ``abtest-{experimentId}``) with treatments ``flags/{name}/variants/C`` and ``…/T1`` at 5000
+  basis points each, targeting key
   ``targeting_key``, ``displayName`` = name, ``description``,
   ``segment.allocation.proportion`` = exposurePercentage / 100, ``createTime`` =
   ``history.creationTime``, ``launchTime`` = ``history.startTime``, ``endTime`` =
@@ -43,7 +45,7 @@ The mapping (one Alexa experiment is one flag plus one A/B-test instance):
   ended natively, which stamps ``endTime`` with the moment it ended), and any other field of
   the experiment object.
 
-``create_entry`` and ``update_entry`` apply seed 002's Create and Update A/B test bodies to an
+``create_entry`` and ``update_entry`` apply the API's Create and Update A/B test bodies to an
 entry of the file shape (the ``abtest --format alexa`` command's ``create`` and ``update``);
 ``name_clashes`` finds a repeated name.
 
@@ -94,7 +96,7 @@ FORMAT: Final = "alexa"
 TREATMENT_IDS: Final = ("C", "T1")
 """Alexa's treatments, control then treatment, in the order their bucket ranges take."""
 ABTEST_TYPES: Final = ("ENDPOINT_BASED",)
-"""The experiment ``type`` values seed 002 allows (the first is written for a test that
+"""The experiment ``type`` values the Alexa API allows (the first is written for a test that
 was not read from this shape)."""
 METRIC_TYPES: Final = ("KEY", "GUARDRAIL")
 """``metricConfigurations[].metricTypes`` values."""
@@ -102,7 +104,7 @@ EXPECTED_CHANGES: Final = ("INCREASE", "DECREASE")
 """``metricConfigurations[].expectedChange`` values."""
 
 UPDATABLE: Final = ("description", "plannedDuration", "exposurePercentage", "metricConfigurations")
-"""The fields of seed 002's Update A/B test (``POST …/properties``)."""
+"""The fields of the Alexa API's Update A/B test (``POST …/properties``)."""
 _SET_BY_LIFECYCLE: Final = ("state", "history")
 """Experiment fields a Create body may not set (the state commands and the clock set them)."""
 
@@ -124,7 +126,7 @@ _REQUIRED: Final = (
     "state",
 )
 _EXPERIMENT_ORDER: Final = (*_REQUIRED, "history", "trigger")
-"""The experiment object's keys in the seed's order; other keys follow in their own order."""
+"""The experiment object's keys in the API's order; other keys follow in their own order."""
 _NATIVE_FIELDS: Final = ("name", "description", "exposurePercentage", "state")
 """Experiment fields the native test itself carries (never kept in ``origin.fields``)."""
 _NATIVE_HISTORY: Final = ("creationTime", "startTime")
@@ -383,7 +385,7 @@ def _read_experiment(
 
 
 def _origin_fields(experiment: Mapping[str, Any]) -> dict[str, Any]:
-    """The experiment's fields with no native meaning, in the seed's order then their own."""
+    """The experiment's fields with no native meaning, in the API's order then their own."""
     fields: dict[str, Any] = {}
     for key in ("type", "plannedDuration", "metricConfigurations"):
         fields[key] = copy.deepcopy(experiment[key])
@@ -409,9 +411,8 @@ def _native_test(
     flag_name = f"flags/{experiment.name}"
     flag = {
         "name": flag_name,
-        "variants": [
-            {"name": f"{flag_name}/variants/{treatment}", "value": {"treatment": treatment}}
-            for treatment in TREATMENT_IDS
+        "variants": [  # named as a native snapshot names them: Resolution.variant is C or T1
+            {"name": treatment, "value": {"treatment": treatment}} for treatment in TREATMENT_IDS
         ],
     }
     state, preview = ALEXA_STATES[experiment.state]
@@ -561,7 +562,7 @@ def _timestamp(path: str, holder: Mapping[str, Any], key: str, problems: _Proble
 def create_entry(
     body: Mapping[str, Any], experiment_id: str, now: str, path: str = "$"
 ) -> dict[str, Any]:
-    """A CREATED entry ``experiment_id`` of the file shape from seed 002's Create A/B test
+    """A CREATED entry ``experiment_id`` of the file shape from the Alexa API's Create A/B test
     body ``{"experiment": {…}}``, created ``now``. ``ConfigError`` (at ``path``, where the
     entry is to stand) for another body or one that sets ``state`` or ``history``."""
     experiment = _request_experiment(body, path, "a create body")
@@ -581,7 +582,7 @@ def create_entry(
 def update_entry(
     entry: Mapping[str, Any], body: Mapping[str, Any], path: str = "$"
 ) -> dict[str, Any]:
-    """``entry`` (of the file shape) after seed 002's Update A/B test body ``{"experiment":
+    """``entry`` (of the file shape) after the Alexa API's Update A/B test body ``{"experiment":
     {…}}``, which changes only the :data:`UPDATABLE` fields (``ConfigError`` at ``path``
     for others)."""
     changes = _request_experiment(body, path, "an update body")
@@ -600,7 +601,7 @@ def update_entry(
 
 def name_clashes(entries: Sequence[Mapping[str, Any]], index: int) -> list[Problem]:
     """A problem if the experiment of the entry at ``index`` of a file's ``experiments`` has
-    the name of another's (names are unique, as the seed's names are)."""
+    the name of another's (names are unique, as the API's names are)."""
 
     def name_of(entry: Mapping[str, Any]) -> Any:
         experiment = entry.get("experiment")

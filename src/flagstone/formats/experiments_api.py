@@ -1,21 +1,23 @@
-"""The Experiments-API shape (seed 001): read it into a native snapshot document, write a
+"""The shape of the Experiments API: read it into a native snapshot document, write a
 native document back to it.
 
 This module owns the mapping between the two shapes; nothing here evaluates anything.
 
 Accepted documents: the file shape flagstone documents, ``{"experiments": [experiment, ...],
-"audiences": [{"id", "name", "targeting"}, ...]}``, and the seed's responses, ``{"data":
+"audiences": [{"id", "name", "targeting"}, ...]}``, and the API's responses, ``{"data":
 [experiment, ...], "meta": {...}}`` (list) and ``{"data": experiment}`` (get), each with an
 optional ``"audiences"`` list beside (``meta`` is pagination and is dropped). ``write`` always
 gives the file shape.
 
 The mapping, for an experiment ``id``:
 
-* a flag ``flags/{id}`` (ACTIVE, no rules of its own) whose variants are
-  ``flags/{id}/variants/{variant id}`` with the value ``{"name", "flowId", "config"}`` (the
-  keys the variant has); variants without ids (the seed's create body) are ``v1``, ``v2``, …
-  by position;
-* an A/B-test instance ``workflows/abtest/instances/{id}``: treatments in variant order with
+* a flag ``flags/{id}`` (ACTIVE, no rules of its own) whose variants are named by their
+  variant ids, as a native snapshot names its variants (so ``Resolution.variant`` is the
+  variant id, ``v1``, whichever shape the test was written in), with the value ``{"name",
+  "flowId", "config"}`` (the keys the variant has); variants without ids (the API's create
+  body) are ``v1``, ``v2``, … by position;
+* an A/B-test instance ``workflows/abtest/instances/{id}``: treatments
+  ``flags/{id}/variants/{variant id}`` in variant order with
   ``splitPercentage`` times 100 basis points, ``name`` → ``displayName``, ``description``,
   ``createdAt``/``updatedAt``/``startDate``/``endDate`` → ``createTime``/``updateTime``/
   ``startTime``/``endTime``, the status through ``EXPERIMENTS_API_STATUSES`` (``stopped`` is
@@ -25,11 +27,11 @@ The mapping, for an experiment ``id``:
   segment ``segments/{audience id}``, which each audience becomes (``name`` →
   ``displayName``); no audience means everyone;
 * ``origin`` keeps the status and every field with no native meaning (``type``, ``_count``,
-  fields the seed does not name, fields given as ``null``, and under ``"variants"`` the
+  fields the API does not name, fields given as ``null``, and under ``"variants"`` the
   unknown fields of each variant by variant id), so ``write(read(doc)) == doc`` for any
   valid document in the file shape (up to generated variant ids).
 
-``create_experiment`` and ``update_experiment`` apply the seed's Create and PATCH bodies to a
+``create_experiment`` and ``update_experiment`` apply the API's Create and PATCH bodies to a
 file's experiment (the ``abtest --format experiments-api`` command's ``create`` and
 ``update``); ``name_clashes`` finds a repeated name.
 
@@ -388,9 +390,8 @@ class _Reader:
         self.flags[flag_name] = {
             "name": flag_name,
             "state": "ACTIVE",
-            "variants": [
-                {"name": f"{flag_name}/variants/{variant_id}", "value": value}
-                for variant_id, _, value, _ in variants
+            "variants": [  # named as a native snapshot names them: Resolution.variant is the id
+                {"name": variant_id, "value": value} for variant_id, _, value, _ in variants
             ],
             "rules": [],
         }
@@ -521,9 +522,9 @@ def _percent(basis_points: int) -> str:
 def create_experiment(
     body: Mapping[str, Any], experiment_id: str, now: str, path: str = "$"
 ) -> dict[str, Any]:
-    """A draft experiment ``experiment_id`` from seed 001's Create Experiment body (``name``,
-    ``description``, ``type``, ``audienceId``, ``variants``), created and updated ``now``;
-    variants without ids are ``v1``, ``v2``, …. ``ConfigError`` (at ``path``, where the
+    """A draft experiment ``experiment_id`` from the Experiments API's Create Experiment body
+    (``name``, ``description``, ``type``, ``audienceId``, ``variants``), created and updated
+    ``now``; variants without ids are ``v1``, ``v2``, …. ``ConfigError`` (at ``path``, where the
     experiment is to stand) for a body that sets what the lifecycle sets."""
     _refuse_lifecycle_fields(path, body, "a create body")
     experiment: dict[str, Any] = {"id": experiment_id, **body}
@@ -542,7 +543,7 @@ def create_experiment(
 def update_experiment(
     experiment: Mapping[str, Any], body: Mapping[str, Any], path: str = "$"
 ) -> dict[str, Any]:
-    """``experiment`` after seed 001's PATCH ``body``: each field given replaces the
+    """``experiment`` after the Experiments API's PATCH ``body``: each field given replaces the
     experiment's (``variants`` whole). ``ConfigError`` (at ``path``) for fields the lifecycle
     sets."""
     _refuse_lifecycle_fields(path, body, "an update")
@@ -551,7 +552,7 @@ def update_experiment(
 
 def name_clashes(experiments: Sequence[Mapping[str, Any]], index: int) -> list[Problem]:
     """A problem if the experiment at ``index`` of a file's ``experiments`` has the name of
-    another (names are unique, as the seed's names are)."""
+    another (names are unique, as the API's names are)."""
     name = experiments[index].get("name")
     return [
         Problem(
@@ -730,7 +731,10 @@ class _Writer:
             short = short_variant_name(variant.name)
             if short not in treated:
                 self.add(v_path, f"variant {short!r} is no treatment; an experiment has no other")
-            value = raw.get("value") or {}
+            value = raw.get("value", {})
+            if not isinstance(value, Mapping):
+                self.add(f"{v_path}.value", "an Experiments-API variant value is an object")
+                continue
             for key in value:
                 if key not in _VALUE_KEYS:
                     self.add(

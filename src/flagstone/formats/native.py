@@ -156,7 +156,9 @@ def parse_snapshot(
 ) -> ParsedSnapshot:
     """Parse and validate a native snapshot.
 
-    ``document`` is the JSON text (``bytes`` or ``str``) or the decoded object. With
+    ``document`` is the JSON text (``bytes`` or ``str``) or the decoded object. A document
+    with a top-level ``format`` key is read by the format it declares (see
+    ``flagstone.formats.declared``: the authoring format, ``"flagstone/flags@1"``). With
     ``strict=False``, references Confidence tolerates at resolve time (unknown segments,
     cycles, unrecognised rules) are accepted; see ``flagstone.model.validation``.
     """
@@ -189,6 +191,11 @@ def parse_snapshot(
                 duplicates = duplicate_keys(raw, decoded)
                 if duplicates:
                     raise ConfigError(duplicates, source=source)
+            if isinstance(decoded, Mapping) and "format" in decoded:
+                # a declared format (the native one has no such key): its reader parses it
+                from .declared import parse_declared
+
+                return parse_declared(decoded, raw, strict=strict, source=source)
             model = SNAPSHOT.validate_python(decoded)
             decoded = None  # the decoded tree is as large as the model: free it now
         except ValidationError as error:

@@ -193,6 +193,8 @@ def read_parts(
         while True:
             event = next(events)
             if isinstance(event, Top):
+                if event.key == "format":  # a declared format: parse_snapshot dispatches it
+                    raise Unreadable("a document that declares its format")
                 if repeats_a_key(event.value, event.source, event.start, event.end):
                     raise Unreadable("a key may be written twice")
                 top[event.key] = event.value

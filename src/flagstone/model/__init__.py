@@ -1,8 +1,8 @@
 """pydantic v2 models of a snapshot and its validation into ``ConfigError``.
 
 The models mirror Confidence's resolver-state JSON (flags, segments, bitsets, bloom filters,
-clients) plus flagstone's ``abtests`` (seed 000's A/B-test instances) and ``version``. They
-parse and validate; they never evaluate.
+clients) plus flagstone's ``abtests`` (the Confidence A/B-test API's instances) and
+``version``. They parse and validate; they never evaluate.
 """
 
 from .abtests import AbTestInstance, AbTestOrigin, AbTestSegment, Treatment

@@ -1,4 +1,4 @@
-"""A/B-test instances in the shape of Confidence's A/B-test API (seed 000).
+"""A/B-test instances in the shape of the Confidence A/B-test API.
 
 An instance names the variants of one flag as treatments with weights in basis points, the
 targeting key selector, and a segment (targeting and allocation). The plan compiles each
@@ -127,7 +127,8 @@ class AbTestInstance(ResourceMetadata):
     end_time: str | None = None
     launch_time: str | None = None
     metrics: AbTestMetrics | None = None
-    """The metrics the test is judged on, its look bucket and exposure filters (seed 000)."""
+    """The metrics the test is judged on, its look bucket and exposure filters (the
+    Confidence A/B-test API's)."""
     stats: dict[str, Any] | None = None
     pending_transition: Any = None
     preview: bool = True

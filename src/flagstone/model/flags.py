@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from operator import attrgetter
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from .base import CONFIG, PositiveCount, ResourceMetadata, dataclass
 from .segments import BucketRange
@@ -20,16 +20,32 @@ __all__ = [
     "Rule",
     "Variant",
     "VariantAssignment",
+    "VariantValue",
 ]
+
+
+def _not_null(raw: Any) -> Any:
+    if raw is None:
+        raise ValueError("a variant's value is an object, array, string, number or boolean")
+    return raw
+
+
+VariantValue = Annotated[
+    dict[str, Any] | list[Any] | bool | int | float | str, BeforeValidator(_not_null)
+]
+"""A variant's value: a JSON object as Confidence writes it, or (flagstone's extension, what
+the authoring format's ``true``, ``"blue"`` and ``42`` compile to) any other JSON value but
+``null``, which ``Client.get_value("flag", ctx, default)`` returns as it is."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
 class Variant(ResourceMetadata):
     """A named value of a flag. ``name`` is used as written (``"on"`` or
-    ``"flags/f/variants/on"``); ``value`` is a JSON object."""
+    ``"flags/f/variants/on"``); ``value`` is a JSON object, or any other JSON value but
+    ``null`` (see :data:`VariantValue`)."""
 
     name: str
-    value: dict[str, Any] = Field(default_factory=dict)
+    value: VariantValue = Field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)

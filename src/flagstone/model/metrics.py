@@ -1,4 +1,4 @@
-"""Metric definitions, and the ``metrics`` block of an A/B test (seed 000).
+"""Metric definitions, and the ``metrics`` block of an A/B test (the Confidence A/B-test API's).
 
 A **metric definition** says how a unit's events become one number per unit:
 
@@ -24,11 +24,11 @@ with a leading ``-`` before the exposure; they are held as whole seconds.
 A metrics file is ``{"metrics": [definition, ...]}``; a snapshot may carry the same list
 under its own top-level ``metrics`` key (so a snapshot is also a metrics file).
 
-An A/B test's ``metrics`` block (seed 000) names the metrics it is judged on with their
-role (``SUCCESS`` or ``GUARDRAIL``, minimum detectable effect, non-inferiority margin),
-the preferred direction, the entity and the ``bucket`` of its sequential looks (``DAYS`` or
-``HOURS``), and exposure filters (targeting over the context attributes recorded on
-exposures). The semantic checks are in :mod:`flagstone.model.validation`.
+An A/B test's ``metrics`` block (the Confidence A/B-test API's) names the metrics it is
+judged on with their role (``SUCCESS`` or ``GUARDRAIL``, minimum detectable effect,
+non-inferiority margin), the preferred direction, the entity and the ``bucket`` of its
+sequential looks (``DAYS`` or ``HOURS``), and exposure filters (targeting over the context
+attributes recorded on exposures). The semantic checks are in :mod:`flagstone.model.validation`.
 """
 
 from __future__ import annotations
@@ -212,7 +212,7 @@ class MetricDefinitions:
         return next((d for d in self.metrics if d.name == full), None)
 
 
-# -- the A/B test's metrics block (seed 000) -------------------------------------------------
+# -- the A/B test's metrics block (the Confidence A/B-test API's) --------------------------
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
@@ -246,7 +246,7 @@ class ExposureFilter:
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
 class AbTestMetrics:
-    """An A/B test's ``metrics`` block (seed 000)."""
+    """An A/B test's ``metrics`` block (the Confidence A/B-test API's)."""
 
     assignment_table: str | None = None
     entity: str | None = None

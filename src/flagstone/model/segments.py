@@ -22,7 +22,7 @@ __all__ = ["Allocation", "BucketRange", "Proportion", "Segment", "parse_proporti
 
 def parse_proportion(raw: Any) -> float:
     """Read a proportion written as a number, a decimal string, or ``{"value": "0.5"}``
-    (seed 000's shape); it must lie in [0, 1]."""
+    (the Confidence A/B-test API's shape); it must lie in [0, 1]."""
     if isinstance(raw, dict):
         if set(raw) != {"value"}:
             raise ValueError('a proportion object has exactly one key, "value"')

@@ -195,7 +195,7 @@ class Plan(dict[str, FlagPlan]):
     see, by short and by full name, to its ``FlagPlan``. Never modified once built; a client
     replaces the whole plan to serve a new snapshot."""
 
-    __slots__ = ("client", "state", "version", "visible")
+    __slots__ = ("client", "resolvers", "state", "version", "visible")
 
     ready = True
     """A snapshot is loaded (see ``PendingPlan``)."""
@@ -209,6 +209,11 @@ class Plan(dict[str, FlagPlan]):
         client: str | None = None,
     ) -> None:
         super().__init__(flags)
+        self.resolvers = {name: flag.resolve for name, flag in flags.items()}
+        """Flag name (short and full) → its resolver: what ``Client.evaluate`` calls. An
+        exact ``dict`` read straight to the function costs ~550 instructions where
+        ``plan[name].resolve`` costs ~900 (a ``dict`` subclass is looked up without CPython's
+        specialisation, then an attribute read)."""
         self.version = version
         self.state: Any = None
         """What the compiler needs to compile the next version of the snapshot from this

@@ -28,7 +28,7 @@ import time
 from functools import partial
 from typing import Any
 
-from ..resolution import FallthroughAssignment, Resolution
+from ..resolution import FallthroughAssignment, Resolution, resolved
 from ..semantics.hashing import bucket
 from ..stores.materializations import UNAVAILABLE, MaterializationStore
 from .fastpath import is_plain, single_rule_resolver
@@ -47,10 +47,10 @@ def resolver_for(flag: FlagPlan) -> Resolver:
     """The fastest correct resolver of ``flag``: a constant answer for an archived flag or one
     without rules, the unrolled single-rule resolver where it applies, else the rule loop."""
     if not flag.active:
-        archived = Resolution(flag.archived)
+        archived = resolved(flag.archived)
         return lambda context: archived
     if not flag.rules:
-        no_match = Resolution(flag.no_match)
+        no_match = resolved(flag.no_match)
         return lambda context: no_match
     if len(flag.rules) == 1 and is_plain(flag.rules[0]):
         return single_rule_resolver(flag, flag.rules[0])
@@ -69,23 +69,23 @@ def resolve_flag(flag: FlagPlan, context: dict[str, Any]) -> Resolution:
             if rule.blank_selector and rule.full_variant is not None:
                 unit = None  # a full rollout needs no unit
             elif rule.active:
-                return Resolution(flag.key_error)
+                return resolved(flag.key_error)
             else:
                 continue
         if rule.overrides is not None and unit is not None:
             overridden = rule.overrides.get(unit)
             if overridden is not None:
-                return Resolution(overridden, unit, tuple(fallthrough) if fallthrough else ())
+                return resolved(overridden, unit, tuple(fallthrough) if fallthrough else ())
         if not rule.active or (rule.window is not None and not _in_window(rule.window)):
             continue
         if rule.needs_store:
-            return Resolution(flag.unsupported)
+            return resolved(flag.unsupported)
         try:
             assignment = _assign(flag, rule, context, unit)
         except SkipRule:
             continue
         except MaterializationUnsupported:
-            return Resolution(flag.unsupported)
+            return resolved(flag.unsupported)
         if assignment is None:
             continue
         if assignment.kind == FALLTHROUGH:
@@ -95,8 +95,8 @@ def resolve_flag(flag: FlagPlan, context: dict[str, Any]) -> Resolution:
                 FallthroughAssignment(rule.name, assignment.assignment_id, unit, rule.selector)
             )
             continue
-        return Resolution(assignment.outcome, unit, tuple(fallthrough) if fallthrough else ())  # type: ignore[arg-type]
-    return Resolution(flag.no_match, None, tuple(fallthrough) if fallthrough else ())
+        return resolved(assignment.outcome, unit, tuple(fallthrough) if fallthrough else ())  # type: ignore[arg-type]
+    return resolved(flag.no_match, None, tuple(fallthrough) if fallthrough else ())
 
 
 def _assign(

@@ -27,7 +27,7 @@ from types import FrameType
 from typing import Any
 
 from .hooks import close_all, when_closed
-from .threads import leave_signals_to_the_main_thread
+from .threads import start_quietly
 
 __all__ = ["install_signal_handlers"]
 
@@ -78,7 +78,6 @@ def _close_everything(deadline: float) -> None:
     done = threading.Event()
 
     def close() -> None:
-        leave_signals_to_the_main_thread()  # a second signal must reach the waiting handler
         try:
             close_all(budget)
         finally:
@@ -86,7 +85,7 @@ def _close_everything(deadline: float) -> None:
 
     thread = threading.Thread(target=close, name="flagstone-shutdown", daemon=True)
     try:
-        thread.start()
+        start_quietly(thread)  # a second signal must reach the waiting handler
     except RuntimeError:  # no new threads (interpreter shutdown): close here
         close()
         return

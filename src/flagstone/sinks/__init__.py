@@ -1,12 +1,16 @@
-"""Exposure sinks: where the record of "this user saw this variant" goes.
+"""Sinks: where the records of "this user saw this variant" (exposures) and of "this user
+did this" (metric events, ``Client.track``) go.
 
-Sinks a ``Client`` emits to (``ExposureSink``: ``emit``, ``flush``, ``close``):
+Sinks a ``Client`` emits to (``ExposureSink``: ``emit``, ``flush``, ``close``; and
+``EventSink``: ``emit_event``, which every built-in sink has):
 
 ``BatchingSink(inner, …)``
     the one to use in production: ``emit`` only queues; a worker thread builds the records
-    and writes them to ``inner`` in batches, with retries, a spool and counters.
+    and writes them to ``inner`` in batches, with retries, a spool and counters. Events
+    have a queue (and budget), worker and spool of their own.
 ``MemorySink``
-    keeps records in memory (tests, examples); ``.events`` is the list of record dicts.
+    keeps records in memory (tests, examples): ``.events`` the exposure records,
+    ``.tracked`` the event records, ``.records`` both.
 ``FanoutSink(sinks)``
     several sinks as one.
 
@@ -22,9 +26,10 @@ case they write on the request thread:
 ``CallbackSink(fn)``
     calls ``fn(record)``.
 
-Every sink drops repeats of the same exposure within 120 s (Confidence's rule) and reports
-``stats()`` (``SinkStats``): emitted, delivered, deduplicated, dropped by reason, queued,
-retried, spooled, replayed.
+Every sink drops repeats of the same exposure within 120 s (Confidence's rule; events are
+never deduplicated) and reports ``stats()`` (``SinkStats``): emitted, delivered,
+deduplicated, dropped by reason, queued, retried, spooled, replayed, in total and
+``by_kind`` (``KindStats`` for ``"exposure"`` and ``"event"``).
 """
 
 from typing import TYPE_CHECKING as _TYPE_CHECKING
@@ -33,9 +38,10 @@ from ..process.lazy import lazy_exports as _lazy_exports
 
 if _TYPE_CHECKING:
     from ..errors import PartialDelivery, SinkError
-    from .base import BatchWriter, ExposureSink, RecordSink, SinkStats
+    from .base import BatchWriter, EventSink, ExposureSink, KindStats, RecordSink, SinkStats
     from .batching import BatchingSink
     from .callback import CallbackSink
+    from .events import MetricEvent
     from .exposure import SCHEMA_VERSION, Exposure, format_time
     from .fanout import FanoutSink
     from .httpsink import HttpSink
@@ -51,13 +57,16 @@ __all__ = [
     "BatchingSink",
     "CallbackSink",
     "Deduplicator",
+    "EventSink",
     "Exposure",
     "ExposureSink",
     "FanoutSink",
     "HttpSink",
     "JsonlSink",
+    "KindStats",
     "LoggingSink",
     "MemorySink",
+    "MetricEvent",
     "PartialDelivery",
     "RecordBatch",
     "RecordSink",
@@ -76,13 +85,16 @@ __getattr__, __dir__ = _lazy_exports(
         "BatchingSink": ".batching",
         "CallbackSink": ".callback",
         "Deduplicator": ".records",
+        "EventSink": ".base",
         "Exposure": ".exposure",
         "ExposureSink": ".base",
         "FanoutSink": ".fanout",
         "HttpSink": ".httpsink",
         "JsonlSink": ".jsonl",
+        "KindStats": ".base",
         "LoggingSink": ".logsink",
         "MemorySink": ".memory",
+        "MetricEvent": ".events",
         "PartialDelivery": "..errors",
         "RecordBatch": ".records",
         "RecordSink": ".base",

@@ -15,6 +15,13 @@ a batch written ahead whose retry succeeds is marked delivered in the spool, so 
 it (a crash in between delivers it twice: at least once). Every exposure is accounted for in
 ``stats()``: ``emitted == delivered + deduplicated + dropped + queued + in_spool``.
 
+Metric events (``emit_event``) take the same path in a lane of their own, made with the
+first event: an ``_EventLane`` (a ``BatchingSink`` with its own bounded queue, worker,
+counters and, under ``<spool_dir>/events``, spool) that writes to the same ``inner``, one
+write at a time with the exposures' (a shared lock). So a burst of events fills only the
+events' queue, and its drop policy applies to events only; ``stats()`` adds both kinds up
+and splits them in ``by_kind``.
+
 Fork: the child starts with an empty queue, fresh counters and no worker (one starts on its
 first exposure); the parent keeps delivering what it had queued. Exit: sinks nobody closed
 are closed (flushed) at interpreter exit and at the end of a ``multiprocessing`` child,
@@ -30,16 +37,17 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from ..errors import PartialDelivery, SinkError
 from ..process.hooks import close_at_exit, register_fork_hooks
 from ..process.ratelimit import RateLimitedLog
-from ..process.threads import leave_signals_to_the_main_thread
-from .base import BatchWriter, Counters, SinkStats
+from ..process.threads import start_quietly
+from .base import BatchWriter, Counters, KindStats, SinkStats, sink_stats
 from .courier import Courier
+from .events import EventRecordBuilder, MetricEvent
 from .exposure import DEDUP_TTL_SECONDS, Exposure
-from .records import RecordBatch, RecordBuilder
+from .records import EVENT, EXPOSURE, RecordBatch, RecordBuilder
 from .retry import RetryPolicy
 from .spool import Spool, Ticket
 
@@ -48,6 +56,21 @@ __all__ = ["BatchingSink", "OnFull"]
 logger = logging.getLogger("flagstone.sinks")
 
 OnFull = Literal["drop_oldest", "drop_newest", "block"]
+
+_POLICIES = ("drop_oldest", "drop_newest", "block")
+
+
+class _Builder(Protocol):
+    """What turns the items of a queue into a ``RecordBatch`` (``RecordBuilder`` for
+    exposures, ``EventRecordBuilder`` for events)."""
+
+    @property
+    def deduplicated(self) -> int: ...
+
+    def build(self, items: Any, /) -> RecordBatch: ...
+
+    def fresh(self) -> _Builder: ...
+
 
 _CHECK = 0.01
 """Seconds between the worker's looks at the queue while it waits for the destination."""
@@ -69,7 +92,7 @@ class _Flight:
 
 
 class BatchingSink:
-    """Delivers exposures to ``inner`` in batches, from a worker thread.
+    """Delivers exposures and metric events to ``inner`` in batches, from a worker thread.
 
     ``max_batch``
         most records per ``write_batch`` call (default 500).
@@ -79,6 +102,13 @@ class BatchingSink:
         most exposures waiting in memory (default 100 000); past it ``on_full`` decides:
         ``"drop_oldest"`` (default), ``"drop_newest"``, or ``"block"`` (the request thread
         waits at most ``block_timeout`` seconds for room, then drops the new one).
+    ``event_queue_size``, ``event_on_full``
+        the same for metric events (``Client.track``), which wait in a queue of their own
+        (default: ``queue_size`` and ``on_full``): a burst of events never pushes exposures
+        out, nor the other way round. Events have their own worker thread too, started with
+        the first event, and, with a spool, their own spool in ``<spool_dir>/events``
+        (bounded by ``spool_max_bytes`` as well); both write to ``inner`` one batch at a
+        time. Events are never deduplicated.
     ``retry``
         a ``RetryPolicy`` (default: 5 attempts, backoff from 0.1 s doubling to 10 s, jitter).
     ``spool_dir``
@@ -105,6 +135,9 @@ class BatchingSink:
         drop repeats of an exposure within 120 s (Confidence's rule).
     """
 
+    _noun = "exposures"
+    """What this sink's queue holds, for thread names and log messages."""
+
     def __init__(
         self,
         inner: BatchWriter,
@@ -125,6 +158,8 @@ class BatchingSink:
         dedup: bool = True,
         dedup_ttl: float = DEDUP_TTL_SECONDS,
         dedup_maxsize: int = 100_000,
+        event_queue_size: int | None = None,
+        event_on_full: OnFull | None = None,
         rng: random.Random | None = None,
         timer: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -133,16 +168,20 @@ class BatchingSink:
                 f"inner must have write_batch(batch) (a BatchWriter such as JsonlSink, "
                 f"HttpSink, LoggingSink, CallbackSink or MemorySink), not {type(inner).__name__}"
             )
-        if max_batch < 1 or queue_size < 1:
-            raise ValueError("max_batch and queue_size must be positive")
+        event_queue_size = queue_size if event_queue_size is None else event_queue_size
+        event_on_full = on_full if event_on_full is None else event_on_full
+        if max_batch < 1 or queue_size < 1 or event_queue_size < 1:
+            raise ValueError("max_batch, queue_size and event_queue_size must be positive")
         if min(max_latency, block_timeout, close_timeout, close_grace) < 0:
             raise ValueError(
                 "max_latency, block_timeout, close_timeout and close_grace must be >= 0"
             )
         if replay_interval <= 0 or spill_interval <= 0:
             raise ValueError("replay_interval and spill_interval must be positive")
-        if on_full not in ("drop_oldest", "drop_newest", "block"):
-            raise ValueError('on_full must be "drop_oldest", "drop_newest" or "block"')
+        if on_full not in _POLICIES or event_on_full not in _POLICIES:
+            raise ValueError(
+                'on_full and event_on_full must be "drop_oldest", "drop_newest" or "block"'
+            )
         self.inner = inner
         self.max_batch = max_batch
         self.max_latency = max_latency
@@ -154,29 +193,41 @@ class BatchingSink:
         self.close_grace = close_grace
         self.spill_interval = spill_interval
         self.replay_interval = replay_interval
-        self._builder = RecordBuilder.with_dedup(dedup, dedup_ttl, dedup_maxsize)
+        self._builder: _Builder = RecordBuilder.with_dedup(dedup, dedup_ttl, dedup_maxsize)
         self._rng = rng or random.Random()
         self._timer = timer
         self._log = RateLimitedLog(logger)
         self._spool = (
-            Spool(spool_dir, fsync=spool_fsync, max_bytes=spool_max_bytes)
+            Spool(spool_dir, fsync=spool_fsync, max_bytes=spool_max_bytes, kind=EXPOSURE)
             if spool_dir is not None
             else None
         )
         self._closed = False
         self._inner_closed = False
+        self._owner = self
+        self._write_lock = threading.Lock()  # one write to ``inner`` at a time, either kind
+        self.event_queue_size = event_queue_size
+        self.event_on_full: OnFull = event_on_full
+        self._events_spool_dir = (
+            os.path.join(os.fspath(spool_dir), "events") if spool_dir is not None else None
+        )
+        self._spool_options = (spool_fsync, spool_max_bytes)
+        self._events: _EventLane | None = None
+        self._lane_lock = threading.Lock()
         self._fresh_state()
         register_fork_hooks(self)
         close_at_exit(self)
         with self._lock:
             self._start_worker()  # at once, so an earlier process's spool is replayed
+        if self._events_spool_dir is not None and _has_segments(self._events_spool_dir):
+            self._event_lane()  # an earlier process left events in the spool: replay them
 
     def _fresh_state(self) -> None:
         self._lock = threading.Lock()
         self._wake = threading.Event()  # set by emit, flush and close for an idle worker
         self._not_full = threading.Condition(self._lock)
         self._settled = threading.Condition(self._lock)
-        self._queue: deque[Exposure] = deque()
+        self._queue: deque[Any] = deque()  # Exposure, or MetricEvent in the events lane
         self._counters = Counters()
         self._rejected = 0  # exposures emitted that never entered the queue (all dropped)
         self._accepting = False  # open, with a worker: emit may take its fast path
@@ -192,7 +243,7 @@ class BatchingSink:
         self._samples: deque[tuple[float, int]] = deque()
         self._spill_paused = False  # the spool refused a spill: the queue stays in memory
         self._courier = (
-            Courier(self.inner.write_batch, "flagstone-exposures-courier")
+            Courier(self._owner._write_inner, f"flagstone-{self._noun}-courier")
             if self._spool is not None
             else None
         )
@@ -225,7 +276,33 @@ class BatchingSink:
         except Exception:  # pragma: no cover - defensive: emit must never raise
             logger.exception("unexpected error in BatchingSink.emit")
 
-    def _emit_slowly(self, exposure: Exposure) -> None:
+    def emit_event(self, event: MetricEvent) -> None:
+        """Queue a metric event in the events' own queue (as ``emit``: O(1), never raises,
+        never waits unless ``event_on_full="block"``)."""
+        try:
+            lane = self._events
+            if lane is None:
+                lane = self._event_lane()
+            lane.emit(event)  # type: ignore[arg-type]
+        except Exception:  # pragma: no cover - defensive: emit_event must never raise
+            logger.exception("unexpected error in BatchingSink.emit_event")
+
+    def _event_lane(self) -> _EventLane:
+        """The events' lane, made on first use (closed at once if this sink is)."""
+        with self._lane_lock:
+            lane = self._events
+            if lane is None:
+                lane = self._events = _EventLane(self)
+                if self._closed:
+                    lane._begin_close()
+            return lane
+
+    def _write_inner(self, batch: RecordBatch) -> None:
+        """Every write to ``inner``, of either kind: one at a time."""
+        with self._write_lock:
+            self.inner.write_batch(batch)
+
+    def _emit_slowly(self, exposure: Any) -> None:
         """``emit`` when the sink is closed, the queue full or the worker not started
         (holding the lock)."""
         if self._closed:
@@ -279,7 +356,8 @@ class BatchingSink:
         self._mark_undelivered(start, stop)
         self._log.warning(
             reason,
-            "BatchingSink dropped exposures (%s); dropped so far: %s",
+            "BatchingSink dropped %s (%s); dropped so far: %s",
+            self._noun,
             reason,
             self._counters.dropped_by_reason,
         )
@@ -292,19 +370,46 @@ class BatchingSink:
     # -- flush, close, stats ----------------------------------------------------------------
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every exposure queued before the call has been handled; ``True`` if all
-        of them were delivered (or were repeats), nothing was dropped since the previous
-        flush, and none of this process's records wait in the spool. ``False`` on timeout
-        (``None``: wait as long as it takes)."""
+        """Wait until every exposure and event queued before the call has been handled;
+        ``True`` if all of them were delivered (or were repeats), nothing was dropped since
+        the previous flush, and none of this process's records wait in the spool. ``False``
+        on timeout (``None``: wait as long as it takes)."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        lanes: list[BatchingSink] = [self]
+        lane = self._events
+        if lane is not None:
+            lanes.append(lane)
+        waiters = [(part, part._flush_register()) for part in lanes]
+        delivered = True
+        for part, waiter in waiters:
+            delivered = part._flush_wait(waiter, deadline) and delivered
+        flush_inner = getattr(self.inner, "flush", None)
+        if delivered and callable(flush_inner):
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                delivered = bool(flush_inner(remaining))
+            except Exception:
+                self._log.warning("flush", "the inner sink failed to flush", exc_info=True)
+                return False
+        return delivered
+
+    def _flush_register(self) -> list[int | bool]:
+        """Note what a flush waits for (what is queued now) and wake the worker."""
         with self._lock:
             target = self._left + len(self._queue)
             start = self._inflight_start if self._working else self._left
             waiter: list[int | bool] = [start, target, True]
             self._flush_waiters.append(waiter)
+            self._wake.set()
+            return waiter
+
+    def _flush_wait(self, waiter: list[int | bool], deadline: float | None) -> bool:
+        """Wait (until ``deadline``) for what ``waiter`` covers; whether it was all
+        delivered, nothing dropped since the previous flush and nothing waits in the spool."""
+        target = waiter[1]
+        with self._lock:
             handled = False
             try:
-                self._wake.set()
                 while self._left < target or (self._working and self._inflight_start < target):
                     worker_gone = self._thread is None or not self._thread.is_alive()
                     if worker_gone and (self._closed or not self._start_worker()):
@@ -320,74 +425,95 @@ class BatchingSink:
                 dropped = sum(self._counters.dropped_by_reason.values())
                 fresh_drops = dropped != self._drops_reported
                 self._drops_reported = dropped
-            delivered = (
-                handled and bool(waiter[2]) and not fresh_drops and self._counters.in_spool == 0
-            )
-        flush_inner = getattr(self.inner, "flush", None)
-        if delivered and callable(flush_inner):
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                delivered = bool(flush_inner(remaining))
-            except Exception:
-                self._log.warning("flush", "the inner sink failed to flush", exc_info=True)
-                return False
-        return delivered
+            return handled and bool(waiter[2]) and not fresh_drops and self._counters.in_spool == 0
 
     def close(self, timeout: float | None = None) -> None:
-        """Deliver what is queued, stop the worker and close the inner sink, all within
+        """Deliver what is queued, stop the workers and close the inner sink, all within
         ``timeout`` seconds (default ``close_timeout``). Delivery goes on until
         ``close_grace`` before the end; then retries stop and what is left is spooled or
         dropped as ``shutdown``. If the inner sink is stuck in a write even then, ``close``
         returns anyway (what waits behind that write is dropped as ``shutdown``) and a later
-        ``close`` finishes the job. Exposures emitted afterwards are dropped and counted.
-        Idempotent."""
+        ``close`` finishes the job. Exposures and events emitted afterwards are dropped and
+        counted. Idempotent."""
         timeout = self.close_timeout if timeout is None else max(0.0, timeout)
         deadline = time.monotonic() + timeout
         self._begin_close()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            grace = min(self.close_grace, timeout / 2)
-            thread.join(max(0.0, deadline - grace - time.monotonic()))
-            if thread.is_alive():
-                self._abort.set()  # stop retrying: spool or drop what is left
-                thread.join(max(0.0, deadline - time.monotonic()))
-            if thread.is_alive():
-                with self._lock:
-                    stuck = self._inflight
-                    self._sweep("shutdown")
-                self._log.warning(
-                    "stuck",
-                    "BatchingSink: the inner sink is still busy after %.1f s; "
-                    "%d exposures in that write are not delivered yet",
-                    timeout,
-                    stuck,
-                )
-                return
+        lane = self._events
+        settled = self._stop_worker(deadline, timeout)
+        if lane is not None:
+            settled = lane._stop_worker(deadline, timeout) and settled
+        if not settled:
+            return
+        if lane is not None:
+            lane._release()
         with self._lock:
             self._sweep("closed")
             if self._inner_closed:
                 return
             self._inner_closed = True
-        if self._courier is not None:
-            self._courier.stop()
+        self._release()
         try:
             self.inner.close()
         except Exception:
             self._log.warning("close", "the inner sink failed to close", exc_info=True)
+
+    def _stop_worker(self, deadline: float, timeout: float) -> bool:
+        """Wait for the worker to deliver what is left and stop (retries stop
+        ``close_grace`` before ``deadline``); ``False`` if it is stuck in a write even at
+        the deadline (what waits behind it is then counted as ``shutdown``)."""
+        thread = self._thread
+        if thread is None or thread is threading.current_thread():
+            return True
+        grace = min(self.close_grace, timeout / 2)
+        thread.join(max(0.0, deadline - grace - time.monotonic()))
+        if thread.is_alive():
+            self._abort.set()  # stop retrying: spool or drop what is left
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if not thread.is_alive():
+            return True
+        with self._lock:
+            stuck = self._inflight
+            self._sweep("shutdown")
+        self._log.warning(
+            "stuck",
+            "BatchingSink: the inner sink is still busy after %.1f s; "
+            "%d %s in that write are not delivered yet",
+            timeout,
+            stuck,
+            self._noun,
+        )
+        return False
+
+    def _release(self) -> None:
+        """The worker is gone: let the courier's thread end and close the spool."""
+        with self._lock:
+            self._sweep("closed")
+        if self._courier is not None:
+            self._courier.stop()
         if self._spool is not None:
             self._spool.close()
 
     def _begin_close(self) -> None:
-        """Stop accepting exposures and tell the worker to deliver what is left, without
-        waiting (``close`` waits)."""
+        """Stop accepting exposures and events and tell the workers to deliver what is left,
+        without waiting (``close`` waits)."""
         with self._lock:
             self._closed = True
             self._accepting = False
             self._wake.set()
             self._not_full.notify_all()
+        with self._lane_lock:
+            lane = self._events
+        if lane is not None:
+            lane._begin_close()
 
     def stats(self) -> SinkStats:
-        """Counters (see ``SinkStats``)."""
+        """Counters (see ``SinkStats``): exposures and events, in total and ``by_kind``."""
+        lane = self._events
+        events = lane._kind_stats() if lane is not None else Counters().snapshot()
+        return sink_stats(self._kind_stats(), events)
+
+    def _kind_stats(self) -> KindStats:
+        """The counters of this queue's kind."""
         with self._lock:
             if self._closed and not self._worker_running():
                 self._sweep("closed")
@@ -428,8 +554,11 @@ class BatchingSink:
 
     def _after_fork_in_child(self) -> None:
         # The queue and the spool segment are the parent's, which still delivers them; the
-        # child starts empty and gets a worker with its first exposure.
+        # child starts empty and gets a worker with its first exposure. (The events' lane, a
+        # sink of its own for the fork hooks, does the same for itself.)
         self._fresh_state()
+        self._write_lock = threading.Lock()
+        self._lane_lock = threading.Lock()
         if self._spool is not None:
             self._spool.reset_after_fork()
 
@@ -441,9 +570,9 @@ class BatchingSink:
     def _start_worker(self) -> bool:
         """Start the worker thread (holding the lock); ``False`` if that is impossible (e.g.
         at interpreter shutdown)."""
-        thread = threading.Thread(target=self._run, name="flagstone-exposures", daemon=True)
+        thread = threading.Thread(target=self._run, name=f"flagstone-{self._noun}", daemon=True)
         try:
-            thread.start()
+            start_quietly(thread)
         except RuntimeError:
             self._log.warning("thread", "BatchingSink could not start its worker thread")
             return False
@@ -452,7 +581,6 @@ class BatchingSink:
         return True
 
     def _run(self) -> None:
-        leave_signals_to_the_main_thread()
         while True:
             items = self._take()
             if items is None:
@@ -465,7 +593,7 @@ class BatchingSink:
                     if self._working:
                         self._settle(len(items), dropped=self._inflight, reason="internal_error")
 
-    def _take(self) -> list[Exposure] | None:
+    def _take(self) -> list[Any] | None:
         """The next batch: ``None`` to stop, ``[]`` to look at the spool only. Waits (without
         the lock) until a batch is full, ``max_latency`` (``spill_interval`` while records
         wait in the spool) has passed since the worker saw the queue non-empty, or a flush or
@@ -529,7 +657,7 @@ class BatchingSink:
             return None
         return self._replay_due - now
 
-    def _process(self, items: list[Exposure]) -> None:
+    def _process(self, items: list[Any]) -> None:
         batch = self._builder.build(items)
         deduplicated = len(items) - len(batch)
         spool = self._spool
@@ -750,7 +878,8 @@ class BatchingSink:
             )
         self._log.warning(
             "spooled",
-            "BatchingSink: the inner sink is failing or slow; exposures go to the spool in %s",
+            "BatchingSink: the inner sink is failing or slow; %s go to the spool in %s",
+            self._noun,
             spool.directory,
         )
         return True
@@ -845,3 +974,70 @@ class BatchingSink:
         )
         self._inflight = 0
         self._working = False
+
+
+def _has_segments(directory: str) -> bool:
+    """Whether ``directory`` holds spool segments (without creating it)."""
+    try:
+        with os.scandir(directory) as entries:
+            return any(entry.name.endswith(".jsonl") for entry in entries)
+    except OSError:
+        return False
+
+
+class _EventLane(BatchingSink):
+    """The metric events of a ``BatchingSink``: the same machinery over a queue, worker,
+    counters and spool of their own, with the owner's settings (``event_queue_size``,
+    ``event_on_full``), writing to the owner's ``inner`` through its write lock, without
+    deduplication. The owner closes it (and ``inner``); it has no exit hook of its own."""
+
+    _noun = "events"
+
+    def __init__(self, owner: BatchingSink) -> None:  # the owner's settings, not __init__'s
+        self.inner = owner.inner
+        self.max_batch = owner.max_batch
+        self.max_latency = owner.max_latency
+        self.queue_size = owner.event_queue_size
+        self.on_full = owner.event_on_full
+        self.block_timeout = owner.block_timeout
+        self.retry = owner.retry
+        self.close_timeout = owner.close_timeout
+        self.close_grace = owner.close_grace
+        self.spill_interval = owner.spill_interval
+        self.replay_interval = owner.replay_interval
+        self.event_queue_size = owner.event_queue_size
+        self.event_on_full = owner.event_on_full
+        self._builder = EventRecordBuilder()
+        self._rng = owner._rng
+        self._timer = owner._timer
+        self._log = RateLimitedLog(logger)
+        self._spool = None
+        if owner._events_spool_dir is not None:
+            fsync, max_bytes = owner._spool_options
+            try:
+                self._spool = Spool(
+                    owner._events_spool_dir, fsync=fsync, max_bytes=max_bytes, kind=EVENT
+                )
+            except OSError:
+                self._log.warning(
+                    "spool",
+                    "BatchingSink could not make the events' spool %s; events are delivered "
+                    "without one",
+                    owner._events_spool_dir,
+                    exc_info=True,
+                )
+        self._events_spool_dir = None
+        self._spool_options = owner._spool_options
+        self._closed = False
+        self._inner_closed = True  # ``inner`` is the owner's to close
+        self._owner = owner
+        self._write_lock = owner._write_lock  # not used: writes go through the owner's
+        self._events = None
+        self._lane_lock = threading.Lock()
+        self._fresh_state()
+        register_fork_hooks(self)
+        with self._lock:
+            self._start_worker()  # at once, so an earlier process's spooled events are replayed
+
+    def __repr__(self) -> str:
+        return f"_EventLane({self.inner!r})"

@@ -1,4 +1,4 @@
-"""``CallbackSink``: hand exposure records to a function of yours."""
+"""``CallbackSink``: hand exposure and metric-event records to a function of yours."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ __all__ = ["CallbackSink"]
 
 
 class CallbackSink(RecordSink):
-    """Calls ``callback(record)`` for each exposure record (or ``callback(records)`` once per
-    batch with ``batch=True``).
+    """Calls ``callback(record)`` for each exposure and metric-event record (or
+    ``callback(records)`` once per batch with ``batch=True``); ``record["type"]`` is
+    ``"exposure"`` or ``"event"``.
 
     On its own it calls back on the thread that emitted; an exception from the callback is
     counted as dropped and logged at a limited rate, never raised into the request. Inside a

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from ..process.threads import leave_signals_to_the_main_thread
+from ..process.threads import start_quietly
 from .records import RecordBatch
 
 __all__ = ["Courier"]
@@ -45,7 +45,7 @@ class Courier:
                     target=self._run, name=self._name, daemon=True
                 )
                 try:
-                    thread.start()  # type: ignore[union-attr]
+                    start_quietly(thread)  # type: ignore[arg-type]
                 except RuntimeError:
                     thread = None
                 self._thread = thread
@@ -71,7 +71,6 @@ class Courier:
             self._cond.notify_all()
 
     def _run(self) -> None:
-        leave_signals_to_the_main_thread()
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: self._job is not None or self._stopped)

@@ -1,19 +1,23 @@
 """The exposure event and the record it becomes.
 
 On the request thread an exposure is only ``Exposure(resolution, applied_at)``: a reference
-and a float. Everything else (the resolve id, time formatting, deduplication, the record
-dict, serialisation) happens where the exposure is delivered, in the sink.
+and a float (and, when the client records context attributes, the few it was told to).
+Everything else (the resolve id, time formatting, deduplication, the record dict,
+serialisation) happens where the exposure is delivered, in the sink.
 
 The record is flat and JSON-ready; ``schema_version`` lets downstream tables evolve::
 
-    {"schema_version": 1, "resolve_id": "3f2b…", "apply_time": "2026-11-23T14:36:01.123Z",
+    {"schema_version": 1, "type": "exposure", "resolve_id": "3f2b…",
+     "apply_time": "2026-11-23T14:36:01.123Z",
      "flag": "flags/checkout", "variant": "new-checkout", "reason": "RESOLVE_REASON_MATCH",
      "rule": "workflows/abtest/instances/checkout-test/rule", "segment": "segments/…",
      "assignment_id": "new-checkout", "targeting_key": "user-1",
      "targeting_key_selector": "targeting_key", "fallthrough": [], "abtest": "workflows/…",
      "override": false, "snapshot_version": "2026-11-23.1"}
 
-No context attributes are recorded (they may hold personal data).
+No context attributes are recorded (they may hold personal data) unless the client names
+them (``Client(exposure_context=("country", …))``): then a last field ``"context"`` holds
+those of them the evaluation context had, ``{"country": "SE"}``.
 """
 
 from __future__ import annotations
@@ -44,16 +48,22 @@ _encode = json.JSONEncoder(separators=(",", ":")).encode
 
 class Exposure:
     """One exposure as handed to ``ExposureSink.emit``: the resolution the user saw and when
-    (``applied_at``, seconds since the epoch)."""
+    (``applied_at``, seconds since the epoch), and the allow-listed ``context`` attributes
+    to record with it (``None``: no ``"context"`` field)."""
 
-    __slots__ = ("_resolve_id", "applied_at", "resolution")
+    __slots__ = ("_resolve_id", "applied_at", "context", "resolution")
 
     def __init__(
-        self, resolution: Resolution, applied_at: float, resolve_id: str | None = None
+        self,
+        resolution: Resolution,
+        applied_at: float,
+        resolve_id: str | None = None,
+        context: dict[str, Any] | None = None,
     ) -> None:
         self.resolution = resolution
         self.applied_at = applied_at
         self._resolve_id = resolve_id
+        self.context = context
 
     @property
     def resolve_id(self) -> str:
@@ -84,6 +94,8 @@ class Exposure:
         record["apply_time"] = format_time(self.applied_at) if apply_time is None else apply_time
         record["targeting_key"] = r._unit
         record["fallthrough"] = [item._asdict() for item in r._fallthrough]
+        if self.context is not None:
+            record["context"] = self.context
         return record
 
     def __repr__(self) -> str:
@@ -133,6 +145,7 @@ def record_template(
     )
     base: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
+        "type": "exposure",
         "resolve_id": None,
         "apply_time": None,
         "flag": outcome.flag,

@@ -1,4 +1,5 @@
-"""``FanoutSink``: one exposure stream to several sinks, each on its own."""
+"""``FanoutSink``: one stream of exposures and metric events to several sinks, each on its
+own."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Iterable
 
 from ..process.ratelimit import RateLimitedLog
 from .base import ExposureSink, SinkStats
+from .events import MetricEvent
 from .exposure import Exposure
 
 __all__ = ["FanoutSink"]
@@ -18,7 +20,8 @@ logger = logging.getLogger("flagstone.sinks")
 
 
 class FanoutSink:
-    """Emits every exposure to each of ``sinks``.
+    """Emits every exposure to each of ``sinks``, and every metric event to each of them
+    that takes events (``emit_event``).
 
     A sink that raises is logged (rate-limited) and skipped; the others still get the
     exposure. For a slow or failing destination not to hold up the others, give each its own
@@ -41,6 +44,19 @@ class FanoutSink:
             except Exception:
                 self.errors += 1
                 self._log.warning("emit", "sink %r raised from emit", sink, exc_info=True)
+
+    def emit_event(self, event: MetricEvent) -> None:
+        for sink in self.sinks:
+            emit_event = getattr(sink, "emit_event", None)
+            if emit_event is None:
+                continue
+            try:
+                emit_event(event)
+            except Exception:
+                self.errors += 1
+                self._log.warning(
+                    "emit-event", "sink %r raised from emit_event", sink, exc_info=True
+                )
 
     def flush(self, timeout: float | None = None) -> bool:
         """Flush each sink within one shared ``timeout``; ``True`` if all report everything

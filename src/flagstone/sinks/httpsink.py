@@ -1,4 +1,5 @@
-"""``HttpSink``: POST batches of exposure records, as JSON, to a collector URL."""
+"""``HttpSink``: POST batches of exposure and metric-event records, as JSON, to a collector
+URL."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from ..transport.base import Transport
 from ..transport.session import Session, check_url
 from .base import RecordSink
 from .exposure import DEDUP_TTL_SECONDS
-from .records import RecordBatch
+from .records import EVENT, EXPOSURE, RecordBatch
 
 __all__ = ["HttpSink"]
 
@@ -18,7 +19,11 @@ _ANSWER_LIMIT = 1 << 20
 
 
 class HttpSink(RecordSink):
-    """Posts each batch to ``url`` as ``{"batch_id": …, "exposures": [record, …]}``.
+    """Posts each batch to ``url`` as ``{"batch_id": …, "exposures": [record, …]}``, or,
+    for metric events (``Client.track``), ``{"batch_id": …, "events": [record, …]}``.
+    A ``BatchingSink`` never mixes the two in a batch (each kind has its own queue); a batch
+    of both that you write yourself sends both keys. A collector that knows only
+    ``"exposures"`` keeps working and ignores events.
 
     Meant to be wrapped in a ``BatchingSink``, which retries, spools and keeps the request
     thread out of it (on its own, ``emit`` posts one exposure per request, synchronously).
@@ -69,9 +74,7 @@ class HttpSink(RecordSink):
         if not batch:
             return
         batch_id = batch.batch_id()
-        body = (
-            b'{"batch_id":"' + batch_id.encode("ascii") + b'","exposures":' + batch.json_array()
-        ) + b"}"
+        body = b'{"batch_id":"' + batch_id.encode("ascii") + b'",' + _records_json(batch) + b"}"
         try:
             answer = self._session.request(
                 "POST",
@@ -89,3 +92,21 @@ class HttpSink(RecordSink):
 
     def _close(self) -> None:
         self._session.close()
+
+
+def _records_json(batch: RecordBatch) -> bytes:
+    """``"exposures":[…]`` and/or ``"events":[…]``: the batch's records under their kind."""
+    if batch.kind == EXPOSURE:
+        return b'"exposures":' + batch.json_array()
+    if batch.kind == EVENT:
+        return b'"events":' + batch.json_array()
+    exposures: list[str] = []
+    events: list[str] = []
+    for line, kind in zip(batch.lines, batch.kinds(), strict=True):
+        (events if kind == EVENT else exposures).append(line)
+    parts = []
+    if exposures or not events:
+        parts.append(b'"exposures":[' + ",".join(exposures).encode("ascii") + b"]")
+    if events:
+        parts.append(b'"events":[' + ",".join(events).encode("ascii") + b"]")
+    return b",".join(parts)

@@ -22,7 +22,8 @@ FsyncPolicy = Literal["never", "always"] | float
 
 
 class JsonlSink(RecordSink):
-    """Appends each exposure record to ``path`` as one line of compact ASCII JSON.
+    """Appends each exposure and metric-event record to ``path`` as one line of compact
+    ASCII JSON (their ``"type"`` tells them apart; the aggregation reads both from one file).
 
     ``path`` may contain ``{pid}`` (one file per process, e.g. under gunicorn). Options:
 

@@ -1,4 +1,4 @@
-"""``LoggingSink``: one standard-library ``logging`` record per exposure."""
+"""``LoggingSink``: one standard-library ``logging`` record per exposure or metric event."""
 
 from __future__ import annotations
 
@@ -6,18 +6,19 @@ import logging
 
 from .base import RecordSink
 from .exposure import DEDUP_TTL_SECONDS
-from .records import RecordBatch
+from .records import EVENT, RecordBatch
 
 __all__ = ["LoggingSink"]
 
 
 class LoggingSink(RecordSink):
-    """Logs each exposure to ``logger`` (a name or a ``logging.Logger``; default
-    ``"flagstone.exposures"``) at ``level`` (default ``INFO``).
+    """Logs each exposure and metric event to ``logger`` (a name or a ``logging.Logger``;
+    default ``"flagstone.exposures"``) at ``level`` (default ``INFO``).
 
-    The message is the record as one line of JSON, and the record dict is attached as the
-    ``exposure`` attribute of the ``LogRecord`` for structured handlers (JSON formatters,
-    ``extra``-aware log shippers).
+    The message is the record as one line of JSON, and the record dict is attached to the
+    ``LogRecord`` for structured handlers (JSON formatters, ``extra``-aware log shippers):
+    as its ``exposure`` attribute for an exposure, as ``metric_event`` for a metric event
+    (its ``"type"`` says which, too).
     """
 
     def __init__(
@@ -37,5 +38,6 @@ class LoggingSink(RecordSink):
         logger = self.logger
         if not logger.isEnabledFor(self.level):
             return
-        for record, line in zip(batch.records, batch.lines, strict=False):
-            logger.log(self.level, line, extra={"exposure": record})
+        for record, line, kind in zip(batch.records, batch.lines, batch.kinds(), strict=True):
+            key = "metric_event" if kind == EVENT else "exposure"
+            logger.log(self.level, line, extra={key: record})

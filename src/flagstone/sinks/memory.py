@@ -1,4 +1,4 @@
-"""``MemorySink``: keeps exposures in memory, for tests and examples."""
+"""``MemorySink``: keeps exposures and metric events in memory, for tests and examples."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Any
 
 from ..process.hooks import register_fork_hooks
 from ..process.ratelimit import RateLimitedLog
-from .base import Counters, SinkStats
+from .base import Counters, SinkStats, sink_stats
+from .events import EventRecordBuilder, MetricEvent
 from .exposure import DEDUP_TTL_SECONDS, Exposure
-from .records import RecordBatch, RecordBuilder
+from .records import EVENT, RecordBatch, RecordBuilder
 
 __all__ = ["MemorySink"]
 
@@ -19,13 +20,23 @@ logger = logging.getLogger("flagstone.sinks")
 
 
 class MemorySink:
-    """Collects exposures in memory.
+    """Collects exposures and metric events in memory.
 
-    ``emit`` only appends to a queue, so recording costs the request almost nothing; the
-    records (deduplicated within the 120 s window by their own apply times, as every sink
-    does) are built when ``events`` or ``exposures`` is read. As the inner sink of a
-    ``BatchingSink`` it collects the batches' records (``events``; ``exposures`` holds only
-    what was emitted to it directly).
+    ``emit`` and ``emit_event`` only append to a queue, so recording costs the request
+    almost nothing; the records (exposures deduplicated within the 120 s window by their own
+    apply times, as every sink does; events never) are built when they are read:
+
+    ``events``
+        the exposure records (the name predates metric events; kept for compatibility);
+    ``tracked``
+        the metric-event records (``Client.track``);
+    ``records``
+        both, in the order they were recorded;
+    ``exposures``
+        the deduplicated ``Exposure`` objects.
+
+    As the inner sink of a ``BatchingSink`` it collects the batches' records (sorted by
+    their ``type``; ``exposures`` holds only what was emitted to it directly).
     """
 
     def __init__(
@@ -36,7 +47,8 @@ class MemorySink:
         dedup_maxsize: int = 100_000,
     ) -> None:
         self._builder = RecordBuilder.with_dedup(dedup, dedup_ttl, dedup_maxsize)
-        self._pending: deque[Exposure] = deque()
+        self._event_builder = EventRecordBuilder()
+        self._pending: deque[Exposure | MetricEvent] = deque()
         self._log = RateLimitedLog(logger)
         self._reset()
         register_fork_hooks(self)
@@ -46,8 +58,11 @@ class MemorySink:
         self._lock = threading.Lock()
         self._pending.clear()
         self._exposures: list[Exposure] = []
-        self._records: list[dict[str, Any]] = []
+        self._records: list[dict[str, Any]] = []  # exposure records
+        self._tracked: list[dict[str, Any]] = []  # event records
+        self._all: list[dict[str, Any]] = []  # both, in order
         self._counters = Counters()
+        self._event_counters = Counters()
         self._drops_reported = 0
         self._closed = False
 
@@ -60,32 +75,69 @@ class MemorySink:
             return
         self._pending.append(exposure)
 
+    def emit_event(self, event: MetricEvent) -> None:
+        if self._closed:
+            with self._lock:
+                self._event_counters.emitted += 1
+                self._event_counters.drop("closed")
+            self._log.warning("closed-event", "MemorySink is closed; event dropped")
+            return
+        self._pending.append(event)
+
     def write_batch(self, batch: RecordBatch) -> None:
         """Keep the records of a batch built elsewhere (a ``BatchingSink``'s)."""
         with self._lock:
-            self._records.extend(batch.records)
+            for record, kind in zip(batch.records, batch.kinds(), strict=True):
+                (self._tracked if kind == EVENT else self._records).append(record)
+                self._all.append(record)
 
     def _drain(self) -> None:
         with self._lock:
             pending = self._pending
             counters = self._counters
             while pending:
-                exposure = pending.popleft()
+                item = pending.popleft()
+                if item.__class__ is MetricEvent:
+                    assert isinstance(item, MetricEvent)
+                    self._event_counters.emitted += 1
+                    self._event_counters.delivered += 1
+                    records = self._event_builder.build((item,)).records
+                    self._tracked.extend(records)
+                    self._all.extend(records)
+                    continue
+                assert isinstance(item, Exposure)
                 counters.emitted += 1
-                batch = self._builder.build((exposure,))
+                batch = self._builder.build((item,))
                 if batch:
                     counters.delivered += 1
-                    self._exposures.append(exposure)
+                    self._exposures.append(item)
                     self._records.extend(batch.records)
+                    self._all.extend(batch.records)
                 else:
                     counters.deduplicated += 1
 
     @property
     def events(self) -> list[dict[str, Any]]:
-        """The exposure records so far, oldest first (a copy)."""
+        """The exposure records so far, oldest first (a copy). (Metric events are in
+        ``tracked``; the name is older than them.)"""
         self._drain()
         with self._lock:
             return list(self._records)
+
+    @property
+    def tracked(self) -> list[dict[str, Any]]:
+        """The metric-event records so far (``Client.track``), oldest first (a copy)."""
+        self._drain()
+        with self._lock:
+            return list(self._tracked)
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """Every record so far, exposures and metric events, in the order recorded (a
+        copy)."""
+        self._drain()
+        with self._lock:
+            return list(self._all)
 
     @property
     def exposures(self) -> list[Exposure]:
@@ -102,11 +154,13 @@ class MemorySink:
             self._closed = closed
 
     def flush(self, timeout: float | None = None) -> bool:
-        """``True`` unless an exposure was dropped (emitted after ``close``) since the
-        previous flush."""
+        """``True`` unless a record was dropped (emitted after ``close``) since the previous
+        flush."""
         self._drain()
         with self._lock:
-            dropped = sum(self._counters.dropped_by_reason.values())
+            dropped = sum(self._counters.dropped_by_reason.values()) + sum(
+                self._event_counters.dropped_by_reason.values()
+            )
             fresh = dropped != self._drops_reported
             self._drops_reported = dropped
         return not fresh
@@ -119,10 +173,11 @@ class MemorySink:
         """Counters (see ``SinkStats``)."""
         self._drain()
         with self._lock:
-            return self._counters.snapshot()
+            return sink_stats(self._counters.snapshot(), self._event_counters.snapshot())
 
     def _after_fork_in_child(self) -> None:
         self._reset()
 
     def __len__(self) -> int:
+        """How many exposure records it holds (``len(sink.events)``)."""
         return len(self.events)

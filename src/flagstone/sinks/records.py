@@ -33,41 +33,57 @@ from .exposure import (
     record_template,
 )
 
-__all__ = ["Deduplicator", "RecordBatch", "RecordBuilder"]
+__all__ = ["EVENT", "EVENT_LINE_PREFIX", "EXPOSURE", "Deduplicator", "RecordBatch", "RecordBuilder"]
 
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class RecordBatch(Sequence[dict[str, Any]]):
-    """An ordered batch of exposure records, as dicts and as JSON lines.
+    """An ordered batch of records (exposures, metric events), as dicts and as JSON lines.
 
     Construct it from either (``RecordBatch(records=…)`` or ``RecordBatch(lines=…)``, lines
     without their newline); the other form is derived on first use and cached (a batch built
     by ``RecordBuilder`` makes its dicts only if a sink asks for them). Treat the records as
     read-only: a batch is shared by retries and the spool.
+
+    ``kind`` is ``"exposure"`` or ``"event"`` when every record of the batch is of that
+    ``type`` (the batches a ``BatchingSink`` delivers always are: each kind has its own
+    queue), ``None`` when unknown or mixed (see :meth:`kinds`).
     """
 
-    __slots__ = ("_lines", "_records", "_source")
+    __slots__ = ("_lines", "_records", "_source", "kind")
 
     def __init__(
         self,
         records: list[dict[str, Any]] | None = None,
         *,
         lines: list[str] | None = None,
+        kind: str | None = None,
     ) -> None:
         if records is None and lines is None:
             records = []
         self._records = records
         self._lines = lines
         self._source: tuple[list[Exposure], list[str]] | None = None
+        self.kind = kind
 
     @classmethod
     def _of_exposures(
         cls, lines: list[str], exposures: list[Exposure], apply_times: list[str]
     ) -> RecordBatch:
-        batch = cls(lines=lines)
+        batch = cls(lines=lines, kind=EXPOSURE)
         batch._source = (exposures, apply_times)
         return batch
+
+    def kinds(self) -> list[str]:
+        """Each record's ``type`` (``"exposure"`` for records without one: files written
+        before records had it), from ``kind`` when the batch has one."""
+        if self.kind is not None:
+            return [self.kind] * len(self)
+        if self._records is not None:
+            return [_kind_of(record) for record in self._records]
+        assert self._lines is not None
+        return [_kind_of_line(line) for line in self._lines]
 
     @property
     def records(self) -> list[dict[str, Any]]:
@@ -107,7 +123,7 @@ class RecordBatch(Sequence[dict[str, Any]]):
         """The records from index ``start`` on (what is left after a partial delivery)."""
         records = self._records[start:] if self._records is not None else None
         lines = self._lines[start:] if self._lines is not None else None
-        rest = RecordBatch(records, lines=lines)
+        rest = RecordBatch(records, lines=lines, kind=self.kind)
         if self._source is not None and records is None:
             exposures, apply_times = self._source
             rest._source = (exposures[start:], apply_times[start:])
@@ -131,6 +147,35 @@ class RecordBatch(Sequence[dict[str, Any]]):
 
     def __repr__(self) -> str:
         return f"RecordBatch({len(self)} records)"
+
+
+EXPOSURE = "exposure"
+EVENT = "event"
+
+EVENT_LINE_PREFIX = f'{{"schema_version":{SCHEMA_VERSION},"type":"event",'
+"""How the JSON line of every event record flagstone writes begins."""
+
+
+def _kind_of(record: Any) -> str:
+    kind = record.get("type") if isinstance(record, dict) else None
+    return EVENT if kind == EVENT else EXPOSURE
+
+
+_EXPOSURE_LINE_PREFIXES = (
+    f'{{"schema_version":{SCHEMA_VERSION},"type":"exposure",',
+    f'{{"schema_version":{SCHEMA_VERSION},"resolve_id":',  # before records had a type
+)
+
+
+def _kind_of_line(line: str) -> str:
+    if line.startswith(EVENT_LINE_PREFIX):
+        return EVENT
+    if line.startswith(_EXPOSURE_LINE_PREFIXES):
+        return EXPOSURE
+    try:  # a line written by something else: read it
+        return _kind_of(json.loads(line))
+    except ValueError:
+        return EXPOSURE
 
 
 class Deduplicator:
@@ -310,13 +355,19 @@ class RecordBuilder:
             unit = resolution._unit
             if resolution._fallthrough:
                 add_line(_encode(exposure.to_record(apply_time)))
-            else:
-                add_line(
-                    f'{{"schema_version":{SCHEMA_VERSION},"resolve_id":{quoted_id},'
-                    f'"apply_time":"{apply_time}",{template[2]}'
-                    f'"targeting_key":{"null" if unit is None else encode_basestring_ascii(unit)}'
-                    f"{template[3]}"
-                )
+                continue
+            context = exposure.context
+            tail = (
+                template[3]
+                if context is None
+                else f'{template[3][:-1]},"context":{_encode(context)}}}'
+            )
+            add_line(
+                f'{{"schema_version":{SCHEMA_VERSION},"type":"exposure",'
+                f'"resolve_id":{quoted_id},"apply_time":"{apply_time}",{template[2]}'
+                f'"targeting_key":{"null" if unit is None else encode_basestring_ascii(unit)}'
+                f"{tail}"
+            )
         self._second = last_second
         self._second_text = second_text
         return RecordBatch._of_exposures(lines, kept, apply_times)

@@ -65,6 +65,9 @@ class Spool:
         bound on what this process keeps in the spool; beyond it ``append`` raises.
     ``segment_bytes``
         start a new segment past this size, so replay can delete as it goes.
+    ``kind``
+        the ``kind`` of the batches replay delivers (``"exposure"`` or ``"event"``: what
+        the owner spools), ``None`` when it may be either.
     """
 
     def __init__(
@@ -74,12 +77,14 @@ class Spool:
         fsync: bool = True,
         max_bytes: int = 1 << 30,
         segment_bytes: int = 16 << 20,
+        kind: str | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.fsync = fsync
         self.max_bytes = max_bytes
         self.segment_bytes = segment_bytes
+        self.kind = kind
         self._active: AppendFile | None = None
         self._own: dict[str, int] = {}  # this process's segments → records still in them
         self._own_size: dict[str, int] = {}  # … → bytes they take on disk
@@ -252,7 +257,7 @@ class Spool:
                 delivered_bytes = sum(len(line) + 1 for line in part)
                 try:
                     if texts:
-                        deliver(RecordBatch(lines=texts))
+                        deliver(RecordBatch(lines=texts, kind=self.kind))
                 except PartialDelivery as partial:
                     done = max(0, min(partial.delivered, len(texts)))
                     if done:

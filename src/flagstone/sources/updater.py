@@ -31,7 +31,7 @@ from ..plan.compile import FlagCompiler
 from ..process.gc import paused_gc
 from ..process.hooks import register_fork_hooks
 from ..process.ratelimit import RateLimitedLog
-from ..process.threads import leave_signals_to_the_main_thread
+from ..process.threads import start_quietly
 from .base import SnapshotSource, SourceDocument
 from .cache import CachedSnapshot, DiskCache
 from .freshness import Issued, issued_of, refusal
@@ -204,7 +204,7 @@ class Updater:
         self._first_delay = first_delay
         thread = threading.Thread(target=self._run, name="flagstone-snapshots", daemon=True)
         self._thread = thread
-        thread.start()
+        start_quietly(thread)
 
     def stop(self, timeout: float = 1.0) -> None:
         self._stop.set()
@@ -224,7 +224,6 @@ class Updater:
             self._log.warning("close", "closing %r failed", self.source, exc_info=True)
 
     def _run(self) -> None:
-        leave_signals_to_the_main_thread()
         delay = self._first_delay
         stop = self._stop
         while not stop.wait(delay):

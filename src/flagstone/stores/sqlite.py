@@ -42,7 +42,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..process.hooks import close_at_exit, register_fork_hooks
 from ..process.ratelimit import RateLimitedLog
-from ..process.threads import leave_signals_to_the_main_thread
+from ..process.threads import start_quietly
 from .materializations import UNAVAILABLE, MaterializationRecord
 
 __all__ = ["SqliteMaterializationStore"]
@@ -345,10 +345,9 @@ class SqliteMaterializationStore:
         self._stopping = False
         thread = threading.Thread(target=self._run, name="flagstone-sticky-writer", daemon=True)
         self._writer = thread
-        thread.start()
+        start_quietly(thread)
 
     def _run(self) -> None:
-        leave_signals_to_the_main_thread()
         delay = 0.0  # the pause before the next attempt, after a failed one
         while True:
             woken = True
