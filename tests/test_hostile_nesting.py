@@ -245,3 +245,37 @@ def test_abtest_create_refuses_a_test_that_would_nest_the_file_too_deep(
     assert "nests more than 200 levels deep" in problem["message"]
     assert file.read_bytes() == before
     assert parse_snapshot(before).model.flags
+
+
+def nested_lists(levels: int) -> list[Any]:
+    """``[[… [1]]]``: ``levels`` arrays, one inside the other."""
+    value: list[Any] = [1]
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [nested_lists(195), nested_lists(196), [1, "a"], "plain", 3, True],
+    ids=["lists-195", "lists-196", "flat-list", "string", "number", "boolean"],
+)
+def test_a_file_with_a_value_that_is_no_object_loads_as_parse_snapshot_reads_it(
+    value: Any, tmp_path: Path
+) -> None:
+    """A variant's value may be any JSON value but null: read entity by entity
+    (``Client.from_file``), a list nested to the limit loads, one level more is refused with
+    the problems ``parse_snapshot`` names, and a scalar loads."""
+    text = json.dumps(valued(value))  # type: ignore[arg-type]
+    path = tmp_path / "snapshot.json"
+    path.write_text(text)
+    try:
+        expected = parse_snapshot(text.encode()).model.flags
+    except flagstone.ConfigError as error:
+        with pytest.raises(flagstone.ConfigError) as caught:
+            flagstone.Client.from_file(path)
+        assert caught.value.problems == error.problems
+        return
+    assert expected
+    resolved = flagstone.Client.from_file(path).evaluate("f", {"targeting_key": "u"})
+    assert (resolved.variant, resolved.value) == ("on", value)

@@ -838,7 +838,15 @@ def _flag_may_nest_too_deep(flag: Flag) -> bool:
     """Whether a free-form value of ``flag`` may nest too deep (what
     :meth:`_Checker.check_nesting` asks of every flag; ``False`` is certain). A variant value
     whose own values hold no container is answered at once (~0.3 µs instead of ~3 µs)."""
-    deep = [variant.value for variant in flag.variants if _holds_a_container(variant.value)]
+    deep = [
+        variant.value
+        for variant in flag.variants
+        if (
+            any(item.__class__ is dict or item.__class__ is list for item in variant.value.values())
+            if variant.value.__class__ is dict  # most values: no call for them
+            else _holds_a_container(variant.value)
+        )
+    ]
     if deep and nests_deeper_than(deep, MAX_NESTING - 6 + 2):
         return True
     schemas = [value for value in (flag.flag_schema, flag.usage_metadata) if value]
