@@ -73,16 +73,15 @@ class Top:
 @dataclass(slots=True)
 class Entity:
     """One entity of a collection: its map key (``None`` in a list), its position, the span
-    of its text, the hash of that text, and either its decoded value or, when the previous
-    text held the same text, that entity's position in the previous index (``previous``;
-    ``value`` is then ``None``)."""
+    of its text, and either its decoded value or, when the previous text held the same
+    text, that entity's position in the previous index (``previous``; ``value`` is then
+    ``None``)."""
 
     collection: str
     key: str | None
     position: int
     start: int
     end: int
-    text_hash: int
     source: bytes | str
     value: Any = None
     previous: int | None = None
@@ -94,15 +93,17 @@ class _Collection:
     keys: list[str | None] = field(default_factory=list)
     starts: list[int] = field(default_factory=list)
     ends: list[int] = field(default_factory=list)
-    hashes: list[int] = field(default_factory=list)
-    by_hash: dict[int, int] = field(default_factory=dict)
+    by_hash: dict[int, int] | None = None
+    """The position of the first entity with each text hash: made when an update first
+    looks for a changed entity's text elsewhere (see :meth:`TextIndex.holding`), not at
+    every load (20 000 hashes of a 10 000-flag snapshot: ~2.4 MiB and ~10 ms)."""
 
 
 class TextIndex:
     """Where each entity's text is in a document, kept to recognise unchanged entities in the
     next one: the document (``bytes`` when it is ASCII, so offsets are byte offsets and the
     bytes the caller already holds are shared; else its ``str``), and per collection its form
-    and every entity's key, span and text hash."""
+    and every entity's key and span."""
 
     __slots__ = ("collections", "text")
 
@@ -119,6 +120,18 @@ class TextIndex:
         return (
             end - start == old_end - old_start and text[start:end] == self.text[old_start:old_end]
         )
+
+    def holding(self, text_hash: int, collection: str) -> int | None:
+        """The first entity of ``collection`` whose text has the hash ``text_hash``, if any
+        (its text may still differ: compare with :meth:`same`)."""
+        entries = self.collections[collection]
+        if entries.by_hash is None:
+            text = self.text
+            by_hash: dict[int, int] = {}
+            for at, (start, end) in enumerate(zip(entries.starts, entries.ends, strict=True)):
+                by_hash.setdefault(hash(text[start:end]), at)
+            entries.by_hash = by_hash
+        return entries.by_hash.get(text_hash)
 
 
 def repeats_a_key(value: Any, text: str | bytes, start: int, end: int) -> bool:
@@ -234,17 +247,14 @@ def _entities(
             end = position + length
             assert previous is not None
             if previous.same(kept, position, end, name, expected):
-                entity = Entity(
-                    name, key, count, position, end, old.hashes[expected], kept, None, expected
-                )
+                entity = Entity(name, key, count, position, end, kept, None, expected)
                 expected += 1
         if entity is None:
             value, end = _value(text, position)
-            text_hash = hash(kept[position:end])
-            entity = Entity(name, key, count, position, end, text_hash, kept, value)
+            entity = Entity(name, key, count, position, end, kept, value)
             if old is not None:
                 assert previous is not None
-                at = old.by_hash.get(text_hash)
+                at = previous.holding(hash(kept[position:end]), name)
                 if (
                     at is not None
                     and old.keys[at] == key
@@ -258,8 +268,6 @@ def _entities(
         collection.keys.append(key)
         collection.starts.append(entity.start)
         collection.ends.append(entity.end)
-        collection.hashes.append(entity.text_hash)
-        collection.by_hash.setdefault(entity.text_hash, count)
         count += 1
         yield entity
         position, closing = _next(text, entity.end)
