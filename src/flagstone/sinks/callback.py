@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import PartialDelivery
 from .base import RecordSink
-from .exposure import DEDUP_TTL_SECONDS
+from .exposure import DEDUP_TTL_SECONDS, Exposure
 from .records import RecordBatch
 
 __all__ = ["CallbackSink"]
@@ -36,6 +36,15 @@ class CallbackSink(RecordSink):
         super().__init__(dedup=dedup, dedup_ttl=dedup_ttl, dedup_maxsize=dedup_maxsize)
         self._callback = callback
         self._batch = batch
+
+    def _write_exposure(self, exposure: Exposure) -> bool:
+        # On its own, on the request thread: the record dict alone, straight to the callback
+        # (no JSON line, no batch; 4.8 -> ~1.5 us per fresh exposure, bench_exposures).
+        record = self._builder.record(exposure)
+        if record is None:
+            return False
+        self._callback([record] if self._batch else record)
+        return True
 
     def _write(self, batch: RecordBatch) -> None:
         if self._batch:
