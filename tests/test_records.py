@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 from datetime import datetime, timezone
 from typing import Any
@@ -585,6 +586,59 @@ def test_record_drops_what_the_reference_model_calls_a_repeat(ttl, maxsize, step
     records = [builder.record(item) for item in exposures]
     assert [record["resolve_id"] for record in records if record is not None] == expected
     assert builder.deduplicated == len(exposures) - len(expected)
+
+
+def datetime_text(at: float) -> str:
+    """An apply time's text by ``datetime`` (rounds to the microsecond, then the
+    ``isoformat`` cuts to the millisecond): the reference for the builder's cached text."""
+    moment = datetime.fromtimestamp(at, timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def near_millisecond_edges(second: int, millis: int, ulps: int) -> float:
+    """A time ``ulps`` units in the last place from the edge of a millisecond or from the
+    half microsecond before it (where rounding to microseconds carries over)."""
+    edge = second + millis / 1000
+    if ulps % 2:
+        edge -= 5e-7
+    for _ in range(abs(ulps)):
+        edge = math.nextafter(edge, math.inf if ulps > 0 else -math.inf)
+    return edge
+
+
+EDGE_SECONDS = [0, 1, 1_764_000_000, 2**31, 2**32 - 1, 2**32, 2**33]
+
+
+def apply_times_of_one_builder(times: list[float]) -> tuple[list[str], list[str]]:
+    """The apply times one builder gives exposures at ``times``, one by one (``record``) and
+    as one batch (``build``)."""
+    resolution = CLIENTS[0].evaluate("checkout", {"user": {"id": "u"}}, apply=False)
+    builder = RecordBuilder(None)
+    one_by_one = [builder.record(Exposure(resolution, at))["apply_time"] for at in times]  # type: ignore[index]
+    batch = RecordBuilder(None).build([Exposure(resolution, at) for at in times])
+    return one_by_one, [record["apply_time"] for record in batch.records]
+
+
+@pytest.mark.parametrize("second", EDGE_SECONDS)
+def test_apply_times_near_the_edges_of_milliseconds_equal_datetimes_text(second) -> None:
+    # one builder keeps the last millisecond's range and text: every time within 6 units in
+    # the last place of the edges of neighbouring milliseconds (and of the half microsecond
+    # before each, where rounding carries), in order, as exposures come
+    times = sorted(
+        near_millisecond_edges(second, millis, ulps)
+        for millis in (0, 1, 2, 500, 501, 998, 999, 1000)
+        for ulps in range(-13, 14)
+    )
+    expected = [datetime_text(at) for at in times]
+    assert apply_times_of_one_builder(times) == (expected, expected)
+
+
+@settings(DETERMINISTIC, max_examples=100)
+@given(st.lists(apply_times, min_size=1, max_size=40), st.booleans())
+def test_apply_times_from_one_builder_equal_datetimes_text(times, in_order) -> None:
+    times = sorted(times) if in_order else times
+    expected = [datetime_text(at) for at in times]
+    assert apply_times_of_one_builder(times) == (expected, expected)
 
 
 def test_record_makes_distinct_resolve_ids_across_refills_of_its_pool() -> None:

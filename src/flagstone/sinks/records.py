@@ -285,6 +285,9 @@ class Deduplicator:
 
 _ID_BYTES = 16
 
+_CACHED_BEFORE = 2.0**32
+"""Apply times from here on (the year 2106) are formatted each time (``_format_time``)."""
+
 _ID_POOL = 256
 """Resolve ids drawn from ``os.urandom`` at once for single exposures: one system call per
 256 of them instead of one each (~450 ns on this project's machine)."""
@@ -298,12 +301,25 @@ class RecordBuilder:
     child gets a ``fresh()`` one (so the child draws resolve ids of its own).
     """
 
-    __slots__ = ("_dedup", "_id_at", "_id_pool", "_second", "_second_text")
+    __slots__ = (
+        "_dedup",
+        "_id_at",
+        "_id_pool",
+        "_ms_from",
+        "_ms_text",
+        "_ms_to",
+        "_second",
+        "_second_text",
+    )
 
     def __init__(self, dedup: Deduplicator | None) -> None:
         self._dedup = dedup
-        self._second = -1
+        self._second: int | None = None  # not -1: that is 1969-12-31T23:59:59
         self._second_text = ""
+        # every apply time from _ms_from to before _ms_to is written _ms_text (_format_time)
+        self._ms_from = 0.0
+        self._ms_to = 0.0
+        self._ms_text = ""
         self._id_pool = ""  # hex digits of random bytes not used yet, from _id_at on
         self._id_at = 0
 
@@ -354,9 +370,28 @@ class RecordBuilder:
                 next_id = 0
             self._id_at = next_id + 2 * _ID_BYTES
             resolve_id = exposure._resolve_id = self._id_pool[next_id : next_id + 2 * _ID_BYTES]
-        # format_time, with the date and time of the last second kept; split_seconds()
-        # inline (the call alone is ~300 ns here)
         at = exposure.applied_at
+        # in the last one's millisecond: two comparisons instead of ~300 ns
+        apply_time = self._ms_text if self._ms_from <= at < self._ms_to else self._format_time(at)
+        record: dict[str, Any] = template[1].copy()
+        record["resolve_id"] = resolve_id
+        record["apply_time"] = apply_time
+        record["targeting_key"] = unit
+        record["fallthrough"] = [item._asdict() for item in fallthrough] if fallthrough else []
+        if exposure.context is not None:
+            record["context"] = exposure.context
+        return record
+
+    def _format_time(self, at: float) -> str:
+        """``format_time(at)``, keeping the text of the last second (``strftime`` is ~1 µs)
+        and the times that share the text of ``at``'s millisecond (a range tested with two
+        comparisons instead of this ~300 ns, for the exposures of the same millisecond).
+
+        The range is that millisecond less 1 µs at either end: a time in it, after the
+        subtraction of its whole seconds (exact) and the rounding to microseconds, is in
+        that millisecond, since the range's bounds are off by at most half a unit in the
+        last place (< 0.5 µs below 2**32 s, the year 2106; later times are not cached)."""
+        # split_seconds(), inline
         second = int(at)
         micros = round((at - second) * 1e6)
         if micros >= 1_000_000:
@@ -368,14 +403,13 @@ class RecordBuilder:
         if second != self._second:
             self._second = second
             self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        record: dict[str, Any] = template[1].copy()
-        record["resolve_id"] = resolve_id
-        record["apply_time"] = self._second_text + MILLISECONDS[micros // 1000]
-        record["targeting_key"] = unit
-        record["fallthrough"] = [item._asdict() for item in fallthrough] if fallthrough else []
-        if exposure.context is not None:
-            record["context"] = exposure.context
-        return record
+        millis = micros // 1000
+        text = self._second_text + MILLISECONDS[millis]
+        if 0.0 <= at < _CACHED_BEFORE:
+            self._ms_from = second + (millis * 1000 + 1) / 1e6
+            self._ms_to = second + (millis * 1000 + 999) / 1e6
+            self._ms_text = text
+        return text
 
     def build(self, exposures: Iterable[Exposure]) -> RecordBatch:
         """The JSON lines (and, when asked for, the records) of the exposures that are not
@@ -387,8 +421,7 @@ class RecordBuilder:
         apply_times: list[str] = []
         add_line = lines.append
         add_time = apply_times.append
-        last_second = self._second
-        second_text = self._second_text
+        ms_from, ms_to, ms_text = self._ms_from, self._ms_to, self._ms_text
         for index, exposure in enumerate(kept):
             resolution = exposure.resolution
             outcome = resolution._outcome
@@ -402,21 +435,12 @@ class RecordBuilder:
                 quoted_id = f'"{resolve_id}"'
             else:
                 quoted_id = encode_basestring_ascii(resolve_id)  # given by the caller
-            # format_time, with the date and time of the last second kept
-            # split_seconds(), inline
             at = exposure.applied_at
-            second = int(at)
-            micros = round((at - second) * 1e6)
-            if micros >= 1_000_000:
-                second += 1
-                micros -= 1_000_000
-            elif micros < 0:
-                second -= 1
-                micros += 1_000_000
-            if second != last_second:
-                last_second = second
-                second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            apply_time = second_text + MILLISECONDS[micros // 1000]
+            if ms_from <= at < ms_to:  # in the last one's millisecond
+                apply_time = ms_text
+            else:
+                apply_time = ms_text = self._format_time(at)
+                ms_from, ms_to = self._ms_from, self._ms_to
             add_time(apply_time)
             unit = resolution._unit
             if resolution._fallthrough:
@@ -434,6 +458,4 @@ class RecordBuilder:
                 f'"targeting_key":{"null" if unit is None else encode_basestring_ascii(unit)}'
                 f"{tail}"
             )
-        self._second = last_second
-        self._second_text = second_text
         return RecordBatch._of_exposures(lines, kept, apply_times)
