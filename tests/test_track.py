@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
 from fractions import Fraction
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -439,6 +440,21 @@ def test_exposure_context_of_evaluate_all_get_value_and_a_deferred_apply() -> No
         ("b", {"country": "NO"}),
         ("c", {"country": "DK"}),
         ("d", {}),
+    ]
+    client.close()
+
+
+def test_exposure_context_of_a_context_that_is_a_mapping_but_not_a_dict() -> None:
+    # evaluate and get_value resolve such a context as the dict it converts to, and record
+    # its attributes from that dict (get_value once failed to record any exposure)
+    client, sink = client_with(exposure_context=("country",))
+    client.evaluate("checkout", MappingProxyType({"user": {"id": "a"}, "country": "SE"}))
+    client.get_value("checkout.layout", MappingProxyType({"user": {"id": "b"}, "country": "NO"}))
+    client.get_value("checkout.layout", {"user": {"id": "c"}, "country": "DK"}, default="x")
+    assert [(r["targeting_key"], r["context"]) for r in sink.events] == [
+        ("a", {"country": "SE"}),
+        ("b", {"country": "NO"}),
+        ("c", {"country": "DK"}),
     ]
     client.close()
 

@@ -414,7 +414,9 @@ class Client:
             return self._unresolved(flag, plan)
         if apply and self._sinks and (resolution._outcome.should_apply or resolution._fallthrough):
             recorder = self._exposure_context
-            self._record(resolution, None, None if recorder is None else recorder(context))
+            self._record(
+                resolution, None, None if recorder is None else _recorded(recorder, context)
+            )
         return resolution
 
     def evaluate_all(
@@ -678,7 +680,9 @@ class Client:
         outcome = resolution._outcome
         if outcome.variant is None:
             if apply and self._sinks and (outcome.should_apply or resolution._fallthrough):
-                self._record(resolution, None)  # a client default or a fallthrough
+                recorder = self._exposure_context  # a client default or a fallthrough
+                attributes = None if recorder is None else _recorded(recorder, context)
+                self._record(resolution, None, attributes)
             return default
         value = outcome.value
         for field in fields:
@@ -688,7 +692,10 @@ class Client:
             if value is _MISMATCH:
                 return default
         if apply and self._sinks and (outcome.should_apply or resolution._fallthrough):
-            self._record(resolution, None)
+            recorder = self._exposure_context  # as evaluate records it
+            self._record(
+                resolution, None, None if recorder is None else _recorded(recorder, context)
+            )
         return value
 
     def get_value_details(
@@ -1193,6 +1200,17 @@ def _as_context(context: Any) -> dict[str, Any] | None:
     except Exception:
         return None
     return None
+
+
+def _recorded(recorder: ContextRecorder, context: Any) -> dict[str, Any]:
+    """What ``exposure_context`` records of the context an exposure was resolved with: a
+    context that is not a ``dict`` is read as ``_as_context`` reads it (``{}`` if it cannot
+    be)."""
+    if type(context) is not dict:  # type(): a __class__ property could raise
+        context = _as_context(context)
+        if context is None:
+            return {}
+    return recorder(context)
 
 
 def _is_str(flag: Any) -> bool:
