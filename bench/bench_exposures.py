@@ -1,23 +1,31 @@
-"""What does recording exposures cost? Two measurements, printed, never asserted.
+"""What does recording exposures cost? Measurements, printed, never asserted.
 
     python bench/bench_exposures.py            # full run
-    python bench/bench_exposures.py --quick    # fewer repetitions
+    python bench/bench_exposures.py --quick    # fewer repetitions, a 5 s paced run
 
+0. **Issue 15's goal 5, side by side** (summarised again at the end, with the load
+   average): request-thread CPU per *fresh* exposure (every user new, as the peers' harness
+   measures it: median over interleaved rounds of the difference to a client without sinks)
+   for a standalone ``CallbackSink(list.append)`` and for ``BatchingSink(JsonlSink)``;
+   sustained throughput: 200 000 exposures of distinct units through ``evaluate`` as fast
+   as one thread can call it (``on_full="block"``, so the request thread waits rather than
+   drops when the worker falls behind), then ``flush``: exposures per second from the first
+   call until the last line is in the JSONL file (checked: one line per exposure, none
+   dropped); and 100 000 fresh exposures/s from 4 threads (25 000/s each, paced every
+   10 ms) for 20 s (5 s with ``--quick``) with the default settings: delivered, dropped,
+   deepest queue.
 1. **Request thread.** ``evaluate`` on a 50/50 A/B test (every call is an exposure) without a
-   sink and with ``BatchingSink(JsonlSink(file))``, in the same run, alternating. Reported as
-   CPU time of the calling thread (``time.thread_time``: what the request thread itself
-   spends, excluding waits for the GIL held by the worker) and as wall time (which also
-   absorbs the worker's share of the one interpreter lock while both run). Then
-   ``client.track`` (a metric event: checks, one object, a queue append) through the same
-   sink, with a value, and with a value and one allow-listed property: ns per call, beside
-   what recording an exposure added to ``evaluate``.
-2. **Sustained throughput.** 200 000 exposures of distinct units through ``evaluate`` as
-   fast as one thread can call it (``on_full="block"``, so the request thread waits rather
-   than drops when the worker falls behind), then ``flush``: exposures per second from the
-   first call until the last line is in the JSONL file (checked: one line per exposure, none
-   dropped). Then 100 000 exposures per second, paced, for 3 s with the default settings:
-   nothing dropped, and how deep the queue got. And the delivery side alone, for exposures
-   and for event records.
+   sink and with ``BatchingSink(JsonlSink(file))``, in the same run, alternating, best of
+   runs over the same 4 096 users (the worker drops the repeats; the request thread's work
+   is that of a fresh exposure). Reported as CPU time of the calling thread
+   (``time.thread_time``: what the request thread itself spends, excluding waits for the
+   GIL held by the worker) and as wall time (which also absorbs the worker's share of the
+   one interpreter lock while both run). Then ``client.track`` (a metric event: checks, one
+   object, a queue append) through the same sink, with a value, and with a value and one
+   allow-listed property: ns per call, beside what recording an exposure added to
+   ``evaluate``.
+2. **The delivery side alone**, for exposures and for event records: records built
+   (dedup, ids, times, JSON) and written per second, no request thread.
 3. **multiprocessing workers** (``--pool``, fork only). Two ways for ``with Pool():``, which
    ends with ``terminate()`` (SIGTERM), to keep the workers' exposures: the signal handler
    (``install_signal_handlers``: nothing per task, the closing at ``terminate()``), timed as
@@ -30,8 +38,10 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,7 +52,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_evaluate import ab_snapshot
 
 import flagstone
-from flagstone.sinks import BatchingSink, Exposure, JsonlSink, MetricEvent
+from flagstone.sinks import BatchingSink, CallbackSink, Exposure, JsonlSink, MetricEvent
 from flagstone.sinks.events import EventRecordBuilder
 from flagstone.sinks.records import Deduplicator, RecordBuilder
 
@@ -96,6 +106,47 @@ def request_thread_cost(repeats: int, directory: Path) -> None:
     )
 
 
+def fresh_exposure_cost(rounds: int, count: int) -> dict[str, float]:
+    """ns of request-thread CPU a *fresh* exposure adds to ``evaluate`` (every round's users
+    are new, so nothing is deduplicated), for a standalone ``CallbackSink(list.append)`` and
+    for ``BatchingSink(JsonlSink)``: median over rounds of the difference to a client with
+    no sink, the two timed back to back, in alternating order (the peers' harness's way)."""
+    document = ab_snapshot(targeting=False, proportion=None)
+    bare = flagstone.Client.from_dict(document)
+    collected: list[Any] = []
+    handle, path = tempfile.mkstemp(suffix=".jsonl", prefix="bench-fresh-")
+    os.close(handle)
+    batching = BatchingSink(JsonlSink(path))
+    recording = {
+        "CallbackSink": flagstone.Client.from_dict(
+            document, sinks=[CallbackSink(collected.append)]
+        ),
+        "BatchingSink(JsonlSink)": flagstone.Client.from_dict(document, sinks=[batching]),
+    }
+    results: dict[str, float] = {}
+    for label, client in recording.items():
+        added: list[float] = []
+        for index in range(rounds):
+            contexts = [{"targeting_key": f"{label[0]}{index}-{n}"} for n in range(count)]
+            pair = [bare, client] if index % 2 else [client, bare]
+            times = {}
+            gc.collect()
+            for target in pair:
+                times[id(target)] = per_call(target.evaluate, contexts, time.thread_time)
+            added.append(times[id(client)] - times[id(bare)])
+            batching.flush(30)  # not timed: keep the queue from growing
+            collected.clear()
+        results[label] = statistics.median(added) * 1e9
+        print(
+            f"  {label}: +{results[label]:,.0f} ns CPU per fresh exposure on the request "
+            f"thread (median of {rounds} rounds of {count:,}; rounds "
+            f"{min(added) * 1e9:,.0f}..{max(added) * 1e9:,.0f})"
+        )
+        client.close()
+    os.unlink(path)
+    return results
+
+
 def per_track(
     track: Callable[..., Any],
     contexts: list[dict[str, Any]],
@@ -144,7 +195,7 @@ def track_cost(
     )
 
 
-def throughput(count: int, directory: Path) -> None:
+def throughput(count: int, directory: Path) -> float:
     """As fast as one thread can evaluate, with ``on_full="block"`` so that nothing is
     dropped: the rate is what the delivery side sustains while the request thread runs."""
     document = ab_snapshot(targeting=False, proportion=None)
@@ -160,33 +211,76 @@ def throughput(count: int, directory: Path) -> None:
     elapsed = time.perf_counter() - start
     client.close()
     report(f"  max: {count} exposures", count, elapsed, delivered, path, sink)
+    return count / elapsed
 
 
-def paced(rate: int, seconds: float, directory: Path) -> None:
-    """``rate`` exposures per second for ``seconds``, with the default settings (a 100 000
-    queue dropping the oldest when full): nothing may be dropped."""
+def paced(rate: int, seconds: float, threads: int, directory: Path) -> dict[str, Any]:
+    """``rate`` fresh exposures per second in all from ``threads`` threads for ``seconds``,
+    with the default settings (a 100 000 queue dropping the oldest when full), each thread
+    evaluating its share every 10 ms: what is delivered, dropped, how deep the queue got."""
     document = ab_snapshot(targeting=False, proportion=None)
     path = directory / "paced.jsonl"
     sink = BatchingSink(JsonlSink(path))
     client = flagstone.Client.from_dict(document, sinks=[sink])
-    count = int(rate * seconds)
-    contexts = [{"targeting_key": f"paced-{index}"} for index in range(count)]
-    evaluate = client.evaluate
-    slice_size = rate // 100  # every 10 ms
-    deepest = 0
+    per_thread = rate // threads
+    slice_size = per_thread // 100  # every 10 ms
+    count = int(per_thread * seconds) // slice_size * slice_size
+    deepest = [0]
+    late = [0.0]
+
+    def produce(number: int) -> None:
+        evaluate = client.evaluate
+        start = time.perf_counter()
+        for offset in range(0, count, slice_size):
+            for index in range(offset, offset + slice_size):
+                evaluate("checkout", {"targeting_key": f"paced-{number}-{index}"})
+            ahead = start + (offset + slice_size) / per_thread - time.perf_counter()
+            if ahead > 0:
+                time.sleep(ahead)
+            else:
+                late[0] = max(late[0], -ahead)
+
+    def watch(stop: threading.Event) -> None:
+        while not stop.wait(0.01):
+            deepest[0] = max(deepest[0], sink.stats()["queued"])
+
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch, args=(stop,))
+    producers = [threading.Thread(target=produce, args=(n,)) for n in range(threads)]
     start = time.perf_counter()
-    for offset in range(0, count, slice_size):
-        for context in contexts[offset : offset + slice_size]:
-            evaluate("checkout", context)
-        deepest = max(deepest, sink.stats()["queued"])
-        ahead = start + (offset + slice_size) / rate - time.perf_counter()
-        if ahead > 0:
-            time.sleep(ahead)
+    watcher.start()
+    for producer in producers:
+        producer.start()
+    for producer in producers:
+        producer.join()
+    produced_in = time.perf_counter() - start
+    stop.set()
+    watcher.join()
     delivered = sink.flush(120)
     elapsed = time.perf_counter() - start
     client.close()
-    report(f"  paced at {rate:,}/s for {seconds:.0f} s", count, elapsed, delivered, path, sink)
-    print(f"    deepest queue seen: {deepest:,} (queue_size 100,000)")
+    total = count * threads
+    report(
+        f"  paced at {rate:,}/s from {threads} threads for {seconds:.0f} s",
+        total,
+        elapsed,
+        delivered,
+        path,
+        sink,
+    )
+    stats = sink.stats()
+    print(
+        f"    produced in {produced_in:.2f} s ({total / produced_in:,.0f}/s; a thread at most "
+        f"{late[0] * 1e3:.0f} ms behind its pace), deepest queue seen: {deepest[0]:,} "
+        f"(queue_size {sink.queue_size:,})"
+    )
+    return {
+        "emitted": stats["emitted"],
+        "delivered": stats["delivered"],
+        "dropped": stats["dropped"],
+        "deepest": deepest[0],
+        "rate": total / produced_in,
+    }
 
 
 def report(
@@ -327,13 +421,25 @@ def main() -> None:
             pool_shutdown(directory)
             flush_per_task(2000, directory)
             return
+        quick = arguments.quick
+        print("0. issue 15, goal 5 (load average {:.2f} {:.2f} {:.2f})".format(*os.getloadavg()))
+        fresh = fresh_exposure_cost(11 if quick else 21, 2000)
+        rate = throughput(50_000 if quick else 200_000, directory)
+        run = paced(100_000, 5 if quick else 20, 4, directory)
         print("1. evaluate with and without BatchingSink(JsonlSink), best of runs over 4096 users")
-        request_thread_cost(5 if arguments.quick else 25, directory)
-        print("2. sustained throughput to a JSONL file")
-        throughput(50_000 if arguments.quick else 200_000, directory)
-        paced(100_000, 1 if arguments.quick else 3, directory)
-        delivery_side(50_000 if arguments.quick else 200_000, directory)
-        delivery_side_events(50_000 if arguments.quick else 200_000, directory)
+        request_thread_cost(5 if quick else 25, directory)
+        print("2. the delivery side alone")
+        delivery_side(50_000 if quick else 200_000, directory)
+        delivery_side_events(50_000 if quick else 200_000, directory)
+        print(f"goal 5 (load average now {os.getloadavg()[0]:.2f}):")
+        for label, cost in fresh.items():
+            print(f"  {label}: +{cost:,.0f} ns per fresh exposure on the request thread")
+        print(f"  delivered to JSONL by one thread flat out: {rate:,.0f} exposures/s")
+        print(
+            f"  100,000/s from 4 threads ({run['rate']:,.0f}/s achieved): "
+            f"emitted {run['emitted']:,}, delivered {run['delivered']:,}, "
+            f"dropped {run['dropped']:,}, deepest queue {run['deepest']:,}"
+        )
 
 
 if __name__ == "__main__":

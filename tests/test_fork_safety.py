@@ -161,6 +161,21 @@ def test_client_without_sinks_evaluates_in_a_forked_child() -> None:
     )
 
 
+def test_a_forked_child_draws_resolve_ids_of_its_own(tmp_path) -> None:
+    # a standalone CallbackSink takes resolve ids from a pool of random bytes: a child that
+    # kept the parent's pool would give its exposures the parent's next ids
+    output = tmp_path / "records.jsonl"
+    run = run_script("fork_callback_ids.py", output)
+    assert run.report["child_status"] == 0, run.details
+    records = [json.loads(line) for line in output.read_text(encoding="ascii").splitlines()]
+    ids = {
+        side: [r["resolve_id"] for r in records if r["targeting_key"].startswith(side)]
+        for side in ("c-", "p-")
+    }
+    assert len(ids["c-"]) == len(ids["p-"]) == 20, run.details
+    assert set(ids["c-"]).isdisjoint(ids["p-"]), run.details
+
+
 def test_a_child_forked_during_a_spool_replay_does_not_keep_the_segment_locked(
     tmp_path,
 ) -> None:

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -486,6 +488,180 @@ def test_builder_never_drops_what_is_not_a_repeat_in_any_order(
             last_accepted[item.dedup_key()] = item.applied_at
         else:
             assert previous is not None and item.applied_at - previous < ttl
+
+
+# -- RecordBuilder.record: one exposure's dict, as a sink on the calling thread makes it ------
+
+
+def independent_record(exposure: Exposure, resolve_id: str) -> dict[str, Any]:
+    """An exposure's record as the README's table states it, from the resolution's public
+    properties and ``datetime``'s text for the apply time (not from ``to_record``, the
+    per-outcome template or ``format_time``)."""
+    resolution = exposure.resolution
+    moment = datetime.fromtimestamp(exposure.applied_at, timezone.utc)  # rounds to the µs
+    record: dict[str, Any] = {
+        "schema_version": 1,
+        "type": "exposure",
+        "resolve_id": resolve_id,
+        "apply_time": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "flag": resolution.flag,
+        "variant": resolution.variant,
+        "reason": resolution.reason.value,
+        "rule": resolution.rule,
+        "segment": resolution.segment,
+        "assignment_id": resolution.assignment_id,
+        "targeting_key": resolution.targeting_key,
+        "targeting_key_selector": resolution.targeting_key_selector,
+        "fallthrough": [
+            {
+                "rule": item.rule,
+                "assignment_id": item.assignment_id,
+                "targeting_key": item.targeting_key,
+                "targeting_key_selector": item.targeting_key_selector,
+            }
+            for item in resolution.fallthrough
+        ],
+        "abtest": resolution.abtest,
+        "override": resolution.override,
+        "snapshot_version": resolution.snapshot_version,
+    }
+    if exposure.context is not None:
+        record["context"] = exposure.context
+    return record
+
+
+contexts = st.one_of(
+    st.none(),
+    st.dictionaries(st.sampled_from(["country", "device"]), st.sampled_from(["SE", 3, True])),
+)
+
+
+@settings(DETERMINISTIC, max_examples=80)
+@given(exposure_specs, st.lists(contexts, min_size=12, max_size=12))
+def test_one_exposures_record_equals_an_independent_construction(specs, attributes) -> None:
+    builder = RecordBuilder(None)
+    for (resolution, at, given_id), context in zip(specs, attributes, strict=False):
+        exposure = Exposure(resolution, at, given_id, context)
+        record = builder.record(exposure)
+        assert record is not None
+        expected = independent_record(exposure, record["resolve_id"])
+        assert list(record.items()) == list(expected.items())  # the fields' order too
+        if given_id is None:
+            assert HEX32.match(record["resolve_id"])
+        else:
+            assert record["resolve_id"] == given_id
+
+
+@settings(DETERMINISTIC, max_examples=40)
+@given(exposure_specs)
+def test_one_exposures_record_is_the_record_and_line_a_batch_gives_it(specs) -> None:
+    # a CallbackSink on its own (record) and one behind a BatchingSink (build) hand the
+    # callback the same record, and the JSON line of that record is what JsonlSink writes
+    exposures = make(specs)
+    one_by_one = [RecordBuilder(None).record(item) for item in exposures]
+    batch = RecordBuilder(None).build(exposures)
+    assert batch.records == one_by_one
+    assert batch.lines == [json.dumps(record, separators=(",", ":")) for record in one_by_one]
+
+
+@settings(DETERMINISTIC, max_examples=50)
+@given(
+    ttl=st.sampled_from([1.0, 5.0]),
+    maxsize=st.integers(1, 100),
+    steps=st.lists(
+        st.tuples(st.integers(0, len(CLIENTS) - 1), dedup_units, quarter_seconds), max_size=30
+    ),
+)
+def test_record_drops_what_the_reference_model_calls_a_repeat(ttl, maxsize, steps) -> None:
+    pairs, at = [], 0.0
+    for client, unit, step in steps:
+        at += step
+        pairs.append((client, unit, at))
+    exposures = numbered_exposures(pairs)
+    model = ReferenceDedup(ttl, maxsize=maxsize)
+    expected = [
+        item.resolve_id for item in exposures if model.first_seen(item.dedup_key(), item.applied_at)
+    ]
+    builder = RecordBuilder(Deduplicator(ttl=ttl, maxsize=maxsize))
+    records = [builder.record(item) for item in exposures]
+    assert [record["resolve_id"] for record in records if record is not None] == expected
+    assert builder.deduplicated == len(exposures) - len(expected)
+
+
+def datetime_text(at: float) -> str:
+    """An apply time's text by ``datetime`` (rounds to the microsecond, then the
+    ``isoformat`` cuts to the millisecond): the reference for the builder's cached text."""
+    moment = datetime.fromtimestamp(at, timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def near_millisecond_edges(second: int, millis: int, ulps: int) -> float:
+    """A time ``ulps`` units in the last place from the edge of a millisecond or from the
+    half microsecond before it (where rounding to microseconds carries over)."""
+    edge = second + millis / 1000
+    if ulps % 2:
+        edge -= 5e-7
+    for _ in range(abs(ulps)):
+        edge = math.nextafter(edge, math.inf if ulps > 0 else -math.inf)
+    return edge
+
+
+EDGE_SECONDS = [0, 1, 1_764_000_000, 2**31, 2**32 - 1, 2**32, 2**33]
+
+
+def apply_times_of_one_builder(times: list[float]) -> tuple[list[str], list[str]]:
+    """The apply times one builder gives exposures at ``times``, one by one (``record``) and
+    as one batch (``build``)."""
+    resolution = CLIENTS[0].evaluate("checkout", {"user": {"id": "u"}}, apply=False)
+    builder = RecordBuilder(None)
+    one_by_one = [builder.record(Exposure(resolution, at))["apply_time"] for at in times]  # type: ignore[index]
+    batch = RecordBuilder(None).build([Exposure(resolution, at) for at in times])
+    return one_by_one, [record["apply_time"] for record in batch.records]
+
+
+@pytest.mark.parametrize("second", EDGE_SECONDS)
+def test_apply_times_near_the_edges_of_milliseconds_equal_datetimes_text(second) -> None:
+    # one builder keeps the last millisecond's range and text: every time within 6 units in
+    # the last place of the edges of neighbouring milliseconds (and of the half microsecond
+    # before each, where rounding carries), in order, as exposures come
+    times = sorted(
+        near_millisecond_edges(second, millis, ulps)
+        for millis in (0, 1, 2, 500, 501, 998, 999, 1000)
+        for ulps in range(-13, 14)
+    )
+    expected = [datetime_text(at) for at in times]
+    assert apply_times_of_one_builder(times) == (expected, expected)
+
+
+@settings(DETERMINISTIC, max_examples=100)
+@given(st.lists(apply_times, min_size=1, max_size=40), st.booleans())
+def test_apply_times_from_one_builder_equal_datetimes_text(times, in_order) -> None:
+    times = sorted(times) if in_order else times
+    expected = [datetime_text(at) for at in times]
+    assert apply_times_of_one_builder(times) == (expected, expected)
+
+
+def test_record_makes_distinct_resolve_ids_across_refills_of_its_pool() -> None:
+    # 1 000 ids: the pool of 256 is refilled three times
+    resolution = CLIENTS[0].evaluate("checkout", {"user": {"id": "u"}}, apply=False)
+    builder = RecordBuilder(None)
+    exposures = [Exposure(resolution, 0.0) for _ in range(1000)]
+    ids = [builder.record(item)["resolve_id"] for item in exposures]  # type: ignore[index]
+    assert all(HEX32.match(resolve_id) for resolve_id in ids)
+    assert len(set(ids)) == len(ids)
+    assert [item.resolve_id for item in exposures] == ids  # other sinks see the same id
+
+
+def test_a_fresh_builder_draws_other_resolve_ids_than_the_one_it_replaces() -> None:
+    # after a fork the child's sinks get fresh() builders: reusing the parent's pool of
+    # random bytes would give the child's exposures the parent's next resolve ids
+    resolution = CLIENTS[0].evaluate("checkout", {"user": {"id": "u"}}, apply=False)
+    parent = RecordBuilder(None)
+    parent.record(Exposure(resolution, 0.0))  # the pool is drawn
+    child = parent.fresh()
+    parents = [parent.record(Exposure(resolution, 0.0))["resolve_id"] for _ in range(5)]  # type: ignore[index]
+    childs = [child.record(Exposure(resolution, 0.0))["resolve_id"] for _ in range(5)]  # type: ignore[index]
+    assert set(parents).isdisjoint(childs)
 
 
 # -- RecordBatch -----------------------------------------------------------------------------

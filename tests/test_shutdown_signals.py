@@ -86,6 +86,23 @@ def test_the_handler_chains_to_the_applications_own_handler(tmp_path) -> None:
     assert written_units(out) == UNITS
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGRTMAX"), reason="the watch needs Linux")
+def test_a_sigterm_delivered_to_another_thread_still_runs_the_handler(tmp_path) -> None:
+    # The main thread waits on a multiprocessing lock, which only EINTR interrupts; the signal
+    # lands on another thread (as it can when the kernel picks one, and as a lost wake-up
+    # leaves it): without flagstone.process.signal_watch the handler never runs and the
+    # process never ends.
+    out = tmp_path / "exposures.jsonl"
+    process = subprocess.run(
+        [sys.executable, str(SCRIPT), str(out), "elsewhere", str(COUNT)],
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+    )
+    assert process.returncode == -signal.SIGTERM, process.stderr
+    assert written_units(out) == UNITS
+
+
 def test_with_a_destination_that_hangs_the_process_ends_within_the_deadline(tmp_path) -> None:
     status, took, _ = terminate(tmp_path, "hanging")  # deadline=0.5
     assert status == -signal.SIGTERM

@@ -25,6 +25,7 @@ from freezegun import freeze_time
 import flagstone
 from flagstone.sinks import (
     SCHEMA_VERSION,
+    BatchingSink,
     CallbackSink,
     Exposure,
     ExposureSink,
@@ -488,6 +489,45 @@ def test_jsonl_sink_writes_non_ascii_units_as_utf8(tmp_path) -> None:
 
 
 # -- MemorySink ------------------------------------------------------------------------------
+
+
+def test_callback_sink_with_batch_on_its_own_gets_a_list_of_one_record_per_exposure() -> None:
+    batches: list[Any] = []
+    sink = CallbackSink(batches.append, batch=True)
+    sink.emit(exposure(unit="user-1"))
+    sink.emit(exposure(unit="user-1"))  # a repeat: no call
+    sink.emit(exposure(unit="user-2"))
+    assert [[record["targeting_key"] for record in batch] for batch in batches] == [
+        ["user-1"],
+        ["user-2"],
+    ]
+    assert sink.stats()["delivered"] == 2
+    assert sink.stats()["deduplicated"] == 1
+
+
+def test_a_callback_on_its_own_and_one_behind_a_batching_sink_get_the_same_records(
+    tmp_path,
+) -> None:
+    # the calling thread builds one record dict (RecordBuilder.record), the worker a batch
+    # (RecordBuilder.build): same fields, same values, the same resolve id for one exposure
+    alone: list[dict[str, Any]] = []
+    behind: list[dict[str, Any]] = []
+    path = tmp_path / "exposures.jsonl"
+    client = flagstone.Client.from_dict(
+        fallthrough_snapshot(),
+        sinks=[
+            CallbackSink(alone.append),
+            BatchingSink(CallbackSink(behind.append)),
+            BatchingSink(JsonlSink(path)),
+        ],
+        exposure_context=("country",),
+    )
+    for unit in ("user-1", "user-2", "user-1", "user-3"):
+        client.evaluate("checkout", {"user": {"id": unit}, "country": "SE"})
+    client.close()
+    assert len(alone) == 3
+    assert alone == behind
+    assert [json.loads(line) for line in path.read_text().splitlines()] == alone
 
 
 def test_memory_sink_exposures_are_the_delivered_exposure_objects() -> None:

@@ -183,6 +183,14 @@ def test_event_time_is_the_exposures_apply_time_format(at: float) -> None:
     assert record["time"] == format_time(at)
 
 
+def test_an_event_in_the_last_second_of_1969_has_its_date() -> None:
+    # datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=timezone.utc).timestamp() == -0.5;
+    # the builder's "no second formatted yet" must not be that second (-1)
+    event = MetricEvent("e", "u", "targeting_key", None, {}, -0.5, None)
+    (record,) = EventRecordBuilder().build([event]).records
+    assert record["time"] == "1969-12-31T23:59:59.500Z"
+
+
 def test_made_event_ids_are_32_hex_digits_unique_and_kept_across_builds() -> None:
     items = [MetricEvent("e", "u", "targeting_key", None, {}, 0.0, None) for _ in range(50)]
     first = [r["event_id"] for r in EventRecordBuilder().build(items).records]

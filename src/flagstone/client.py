@@ -428,7 +428,9 @@ class Client:
             return self._unresolved(flag, plan)
         if apply and self._sinks and (resolution._outcome.should_apply or resolution._fallthrough):
             recorder = self._exposure_context
-            self._record(resolution, None, None if recorder is None else recorder(context))
+            self._record(
+                resolution, None, None if recorder is None else _recorded(recorder, context)
+            )
         return resolution
 
     def evaluate_all(
@@ -693,7 +695,8 @@ class Client:
         if outcome.variant is None:
             if apply and self._sinks and (outcome.should_apply or resolution._fallthrough):
                 recorder = self._exposure_context  # a client default or a fallthrough
-                self._record(resolution, None, None if recorder is None else recorder(context))
+                attributes = None if recorder is None else _recorded(recorder, context)
+                self._record(resolution, None, attributes)
             return default
         value = outcome.value
         for field in fields:
@@ -703,8 +706,10 @@ class Client:
             if value is _MISMATCH:
                 return default
         if apply and self._sinks and (outcome.should_apply or resolution._fallthrough):
-            recorder = self._exposure_context  # as in evaluate
-            self._record(resolution, None, None if recorder is None else recorder(context))
+            recorder = self._exposure_context  # as evaluate records it
+            self._record(
+                resolution, None, None if recorder is None else _recorded(recorder, context)
+            )
         return value
 
     def get_value_details(
@@ -1153,14 +1158,9 @@ class ContextRecorder:
             for path in dict.fromkeys(_names(paths, "exposure_context"))
         )
 
-    def __call__(self, context: Mapping[str, Any] | None) -> dict[str, Any]:
+    def __call__(self, context: dict[str, Any]) -> dict[str, Any]:
         """The attributes to record. Never raises: an attribute that cannot be read (a
-        nested mapping whose look-ups raise) is left out; a context that is not a ``dict``
-        is read as evaluation reads it (``None``, or a mapping that cannot be read: none)."""
-        if context.__class__ is not dict:  # evaluate's unusual path hands it over as given
-            context = _as_context(context)
-            if context is None:
-                return {}
+        nested mapping whose look-ups raise) is left out."""
         recorded: dict[str, Any] = {}
         for path, get, parts in self._paths:
             try:
@@ -1222,6 +1222,17 @@ def _as_context(context: Any) -> dict[str, Any] | None:
     except Exception:
         return None
     return None
+
+
+def _recorded(recorder: ContextRecorder, context: Any) -> dict[str, Any]:
+    """What ``exposure_context`` records of the context an exposure was resolved with: a
+    context that is not a ``dict`` is read as ``_as_context`` reads it (``{}`` if it cannot
+    be)."""
+    if type(context) is not dict:  # type(): a __class__ property could raise
+        context = _as_context(context)
+        if context is None:
+            return {}
+    return recorder(context)
 
 
 def _is_str(flag: Any) -> bool:

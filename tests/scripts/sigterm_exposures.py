@@ -15,14 +15,19 @@ until a signal ends the process. MODE:
                   never return instead of the JSONL file
   "hanging-spool" the same with ``spool_dir=SPOOL_DIR``: what the hanging destination never
                   took must be in the spool
+  "elsewhere"     ``install_signal_handlers(deadline=2)``; after "ready" the script sends
+                  itself SIGTERM, delivered to another thread, while its main thread waits on
+                  a ``multiprocessing`` lock: the signal cannot interrupt that wait
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 
@@ -62,7 +67,19 @@ def main() -> None:
         client.evaluate("checkout", context(f"u-{unit}"))
     sys.stdout.write("ready\n")
     sys.stdout.flush()
+    if mode == "elsewhere":
+        lock = multiprocessing.Lock()
+        lock.acquire()
+        threading.Thread(target=signal_this_thread, daemon=True).start()
+        lock.acquire()  # never returns: only a handler can end the process
     threading.Event().wait()  # until a signal ends the process
+
+
+def signal_this_thread() -> None:
+    """SIGTERM to the process, delivered to this thread (as the kernel may pick any thread
+    that does not block it), once the main thread is waiting on its lock."""
+    time.sleep(0.3)
+    signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,9 @@ seconds: a signal can arrive while the main thread holds a lock the closing need
 waiting for it there would never end. A signal that arrives while the main thread is
 itself closing everything (the exit hook: a ``multiprocessing`` worker that was leaving
 anyway when ``Pool.terminate`` signalled it) lets that finish and chains afterwards. A second
-signal while the first is being handled skips the wait and chains at once.
+signal while the first is being handled skips the wait and chains at once. A signal that
+lands where it cannot wake the main thread (another thread, a lock's lost wake-up) still gets
+its handler run: :mod:`flagstone.process.signal_watch`.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import Any
 
+from . import signal_watch
 from .hooks import close_all, when_closed
 from .threads import start_quietly
 
@@ -45,8 +49,15 @@ class _ClosingHandler:
         self.previous = previous
         self.deadline = deadline
         self._handling = False
+        self.entered = -1.0  # when the handler last started (time.monotonic())
+
+    def served(self, since: float) -> bool:
+        """The handler has started since ``since``, or is running (see
+        :mod:`flagstone.process.signal_watch`)."""
+        return self._handling or self.entered >= since
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.entered = time.monotonic()
         if when_closed(lambda: self._chain(signum, None)):
             return  # this thread was closing everything when the signal came: let it finish
         if not self._handling:  # a second signal while closing: stop waiting
@@ -118,11 +129,13 @@ def install_signal_handlers(
         handler = _ClosingHandler(signum, previous, deadline)
         signal.signal(signum, handler)
         installed[signum] = handler
+        signal_watch.watch(signum, handler.served)
 
     def uninstall() -> None:
         for signum, ours in installed.items():
             previous = ours.previous
             if signal.getsignal(signum) is ours:
                 signal.signal(signum, signal.SIG_DFL if previous is None else previous)
+                signal_watch.unwatch(signum)
 
     return uninstall

@@ -243,12 +243,10 @@ class RecordSink:
                         counters.dropped_by_reason,
                     )
                     return
-                batch = self._builder.build((exposure,))
-                if not batch:
-                    counters.deduplicated += 1
-                    return
                 try:
-                    self._write(batch)
+                    if not self._write_exposure(exposure):
+                        counters.deduplicated += 1
+                        return
                 except Exception:
                     counters.drop("delivery_failed")
                     self._log.warning(
@@ -262,6 +260,16 @@ class RecordSink:
                 counters.delivered += 1
         except Exception:  # pragma: no cover - defensive: emit must never raise
             logger.exception("unexpected error in %s.emit", type(self).__name__)
+
+    def _write_exposure(self, exposure: Exposure) -> bool:
+        """Write one exposure now (holding the lock): ``False`` if it is a repeat, raises if
+        the write fails. Sinks that want record dicts rather than JSON lines override it
+        with ``self._builder.record(exposure)``."""
+        batch = self._builder.build((exposure,))
+        if not batch:
+            return False
+        self._write(batch)
+        return True
 
     def emit_event(self, event: MetricEvent) -> None:
         """Build the event's record and write it now (no deduplication). Never raises."""

@@ -112,7 +112,7 @@ class EventRecordBuilder:
     """Events dropped as repeats: never any."""
 
     def __init__(self) -> None:
-        self._second = -1
+        self._second: int | None = None  # not -1: that is 1969-12-31T23:59:59
         self._second_text = ""
 
     def fresh(self) -> EventRecordBuilder:

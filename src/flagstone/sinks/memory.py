@@ -107,12 +107,12 @@ class MemorySink:
                     continue
                 assert isinstance(item, Exposure)
                 counters.emitted += 1
-                batch = self._builder.build((item,))
-                if batch:
+                record = self._builder.record(item)
+                if record is not None:
                     counters.delivered += 1
                     self._exposures.append(item)
-                    self._records.extend(batch.records)
-                    self._all.extend(batch.records)
+                    self._records.append(record)
+                    self._all.append(record)
                 else:
                     counters.deduplicated += 1
 

@@ -210,14 +210,18 @@ class Deduplicator:
 
     def first_seen_key(self, key: DedupKey, at: float) -> bool:
         """``True`` the first time ``key`` is seen at time ``at`` within the window."""
-        first = self._seen.get(key)
-        if first is not None and -self._ttl < at - first < self._ttl:
+        seen = self._seen
+        ttl = self._ttl
+        first = seen.get(key)
+        if first is not None and -ttl < at - first < ttl:
             self.dropped += 1
             return False
-        self._seen[key] = at
-        self._times.append(at)
+        seen[key] = at
+        times = self._times
+        times.append(at)
         self._keys.append(key)
-        self._forget(at)
+        if times[0] <= at - ttl or len(seen) > self._maxsize:  # _forget's test, inline
+            self._forget(at)
         return True
 
     def keep(self, exposures: Iterable[Exposure]) -> list[Exposure]:
@@ -281,19 +285,43 @@ class Deduplicator:
 
 _ID_BYTES = 16
 
+_CACHED_BEFORE = 2.0**32
+"""Apply times from here on (the year 2106) are formatted each time (``_format_time``)."""
+
+_ID_POOL = 256
+"""Resolve ids drawn from ``os.urandom`` at once for single exposures: one system call per
+256 of them instead of one each (~450 ns on this project's machine)."""
+
 
 class RecordBuilder:
-    """Builds the ``RecordBatch`` of a batch of exposures, dropping repeats.
+    """Builds the ``RecordBatch`` of a batch of exposures, dropping repeats, or (``record``)
+    the record dict of one exposure.
 
-    One builder per delivery thread; not thread-safe.
+    One builder per delivery thread; not thread-safe. Never shared across a fork: a sink's
+    child gets a ``fresh()`` one (so the child draws resolve ids of its own).
     """
 
-    __slots__ = ("_dedup", "_second", "_second_text")
+    __slots__ = (
+        "_dedup",
+        "_id_at",
+        "_id_pool",
+        "_ms_from",
+        "_ms_text",
+        "_ms_to",
+        "_second",
+        "_second_text",
+    )
 
     def __init__(self, dedup: Deduplicator | None) -> None:
         self._dedup = dedup
-        self._second = -1
+        self._second: int | None = None  # not -1: that is 1969-12-31T23:59:59
         self._second_text = ""
+        # every apply time from _ms_from to before _ms_to is written _ms_text (_format_time)
+        self._ms_from = 0.0
+        self._ms_to = 0.0
+        self._ms_text = ""
+        self._id_pool = ""  # hex digits of random bytes not used yet, from _id_at on
+        self._id_at = 0
 
     @classmethod
     def with_dedup(cls, dedup: bool, ttl: float, maxsize: int) -> RecordBuilder:
@@ -301,7 +329,8 @@ class RecordBuilder:
         return cls(Deduplicator(ttl, maxsize) if dedup else None)
 
     def fresh(self) -> RecordBuilder:
-        """A builder with the same settings and an empty deduplication window."""
+        """A builder with the same settings, an empty deduplication window and no random
+        bytes of this one's."""
         dedup = self._dedup
         return RecordBuilder(
             Deduplicator(dedup._ttl, dedup._maxsize) if dedup is not None else None
@@ -310,6 +339,77 @@ class RecordBuilder:
     @property
     def deduplicated(self) -> int:
         return self._dedup.dropped if self._dedup is not None else 0
+
+    def record(self, exposure: Exposure) -> dict[str, Any] | None:
+        """The record dict of one exposure (as ``Exposure.to_record``; ``build`` would give
+        the same record), or ``None`` if it is a repeat. What a sink that writes dicts on
+        the calling thread runs (``CallbackSink``, ``MemorySink``): no JSON line, and no
+        system call for the resolve id (they come from a pool): ~2.5 µs less than a
+        one-exposure ``build`` and its ``records``."""
+        resolution = exposure.resolution
+        outcome = resolution._outcome
+        template = outcome._exposure_template
+        if template is None:
+            template = record_template(outcome)
+        unit = resolution._unit
+        fallthrough = resolution._fallthrough
+        dedup = self._dedup
+        if dedup is not None:
+            key: DedupKey = (
+                template[0] + unit
+                if unit is not None and not fallthrough
+                else (template[0], unit, fallthrough)
+            )
+            if not dedup.first_seen_key(key, exposure.applied_at):
+                return None
+        resolve_id = exposure._resolve_id
+        if resolve_id is None:
+            next_id = self._id_at
+            if next_id >= len(self._id_pool):
+                self._id_pool = os.urandom(_ID_BYTES * _ID_POOL).hex()
+                next_id = 0
+            self._id_at = next_id + 2 * _ID_BYTES
+            resolve_id = exposure._resolve_id = self._id_pool[next_id : next_id + 2 * _ID_BYTES]
+        at = exposure.applied_at
+        # in the last one's millisecond: two comparisons instead of ~300 ns
+        apply_time = self._ms_text if self._ms_from <= at < self._ms_to else self._format_time(at)
+        record: dict[str, Any] = template[1].copy()
+        record["resolve_id"] = resolve_id
+        record["apply_time"] = apply_time
+        record["targeting_key"] = unit
+        record["fallthrough"] = [item._asdict() for item in fallthrough] if fallthrough else []
+        if exposure.context is not None:
+            record["context"] = exposure.context
+        return record
+
+    def _format_time(self, at: float) -> str:
+        """``format_time(at)``, keeping the text of the last second (``strftime`` is ~1 µs)
+        and the times that share the text of ``at``'s millisecond (a range tested with two
+        comparisons instead of this ~300 ns, for the exposures of the same millisecond).
+
+        The range is that millisecond less 1 µs at either end: a time in it, after the
+        subtraction of its whole seconds (exact) and the rounding to microseconds, is in
+        that millisecond, since the range's bounds are off by at most half a unit in the
+        last place (< 0.5 µs below 2**32 s, the year 2106; later times are not cached)."""
+        # split_seconds(), inline
+        second = int(at)
+        micros = round((at - second) * 1e6)
+        if micros >= 1_000_000:
+            second += 1
+            micros -= 1_000_000
+        elif micros < 0:
+            second -= 1
+            micros += 1_000_000
+        if second != self._second:
+            self._second = second
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        millis = micros // 1000
+        text = self._second_text + MILLISECONDS[millis]
+        if 0.0 <= at < _CACHED_BEFORE:
+            self._ms_from = second + (millis * 1000 + 1) / 1e6
+            self._ms_to = second + (millis * 1000 + 999) / 1e6
+            self._ms_text = text
+        return text
 
     def build(self, exposures: Iterable[Exposure]) -> RecordBatch:
         """The JSON lines (and, when asked for, the records) of the exposures that are not
@@ -321,8 +421,7 @@ class RecordBuilder:
         apply_times: list[str] = []
         add_line = lines.append
         add_time = apply_times.append
-        last_second = self._second
-        second_text = self._second_text
+        ms_from, ms_to, ms_text = self._ms_from, self._ms_to, self._ms_text
         for index, exposure in enumerate(kept):
             resolution = exposure.resolution
             outcome = resolution._outcome
@@ -336,21 +435,12 @@ class RecordBuilder:
                 quoted_id = f'"{resolve_id}"'
             else:
                 quoted_id = encode_basestring_ascii(resolve_id)  # given by the caller
-            # format_time, with the date and time of the last second kept
-            # split_seconds(), inline
             at = exposure.applied_at
-            second = int(at)
-            micros = round((at - second) * 1e6)
-            if micros >= 1_000_000:
-                second += 1
-                micros -= 1_000_000
-            elif micros < 0:
-                second -= 1
-                micros += 1_000_000
-            if second != last_second:
-                last_second = second
-                second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            apply_time = second_text + MILLISECONDS[micros // 1000]
+            if ms_from <= at < ms_to:  # in the last one's millisecond
+                apply_time = ms_text
+            else:
+                apply_time = ms_text = self._format_time(at)
+                ms_from, ms_to = self._ms_from, self._ms_to
             add_time(apply_time)
             unit = resolution._unit
             if resolution._fallthrough:
@@ -368,6 +458,4 @@ class RecordBuilder:
                 f'"targeting_key":{"null" if unit is None else encode_basestring_ascii(unit)}'
                 f"{tail}"
             )
-        self._second = last_second
-        self._second_text = second_text
         return RecordBatch._of_exposures(lines, kept, apply_times)
