@@ -27,7 +27,7 @@ from flagstone import ConfigError
 from flagstone.formats.native import parse_snapshot, read_snapshot
 from flagstone.plan import compile_plan
 from flagstone.plan.compile import FlagCompiler
-from flagstone.plan.flag import retire_replaced
+from flagstone.plan.resolver import retire_replaced
 from flagstone.process import gc as flagstone_gc
 from flagstone.sinks import MemorySink
 from flagstone.sources.function import FunctionSource

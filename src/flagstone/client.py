@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 from . import overrides as _overrides
 from .errors import ConfigError, IntegrityError
-from .formats.native import ParsedSnapshot, parse_snapshot, read_snapshot
+from .formats.native import ParsedSnapshot
+from .formats.reading import parse_snapshot, read_snapshot
 from .overrides import REGISTRY as _OVERRIDES
 from .plan import FlagPlan, PendingPlan, Plan, compile_plan
 from .plan.compile import FlagCompiler
-from .plan.flag import retire_replaced
+from .plan.resolver import retire_replaced
 from .plan.rules import DEFAULT_SELECTOR, unit_reader
 from .plan.targeting import attribute_getter
 from .process.gc import paused_gc

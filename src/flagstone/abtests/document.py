@@ -29,7 +29,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import AbTestNotFound, ConfigError
-from ..formats.native import parse_snapshot, translate_validation_error
+from ..formats.native import translate_validation_error
+from ..formats.reading import parse_snapshot
 from ..model.abtests import ABTEST_INSTANCE, INSTANCE_PREFIX, AbTestInstance
 from ..model.snapshot import Snapshot
 from ..model.states import NATIVE, SHAPE_NAMES

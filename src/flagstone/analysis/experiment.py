@@ -146,7 +146,7 @@ def _snapshot(value: Any) -> Snapshot | AbTestInstance:
     from flagstone.errors import PipelineError
 
     if isinstance(value, str | os.PathLike):
-        from flagstone.formats.native import parse_snapshot
+        from flagstone.formats.reading import parse_snapshot
 
         path = Path(value)
         try:

@@ -178,7 +178,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from ..errors import ConfigError, PipelineError
     from ..formats.metrics import parse_metrics
-    from ..formats.native import parse_snapshot
+    from ..formats.reading import parse_snapshot
 
     try:
         snapshot = parse_snapshot(read_file(args.snapshot), strict=False, source=args.snapshot)

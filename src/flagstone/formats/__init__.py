@@ -1,9 +1,10 @@
 """Readers and writers of the JSON shapes flagstone understands. A reader never guesses a
 shape: the caller says which one a document is in, or the document declares it.
 
-* ``native`` — Confidence's resolver state plus ``abtests``: ``parse_snapshot`` validates it
-  into the model every client compiles. A document with a top-level ``format`` key is read
-  by the format it names instead (``declared``).
+* ``parse_snapshot`` (``reading``) — reads a snapshot in the format it declares: ``native``
+  when it has no top-level ``format`` key, else the format it names (``declared``).
+* ``native`` — Confidence's resolver state plus ``abtests``, validated into the model every
+  client compiles.
 * ``authoring`` — flags written by hand (``"format": "flagstone/flags@1"``), compiled into
   the native model; ``authoring.native_back`` writes a native document back in it.
 * ``experiments_api`` — the generic Experiments API: ``read`` gives a native
@@ -15,7 +16,8 @@ shape: the caller says which one a document is in, or the document declares it.
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from ..process.lazy import lazy_exports as _lazy_exports
-from .native import ParsedSnapshot, parse_snapshot, snapshot_version
+from .native import ParsedSnapshot, snapshot_version
+from .reading import parse_snapshot
 
 if _TYPE_CHECKING:
     from . import alexa, authoring, experiments_api

@@ -45,6 +45,7 @@ from ..process.gc import paused_gc
 from .streamed import FlagCompiler, SnapshotIndex, SnapshotParts, Unreadable, read_parts
 
 __all__ = [
+    "DeclaredFormat",
     "ParsedSnapshot",
     "SnapshotIndex",
     "duplicate_keys",
@@ -157,8 +158,9 @@ def parse_snapshot(
     """Parse and validate a native snapshot.
 
     ``document`` is the JSON text (``bytes`` or ``str``) or the decoded object. A document
-    with a top-level ``format`` key is read by the format it declares (see
-    ``flagstone.formats.declared``: the authoring format, ``"flagstone/flags@1"``). With
+    with a top-level ``format`` key is not native: :class:`DeclaredFormat` (a
+    ``ConfigError``) hands it back decoded, and ``flagstone.formats.parse_snapshot`` reads it
+    by the format it declares. With
     ``strict=False``, references Confidence tolerates at resolve time (unknown segments,
     cycles, unrecognised rules) are accepted; see ``flagstone.model.validation``.
     """
@@ -193,9 +195,7 @@ def parse_snapshot(
                     raise ConfigError(duplicates, source=source)
             if isinstance(decoded, Mapping) and "format" in decoded:
                 # a declared format (the native one has no such key): its reader parses it
-                from .declared import parse_declared
-
-                return parse_declared(decoded, raw, strict=strict, source=source)
+                raise DeclaredFormat(decoded, raw, source)
             model = SNAPSHOT.validate_python(decoded)
             decoded = None  # the decoded tree is as large as the model: free it now
         except ValidationError as error:
@@ -209,6 +209,21 @@ def parse_snapshot(
     if warnings:
         _log_warnings(warnings, source)
     return ParsedSnapshot(model, snapshot_version(model, raw), tuple(warnings))
+
+
+class DeclaredFormat(ConfigError):
+    """The document declares a format (a top-level ``format`` key, which native snapshots do
+    not have): read it with ``flagstone.formats.parse_snapshot``, which reads every format.
+    Carries the decoded ``document`` and its ``raw`` bytes, so it is decoded once."""
+
+    def __init__(self, document: Mapping[str, Any], raw: bytes, source: str | None) -> None:
+        message = (
+            "the document declares a format: read it with flagstone.formats.parse_snapshot, "
+            "not as a native snapshot"
+        )
+        super().__init__([Problem("$.format", message)], source=source)
+        self.document = document
+        self.raw = raw
 
 
 def read_snapshot(

@@ -27,7 +27,6 @@ __all__ = [
     "Resolver",
     "VersionCell",
     "plan_outcome",
-    "retire_replaced",
 ]
 
 ACTIVE = "ACTIVE"
@@ -176,13 +175,14 @@ class FlagPlan:
             errors[reason] = outcome
         return outcome
 
-    def retire(self) -> None:
+    def retire(self, rebuild: Callable[[FlagPlan], Resolver]) -> None:
         """This flag is no longer served (an update replaced it). Its resolver holds it (a
         reference cycle, which a collector told to leave the plan alone would never break,
         see ``flagstone.process.gc``): it becomes one that holds the flag weakly and
         rebuilds the resolver for each call, so the flag is freed by reference counting. An
-        evaluation that took the flag before the update still resolves it, only slower."""
-        self.resolve = partial(_resolve_retired, weakref.ref(self))
+        evaluation that took the flag before the update still resolves it, only slower.
+        ``rebuild`` makes a flag's resolver (``flagstone.plan.resolver.resolver_for``)."""
+        self.resolve = partial(_resolve_retired, weakref.ref(self), rebuild)
 
     def variant_value(self, variant: str) -> tuple[str, Any] | None:
         """``(name as defined, frozen value)`` of a variant given by full or short name."""
@@ -240,21 +240,15 @@ class PendingPlan(Plan):
         self.source = source
 
 
-def retire_replaced(old: Plan, new: Plan) -> None:
-    """Retire the flags of ``old`` that ``new`` does not serve (see ``FlagPlan.retire``)."""
-    kept = {id(flag) for flag in new.values()}
-    for flag in {id(flag): flag for flag in old.values()}.values():
-        if id(flag) not in kept:
-            flag.retire()
-
-
-def _resolve_retired(flag: weakref.ref[FlagPlan], context: dict[str, Any]) -> Resolution:
-    from .resolver import resolver_for  # resolver imports this module
-
+def _resolve_retired(
+    flag: weakref.ref[FlagPlan],
+    rebuild: Callable[[FlagPlan], Resolver],
+    context: dict[str, Any],
+) -> Resolution:
     found = flag()
     if found is None:  # pragma: no cover - whoever calls a flag's resolver holds the flag
         raise RuntimeError("the retired flag is gone")
-    return resolver_for(found)(context)
+    return rebuild(found)(context)
 
 
 def _not_compiled(context: dict[str, Any]) -> Any:

@@ -32,11 +32,11 @@ from ..resolution import FallthroughAssignment, Resolution, resolved
 from ..semantics.hashing import bucket
 from ..stores.materializations import UNAVAILABLE, MaterializationStore
 from .fastpath import is_plain, single_rule_resolver
-from .flag import FlagPlan, Resolver
+from .flag import FlagPlan, Plan, Resolver
 from .rules import FALLTHROUGH, INVALID_UNIT, CompiledAssignment, CompiledRule
 from .signals import MaterializationUnsupported, SkipRule
 
-__all__ = ["resolve_flag", "resolver_for"]
+__all__ = ["resolve_flag", "resolver_for", "retire_replaced"]
 
 _SKIP = object()
 _GATE_PASSED = object()
@@ -177,3 +177,11 @@ def _in_window(window: tuple[int | None, int | None]) -> bool:
     now = time.time_ns()
     start, end = window
     return (start is None or now >= start) and (end is None or now < end)
+
+
+def retire_replaced(old: Plan, new: Plan) -> None:
+    """Retire the flags of ``old`` that ``new`` does not serve (see ``FlagPlan.retire``)."""
+    kept = {id(flag) for flag in new.values()}
+    for flag in {id(flag): flag for flag in old.values()}.values():
+        if id(flag) not in kept:
+            flag.retire(resolver_for)

@@ -23,7 +23,8 @@ from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from ..errors import ConfigError
-from ..formats.native import parse_snapshot, snapshot_version
+from ..formats.native import snapshot_version
+from ..formats.reading import parse_snapshot
 from ..model.issued_at import next_issued_at
 from .integrity import SIGNATURE_HEADER
 from .signing import sign_snapshot

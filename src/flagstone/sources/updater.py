@@ -25,7 +25,8 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from ..errors import ConfigError, FetchError, IntegrityError
-from ..formats.native import ParsedSnapshot, SnapshotIndex, read_snapshot
+from ..formats.native import ParsedSnapshot, SnapshotIndex
+from ..formats.reading import read_snapshot
 from ..model.issued_at import issued_at_ns
 from ..plan.compile import FlagCompiler
 from ..process.gc import paused_gc
@@ -321,7 +322,7 @@ class Updater:
         """Check, parse and (with a signing key) refuse a rollback; raises if refused."""
         self.integrity.check(document.body, document.signature, self.source.name)
         # read against the snapshot installed last: only the flags and segments whose text
-        # changed are validated (flagstone.formats.native.read_snapshot)
+        # changed are validated (flagstone.formats.reading.read_snapshot)
         parsed = read_snapshot(
             document.body,
             strict=self.strict,
