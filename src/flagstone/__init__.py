@@ -17,6 +17,7 @@ from .errors import (
     FlagstoneError,
     IntegrityError,
     LifecycleError,
+    OverrideError,
     Problem,
     UnknownClientError,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "MaterializationRecord",
     "MaterializationStore",
     "MemoryMaterializationStore",
+    "OverrideError",
     "Problem",
     "Reason",
     "Resolution",
