@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from cachetools import LRUCache
 
@@ -821,14 +821,44 @@ class Client:
         value = self.get_value(path, context, float(default), apply=apply)
         return value if value.__class__ is float else default
 
+    @overload
     def get_object(
         self,
         path: str,
         context: Mapping[str, Any] | None = None,
-        default: _Default = None,  # type: ignore[assignment]
+        default: None = None,
         *,
         apply: bool = True,
-    ) -> dict[str, Any] | _Default:
+    ) -> dict[str, Any] | None: ...
+
+    @overload
+    def get_object(
+        self,
+        path: str,
+        context: Mapping[str, Any] | None,
+        default: _Default,
+        *,
+        apply: bool = True,
+    ) -> dict[str, Any] | _Default: ...
+
+    @overload
+    def get_object(
+        self,
+        path: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        default: _Default,
+        apply: bool = True,
+    ) -> dict[str, Any] | _Default: ...
+
+    def get_object(
+        self,
+        path: str,
+        context: Mapping[str, Any] | None = None,
+        default: Any = None,
+        *,
+        apply: bool = True,
+    ) -> Any:
         """The JSON object (a ``dict``) at ``path``, or ``default`` when there is none or it
         is no object (a list is not: ``get_value(path, context, [])`` reads lists). Never
         raises; records the exposure as :meth:`get_value` does."""
