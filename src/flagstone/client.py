@@ -448,8 +448,16 @@ class Client:
                 for _ in plan.visible:
                     self._count_error(ErrorCode.INVALID_CONTEXT)
                 return {flag_plan.name: _invalid_context(flag_plan) for flag_plan in plan.visible}
-        for flag_plan in plan.visible:
-            results[flag_plan.name] = self._resolve(plan, flag_plan, context)
+        own = self._own_overrides
+        for flag_plan in plan.visible:  # evaluate's work per flag, inline (no method call)
+            try:
+                forced = _test_override(flag_plan, context, own) if _OVERRIDES else None
+                resolution = flag_plan.resolve(context) if forced is None else forced
+            except Exception:
+                resolution = self._failed(flag_plan.name, plan)
+            if resolution._outcome.error is not None:
+                self._count_error(resolution._outcome.error)
+            results[flag_plan.name] = resolution
         if apply and self._sinks:
             resolve_id = uuid.uuid4().hex
             recorder = self._exposure_context
@@ -458,20 +466,6 @@ class Client:
                 if resolution.should_apply:
                     self._record(resolution, resolve_id, attributes)
         return results
-
-    def _resolve(self, plan: Plan, flag_plan: FlagPlan, context: dict[str, Any]) -> Resolution:
-        """``evaluate``'s work for one flag of a plan already chosen (no exposure)."""
-        try:
-            resolution = None
-            if _OVERRIDES:
-                resolution = _test_override(flag_plan, context, self._own_overrides)
-            if resolution is None:
-                resolution = flag_plan.resolve(context)
-        except Exception:
-            resolution = self._failed(flag_plan.name, plan)
-        if resolution._outcome.error is not None:
-            self._count_error(resolution._outcome.error)
-        return resolution
 
     def apply(self, resolution: Resolution, context: Mapping[str, Any] | None = None) -> None:
         """Record the exposure of a resolution obtained with ``apply=False``, now that the
