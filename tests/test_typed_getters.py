@@ -183,3 +183,17 @@ def test_a_client_waiting_for_its_first_snapshot_counts_not_ready() -> None:
         assert client.stats()["errors_not_ready"] == 1
     finally:
         client.close()
+
+
+def test_get_value_records_the_exposure_context_as_evaluate_does() -> None:
+    # the second call of a path takes get_value's shortcut, which passed no context to the
+    # sinks (a TypeError with any sink before)
+    by_get_value, by_evaluate = MemorySink(dedup=False), MemorySink(dedup=False)
+    context = {"targeting_key": "user-1", "country": "SE", "email": "x@example.com"}
+    for _ in range(2):
+        client = make_client(sinks=[by_get_value], exposure_context=("country",))
+        assert client.get_value("config.yes", context) is True
+        assert client.get_bool("config.yes", context) is True
+        make_client(sinks=[by_evaluate], exposure_context=("country",)).evaluate("config", context)
+    assert [e.context for e in by_get_value.exposures] == [{"country": "SE"}] * 4
+    assert [e.context for e in by_evaluate.exposures] == [{"country": "SE"}] * 2
