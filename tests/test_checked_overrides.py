@@ -119,11 +119,20 @@ def test_a_flag_one_open_client_has_may_be_overridden() -> None:
         assert checkout.evaluate("checkout", USER).reason is Reason.OVERRIDE
 
 
-def test_every_open_client_that_has_the_flag_must_have_the_variant() -> None:
+def test_a_variant_one_open_client_has_may_be_forced() -> None:
+    # another snapshot of the same test run may use the flag name for another flag
+    make_client(make_flag("checkout", "new-checkout"))
+    mine = make_client(make_flag("checkout", "on", "off", "beta"))
+    with override("checkout", "beta"):
+        assert mine.evaluate("checkout", USER).variant == "beta"
+
+
+def test_a_variant_no_open_client_has_names_every_variant_of_the_flag() -> None:
     make_client(make_flag("checkout", "on", "off", "beta"))
-    make_client(make_flag("checkout", "on", "off"))
-    with pytest.raises(OverrideError, match="beta"), override("checkout", "beta"):
+    make_client(make_flag("checkout", "on", "gamma"))
+    with pytest.raises(OverrideError) as raised, override("checkout", "delta"):
         pass
+    assert sorted(raised.value.variants) == ["beta", "gamma", "off", "on"]  # clients unordered
 
 
 def test_a_closed_client_is_not_checked_against() -> None:

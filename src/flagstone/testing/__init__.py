@@ -6,9 +6,9 @@
 
 ``override`` works as a context manager and as a decorator, nests (the innermost wins) and
 can be limited to some units. Forced resolutions have reason ``RESOLVE_REASON_OVERRIDE``
-and record no exposure. An override is checked when it is set: ``OverrideError`` if no open
-client has the flag, or an open client that has it lacks the variant; a client built while
-such an override is set raises too. ``client.override(flag, variant)`` forces a variant in one
+and record no exposure. An override is checked when it is set: ``OverrideError`` unless some
+open client has the flag with that variant; a client built while such an override is set
+raises too. ``client.override(flag, variant)`` forces a variant in one
 client only, and wins over these. With pytest, the ``flag_overrides`` fixture (installed with
 flagstone) sets overrides that are undone after each test::
 
