@@ -36,7 +36,7 @@ def make_flag(flag_id: str, *variants: str) -> dict[str, Any]:
 
 
 def snapshot(*flags: dict[str, Any]) -> dict[str, Any]:
-    return b.snapshot(*(flags or (make_flag("checkout"),)), segments=[b.segment()])
+    return b.snapshot(*(flags or (make_flag("ovr-checkout"),)), segments=[b.segment()])
 
 
 HELD: list[flagstone.Client] = []
@@ -59,10 +59,10 @@ def _no_stray_clients() -> Iterator[None]:
 
 
 def test_a_client_nobody_holds_is_not_checked_against() -> None:
-    flagstone.Client.from_dict(snapshot(make_flag("search")))  # dropped at once
+    flagstone.Client.from_dict(snapshot(make_flag("ovr-search")))  # dropped at once
     checkout = make_client()
-    with override("checkout", "off"):
-        assert checkout.evaluate("checkout", USER).reason is Reason.OVERRIDE
+    with override("ovr-checkout", "off"):
+        assert checkout.evaluate("ovr-checkout", USER).reason is Reason.OVERRIDE
 
 
 # -- process-wide: checked when set ---------------------------------------------------------
@@ -70,99 +70,101 @@ def test_a_client_nobody_holds_is_not_checked_against() -> None:
 
 def test_an_override_of_an_unknown_flag_raises_when_set() -> None:
     client = make_client()
-    with pytest.raises(OverrideError) as raised, override("chekout", "on"):
+    with pytest.raises(OverrideError) as raised, override("ovr-chekout", "on"):
         pass
-    assert raised.value.flag == "flags/chekout"
-    assert "flags/chekout" in str(raised.value) and "flags/checkout" in str(raised.value)
-    assert client.evaluate("checkout", USER).reason is Reason.MATCH  # nothing was set
+    assert raised.value.flag == "flags/ovr-chekout"
+    assert "'flags/ovr-chekout': no open client has that flag" in str(raised.value)
+    assert client.evaluate("ovr-checkout", USER).reason is Reason.MATCH  # nothing was set
 
 
 def test_an_override_of_an_unknown_variant_raises_naming_the_known_variants() -> None:
-    make_client(make_flag("checkout", "control", "treatment"))
-    with pytest.raises(OverrideError) as raised, override("checkout", "treatmnet"):
+    make_client(make_flag("ovr-checkout", "control", "treatment"))
+    with pytest.raises(OverrideError) as raised, override("ovr-checkout", "treatmnet"):
         pass
     assert raised.value.variants == ("control", "treatment")
     message = str(raised.value)
-    assert all(name in message for name in ("flags/checkout", "treatmnet", "control", "treatment"))
+    assert all(
+        name in message for name in ("flags/ovr-checkout", "treatmnet", "control", "treatment")
+    )
 
 
 def test_an_override_error_is_a_flagstone_error_and_a_lookup_error() -> None:
     make_client()
     with pytest.raises(flagstone.FlagstoneError), override("nope", "on"):
         pass
-    with pytest.raises(LookupError), override("checkout", "nope"):
+    with pytest.raises(LookupError), override("ovr-checkout", "nope"):
         pass
 
 
 def test_the_fixture_object_checks_each_override_it_sets() -> None:
     make_client()
     overrides = FlagOverrides()
-    overrides.set("checkout", "off")
+    overrides.set("ovr-checkout", "off")
     with pytest.raises(OverrideError):
-        overrides.set("checkout", "purple")
+        overrides.set("ovr-checkout", "purple")
     overrides.clear()
 
 
 def test_a_refused_override_leaves_nothing_set() -> None:
     client = make_client()
-    with pytest.raises(OverrideError), override("checkout", "purple"):
+    with pytest.raises(OverrideError), override("ovr-checkout", "purple"):
         pass
     assert not flagstone.overrides.REGISTRY and not flagstone.overrides.ACTIVE
-    assert client.evaluate("checkout", USER).variant == "on"
+    assert client.evaluate("ovr-checkout", USER).variant == "on"
 
 
 def test_a_flag_one_open_client_has_may_be_overridden() -> None:
     # several snapshots in one test run: the flag must be somewhere, not everywhere
-    make_client(make_flag("search"))
+    make_client(make_flag("ovr-search"))
     checkout = make_client()
-    with override("checkout", "off"):
-        assert checkout.evaluate("checkout", USER).reason is Reason.OVERRIDE
+    with override("ovr-checkout", "off"):
+        assert checkout.evaluate("ovr-checkout", USER).reason is Reason.OVERRIDE
 
 
 def test_a_variant_one_open_client_has_may_be_forced() -> None:
     # another snapshot of the same test run may use the flag name for another flag
-    make_client(make_flag("checkout", "new-checkout"))
-    mine = make_client(make_flag("checkout", "on", "off", "beta"))
-    with override("checkout", "beta"):
-        assert mine.evaluate("checkout", USER).variant == "beta"
+    make_client(make_flag("ovr-checkout", "new-checkout"))
+    mine = make_client(make_flag("ovr-checkout", "on", "off", "beta"))
+    with override("ovr-checkout", "beta"):
+        assert mine.evaluate("ovr-checkout", USER).variant == "beta"
 
 
 def test_a_variant_no_open_client_has_names_every_variant_of_the_flag() -> None:
-    make_client(make_flag("checkout", "on", "off", "beta"))
-    make_client(make_flag("checkout", "on", "gamma"))
-    with pytest.raises(OverrideError) as raised, override("checkout", "delta"):
+    make_client(make_flag("ovr-checkout", "on", "off", "beta"))
+    make_client(make_flag("ovr-checkout", "on", "gamma"))
+    with pytest.raises(OverrideError) as raised, override("ovr-checkout", "delta"):
         pass
     assert sorted(raised.value.variants) == ["beta", "gamma", "off", "on"]  # clients unordered
 
 
 def test_a_closed_client_is_not_checked_against() -> None:
-    make_client(make_flag("search"))
+    make_client(make_flag("ovr-search"))
     make_client().close()
-    with override("search", "off"):
+    with override("ovr-search", "off"):
         pass
-    with pytest.raises(OverrideError), override("checkout", "off"):
+    with pytest.raises(OverrideError), override("ovr-checkout", "off"):
         pass
 
 
 def test_an_override_set_with_no_client_open_is_checked_when_a_client_is_built() -> None:
     # nothing to check against when it is set
-    with override("checkout", "purple"), pytest.raises(OverrideError, match="purple"):
+    with override("ovr-checkout", "purple"), pytest.raises(OverrideError, match="purple"):
         make_client()
 
 
 def test_a_client_built_while_an_override_of_an_unknown_flag_is_set_raises() -> None:
-    with override("chekout", "on"), pytest.raises(OverrideError, match="flags/chekout"):
+    with override("ovr-chekout", "on"), pytest.raises(OverrideError, match="flags/ovr-chekout"):
         make_client()
 
 
 def test_a_client_built_while_a_valid_override_is_set_uses_it() -> None:
-    with override("checkout", "off"):
-        assert make_client().evaluate("checkout", USER).variant == "off"
+    with override("ovr-checkout", "off"):
+        assert make_client().evaluate("ovr-checkout", USER).variant == "off"
 
 
 def test_a_client_of_a_source_that_waits_is_checked_once_its_snapshot_is_in() -> None:
     body = json.dumps(snapshot()).encode()
-    with override("checkout", "purple"), pytest.raises(OverrideError):
+    with override("ovr-checkout", "purple"), pytest.raises(OverrideError):
         flagstone.Client.from_source(FunctionSource(lambda: body), wait=True)
 
 
@@ -173,10 +175,10 @@ def test_the_flag_overrides_fixture_raises_at_set(pytester: pytest.Pytester) -> 
         from tests import builders as b
 
         def test_typo(flag_overrides):
-            everyone = b.everyone_gets("flags/checkout/rules/e", "on", bucket_count=10)
-            flag = b.flag("checkout", {"on": {}, "off": {}}, [everyone])
+            everyone = b.everyone_gets("flags/ovr-checkout/rules/e", "on", bucket_count=10)
+            flag = b.flag("ovr-checkout", {"on": {}, "off": {}}, [everyone])
             with flagstone.Client.from_dict(b.snapshot(flag, segments=[b.segment()])):
-                flag_overrides.set("checkout", "offf")
+                flag_overrides.set("ovr-checkout", "offf")
         """
     )
     pytester.syspathinsert(str(__import__("pathlib").Path(__file__).resolve().parent.parent))
@@ -190,93 +192,93 @@ def test_the_flag_overrides_fixture_raises_at_set(pytester: pytest.Pytester) -> 
 
 def test_a_client_override_forces_the_variant_in_that_client_only() -> None:
     mine, other = make_client(), make_client()
-    handle = mine.override("checkout", "off")
+    handle = mine.override("ovr-checkout", "off")
     try:
-        forced = mine.evaluate("checkout", USER)
+        forced = mine.evaluate("ovr-checkout", USER)
         assert (forced.variant, forced.reason) == ("off", Reason.OVERRIDE)
-        assert other.evaluate("checkout", USER).variant == "on"
+        assert other.evaluate("ovr-checkout", USER).variant == "on"
     finally:
         handle.undo()
-    assert mine.evaluate("checkout", USER).reason is Reason.MATCH
+    assert mine.evaluate("ovr-checkout", USER).reason is Reason.MATCH
 
 
 def test_a_client_override_is_a_context_manager() -> None:
     client = make_client()
-    with client.override("checkout", "off"):
-        assert client.evaluate("checkout", USER).reason is Reason.OVERRIDE
-    assert client.evaluate("checkout", USER).reason is Reason.MATCH
+    with client.override("ovr-checkout", "off"):
+        assert client.evaluate("ovr-checkout", USER).reason is Reason.OVERRIDE
+    assert client.evaluate("ovr-checkout", USER).reason is Reason.MATCH
     assert not flagstone.overrides.ACTIVE
 
 
 def test_a_client_override_wins_over_a_process_wide_one() -> None:
-    client = make_client(make_flag("checkout", "on", "off", "beta"))
-    with override("checkout", "beta"), client.override("checkout", "off"):
-        assert client.evaluate("checkout", USER).variant == "off"
-    with client.override("checkout", "off"), override("checkout", "beta"):  # set after
-        assert client.evaluate("checkout", USER).variant == "off"
+    client = make_client(make_flag("ovr-checkout", "on", "off", "beta"))
+    with override("ovr-checkout", "beta"), client.override("ovr-checkout", "off"):
+        assert client.evaluate("ovr-checkout", USER).variant == "off"
+    with client.override("ovr-checkout", "off"), override("ovr-checkout", "beta"):  # set after
+        assert client.evaluate("ovr-checkout", USER).variant == "off"
 
 
 def test_the_process_wide_override_applies_again_when_the_clients_own_is_undone() -> None:
-    client = make_client(make_flag("checkout", "on", "off", "beta"))
-    with override("checkout", "beta"):
-        with client.override("checkout", "off"):
+    client = make_client(make_flag("ovr-checkout", "on", "off", "beta"))
+    with override("ovr-checkout", "beta"):
+        with client.override("ovr-checkout", "off"):
             pass
-        assert client.evaluate("checkout", USER).variant == "beta"
+        assert client.evaluate("ovr-checkout", USER).variant == "beta"
 
 
 def test_a_client_override_for_units_leaves_other_units_alone() -> None:
     client = make_client()
-    with client.override("checkout", "off", units=["user-1"]):
-        assert client.evaluate("checkout", USER).reason is Reason.OVERRIDE
-        assert client.evaluate("checkout", {"targeting_key": "user-2"}).reason is Reason.MATCH
+    with client.override("ovr-checkout", "off", units=["user-1"]):
+        assert client.evaluate("ovr-checkout", USER).reason is Reason.OVERRIDE
+        assert client.evaluate("ovr-checkout", {"targeting_key": "user-2"}).reason is Reason.MATCH
 
 
 def test_the_latest_client_override_wins_and_undo_in_any_order() -> None:
-    client = make_client(make_flag("checkout", "on", "off", "beta"))
-    first = client.override("checkout", "off")
-    second = client.override("checkout", "beta")
-    assert client.evaluate("checkout", USER).variant == "beta"
+    client = make_client(make_flag("ovr-checkout", "on", "off", "beta"))
+    first = client.override("ovr-checkout", "off")
+    second = client.override("ovr-checkout", "beta")
+    assert client.evaluate("ovr-checkout", USER).variant == "beta"
     second.undo()
-    assert client.evaluate("checkout", USER).variant == "off"
+    assert client.evaluate("ovr-checkout", USER).variant == "off"
     second.undo()  # twice: nothing
     first.undo()
-    assert client.evaluate("checkout", USER).reason is Reason.MATCH
+    assert client.evaluate("ovr-checkout", USER).reason is Reason.MATCH
 
 
 def test_a_client_override_is_checked_against_that_client() -> None:
     client = make_client()
-    make_client(make_flag("search"))  # another client's flags do not count
-    with pytest.raises(OverrideError, match="flags/search"):
-        client.override("search", "on")
+    make_client(make_flag("ovr-search"))  # another client's flags do not count
+    with pytest.raises(OverrideError, match="flags/ovr-search"):
+        client.override("ovr-search", "on")
     with pytest.raises(OverrideError) as raised:
-        client.override("checkout", "purple")
+        client.override("ovr-checkout", "purple")
     assert raised.value.variants == ("on", "off")
 
 
 def test_a_client_override_applies_to_every_path_of_the_client() -> None:
     client = make_client()
-    with client.override("checkout", "off"):
-        assert client.evaluate_all(USER)["flags/checkout"].reason is Reason.OVERRIDE
-        assert client.get_value("checkout.name", USER) == "off"
-        assert client.get_str("checkout.name", USER) == "off"
-        assert client.get_value_details("checkout.name", USER).reason is Reason.OVERRIDE
-        assert client.evaluate("checkout", USER, apply=False).reason is Reason.OVERRIDE
+    with client.override("ovr-checkout", "off"):
+        assert client.evaluate_all(USER)["flags/ovr-checkout"].reason is Reason.OVERRIDE
+        assert client.get_value("ovr-checkout.name", USER) == "off"
+        assert client.get_str("ovr-checkout.name", USER) == "off"
+        assert client.get_value_details("ovr-checkout.name", USER).reason is Reason.OVERRIDE
+        assert client.evaluate("ovr-checkout", USER, apply=False).reason is Reason.OVERRIDE
 
 
 def test_a_client_override_records_no_exposure() -> None:
     sink = MemorySink(dedup=False)
     client = make_client(sinks=[sink])
-    with client.override("checkout", "off"):
-        client.evaluate("checkout", USER)
-        client.get_str("checkout.name", USER)
+    with client.override("ovr-checkout", "off"):
+        client.evaluate("ovr-checkout", USER)
+        client.get_str("ovr-checkout.name", USER)
     assert sink.exposures == []
 
 
 def test_clear_overrides_and_close_remove_a_clients_own_overrides() -> None:
     client = make_client()
-    client.override("checkout", "off")
+    client.override("ovr-checkout", "off")
     client.clear_overrides()
-    assert client.evaluate("checkout", USER).reason is Reason.MATCH
-    client.override("checkout", "off")
+    assert client.evaluate("ovr-checkout", USER).reason is Reason.MATCH
+    client.override("ovr-checkout", "off")
     client.close()
     assert not flagstone.overrides.ACTIVE  # other clients are back on the fast path
