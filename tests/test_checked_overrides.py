@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import json
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -56,6 +57,12 @@ def _no_stray_clients() -> Iterator[None]:
     yield
     clear_overrides()
     HELD.clear()
+
+
+@pytest.fixture
+def no_open_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No client is open yet (clients other test modules hold stay open otherwise)."""
+    monkeypatch.setattr(flagstone.overrides, "_CLIENTS", weakref.WeakSet())
 
 
 def test_a_client_nobody_holds_is_not_checked_against() -> None:
@@ -146,22 +153,26 @@ def test_a_closed_client_is_not_checked_against() -> None:
         pass
 
 
+@pytest.mark.usefixtures("no_open_client")
 def test_an_override_set_with_no_client_open_is_checked_when_a_client_is_built() -> None:
     # nothing to check against when it is set
     with override("ovr-checkout", "purple"), pytest.raises(OverrideError, match="purple"):
         make_client()
 
 
+@pytest.mark.usefixtures("no_open_client")
 def test_a_client_built_while_an_override_of_an_unknown_flag_is_set_raises() -> None:
     with override("ovr-chekout", "on"), pytest.raises(OverrideError, match="flags/ovr-chekout"):
         make_client()
 
 
+@pytest.mark.usefixtures("no_open_client")
 def test_a_client_built_while_a_valid_override_is_set_uses_it() -> None:
     with override("ovr-checkout", "off"):
         assert make_client().evaluate("ovr-checkout", USER).variant == "off"
 
 
+@pytest.mark.usefixtures("no_open_client")
 def test_a_client_of_a_source_that_waits_is_checked_once_its_snapshot_is_in() -> None:
     body = json.dumps(snapshot()).encode()
     with override("ovr-checkout", "purple"), pytest.raises(OverrideError):
