@@ -106,10 +106,16 @@ def suite_snapshot(suite_state: dict[str, Any]) -> Any:
 
 
 @pytest.fixture(autouse=True)
-def _no_leftover_test_overrides():
-    """Every test starts and ends without process-wide test overrides."""
+def _no_leftover_test_overrides(monkeypatch: pytest.MonkeyPatch):
+    """Every test starts and ends without process-wide test overrides, and its overrides are
+    checked against the clients it opens: not against those other tests of the worker still
+    hold (module-level clients, cycles not yet collected), which would make a test's answer
+    depend on which tests ran before it in the same process."""
+    import weakref
+
     from flagstone import overrides
 
+    monkeypatch.setattr(overrides, "_CLIENTS", weakref.WeakSet())
     overrides.clear()
     yield
     overrides.clear()

@@ -34,6 +34,7 @@ PUBLIC_NAMES = [
     "MaterializationRecord",
     "MaterializationStore",
     "MemoryMaterializationStore",
+    "OverrideError",
     "Problem",
     "Reason",
     "Resolution",

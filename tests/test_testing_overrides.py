@@ -254,15 +254,18 @@ def test_get_value_reads_the_forced_variant() -> None:
         assert make_client().get_value("checkout.label", USER, "default") == "old"
 
 
-def test_override_naming_an_unknown_variant_resolves_to_an_error() -> None:
-    with override("checkout", "no-such-variant"):
-        r = make_client().evaluate("checkout", USER)
-    assert (r.reason, r.variant) == (Reason.ERROR, None)
-
-
-def test_override_naming_an_unknown_variant_carries_an_error_code() -> None:
-    with override("checkout", "no-such-variant"):
-        assert make_client().evaluate("checkout", USER).error is not None
+def test_override_naming_a_variant_a_new_snapshot_lost_resolves_to_an_error() -> None:
+    # checked when set (tests/test_checked_overrides.py); a snapshot installed afterwards
+    # cannot raise, so the flag resolves to an error instead of a silent default
+    client = make_client()
+    with override("checkout", "off"):
+        client.install(
+            flagstone.formats.parse_snapshot(
+                b.snapshot(make_flag("checkout", variant_prefix="new-"), segments=[b.segment()])
+            )
+        )
+        r = client.evaluate("checkout", USER)
+    assert (r.reason, r.variant, r.error) == (Reason.ERROR, None, flagstone.ErrorCode.GENERAL)
 
 
 # -- process-wide ----------------------------------------------------------------------------

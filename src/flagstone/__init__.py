@@ -16,6 +16,7 @@ from .errors import (
     FlagstoneError,
     IntegrityError,
     LifecycleError,
+    OverrideError,
     Problem,
     UnknownClientError,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "MaterializationRecord",
     "MaterializationStore",
     "MemoryMaterializationStore",
+    "OverrideError",
     "Problem",
     "Reason",
     "Resolution",

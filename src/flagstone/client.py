@@ -17,17 +17,21 @@ import sys
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from cachetools import LRUCache
 
 from . import overrides as _overrides
 from .errors import ConfigError, IntegrityError
 from .formats.native import ParsedSnapshot
 from .formats.reading import parse_snapshot, read_snapshot
-from .overrides import REGISTRY as _OVERRIDES
+from .overrides import ACTIVE as _OVERRIDES
+from .overrides import OverrideHandle
 from .plan import FlagPlan, PendingPlan, Plan, compile_plan
 from .plan.compile import FlagCompiler
 from .plan.resolver import retire_replaced
@@ -56,6 +60,8 @@ if TYPE_CHECKING:
 __all__ = ["Client", "ValueDetails"]
 
 logger = logging.getLogger("flagstone")
+
+_Default = TypeVar("_Default")
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,9 @@ class Client:
             if snapshot is not None
             else PendingPlan("(no snapshot yet)")
         )
+        if snapshot is not None:
+            _overrides.check_registry(self._plan)  # OverrideError: the test's own mistake
+        self._own_overrides: _overrides.Table = {}  # Client.override: full flag name → entries
         self._updater: Updater | None = None
         self._origin: tuple[str, str | None] = ("static", None)  # for status() without updater
         self._listeners: list[Callable[[str], object]] = []
@@ -146,7 +155,10 @@ class Client:
         self._events_lost = 0  # events no sink took: tracked after close, or emit_event raised
         self._lost_reported = 0  # … (both kinds) that a flush has already answered False for
         self._rejected: dict[str, int] = {}  # events not recorded, by reason (bad input)
+        self._errors = dict.fromkeys(ErrorCode, 0)  # resolutions with an error, by code
+        self._unknown_flags: LRUCache[str, None] = LRUCache(maxsize=_UNKNOWN_FLAGS_REMEMBERED)
         register_fork_hooks(self)
+        _overrides.register(self)
         if self._sinks:
             close_at_exit(self)
 
@@ -401,8 +413,11 @@ class Client:
         if wait:
             try:
                 updater.load_now()
+                if client._plan.ready:
+                    _overrides.check_registry(client._plan)
             except BaseException:
                 updater.close()  # the source's connections; the client is never returned
+                client._closed = True  # nor checked against by test overrides
                 raise
         updater.start(first_delay=refresh_interval if wait else 0.0)
         return client
@@ -422,11 +437,13 @@ class Client:
         try:
             resolve = plan.resolvers[flag]  # not found, unhashable…: see _unresolved
             if context.__class__ is not dict or _OVERRIDES:
-                resolution = _resolve_unusual(plan[flag], context)
+                resolution = _resolve_unusual(plan[flag], context, self._own_overrides)
             else:
                 resolution = resolve(context)
         except Exception:
             return self._unresolved(flag, plan)
+        if resolution._outcome.error is not None:
+            self._count_error(resolution._outcome.error)
         if apply and self._sinks and (resolution._outcome.should_apply or resolution._fallthrough):
             recorder = self._exposure_context
             self._record(
@@ -445,9 +462,19 @@ class Client:
         if type(context) is not dict:  # type(): a __class__ property could raise
             context = _as_context(context)
             if context is None:
+                for _ in plan.visible:
+                    self._count_error(ErrorCode.INVALID_CONTEXT)
                 return {flag_plan.name: _invalid_context(flag_plan) for flag_plan in plan.visible}
-        for flag_plan in plan.visible:
-            results[flag_plan.name] = self._resolve(plan, flag_plan, context)
+        own = self._own_overrides
+        for flag_plan in plan.visible:  # evaluate's work per flag, inline (no method call)
+            try:
+                forced = _test_override(flag_plan, context, own) if _OVERRIDES else None
+                resolution = flag_plan.resolve(context) if forced is None else forced
+            except Exception:
+                resolution = self._failed(flag_plan.name, plan)
+            if resolution._outcome.error is not None:
+                self._count_error(resolution._outcome.error)
+            results[flag_plan.name] = resolution
         if apply and self._sinks:
             resolve_id = uuid.uuid4().hex
             recorder = self._exposure_context
@@ -456,17 +483,6 @@ class Client:
                 if resolution.should_apply:
                     self._record(resolution, resolve_id, attributes)
         return results
-
-    def _resolve(self, plan: Plan, flag_plan: FlagPlan, context: dict[str, Any]) -> Resolution:
-        """``evaluate``'s work for one flag of a plan already chosen (no exposure)."""
-        try:
-            if _OVERRIDES:
-                forced = _test_override(flag_plan, context)
-                if forced is not None:
-                    return forced
-            return flag_plan.resolve(context)
-        except Exception:
-            return self._failed(flag_plan.name, plan)
 
     def apply(self, resolution: Resolution, context: Mapping[str, Any] | None = None) -> None:
         """Record the exposure of a resolution obtained with ``apply=False``, now that the
@@ -687,12 +703,16 @@ class Client:
         try:  # as in evaluate
             resolve = plan.resolvers[flag]
             if context.__class__ is not dict or _OVERRIDES:
-                resolution = _resolve_unusual(plan[flag], context)
+                resolution = _resolve_unusual(plan[flag], context, self._own_overrides)
             else:
                 resolution = resolve(context)
         except Exception:
-            resolution = self._unresolved(flag, plan)
-        outcome = resolution._outcome
+            resolution = self._unresolved(flag, plan)  # counted there
+            outcome = resolution._outcome
+        else:
+            outcome = resolution._outcome
+            if outcome.error is not None:
+                self._count_error(outcome.error)
         if outcome.variant is None:
             if apply and self._sinks and (outcome.should_apply or resolution._fallthrough):
                 recorder = self._exposure_context  # a client default or a fallthrough
@@ -705,6 +725,7 @@ class Client:
         if default is not None and value.__class__ is not default.__class__:
             value = _typed(value, default)
             if value is _MISMATCH:
+                self._count_error(ErrorCode.TYPE_MISMATCH)
                 return default
         if apply and self._sinks and (outcome.should_apply or resolution._fallthrough):
             recorder = self._exposure_context  # as evaluate records it
@@ -742,6 +763,7 @@ class Client:
             value = value.get(part) if isinstance(value, dict) else None
         typed = _typed(value, default)
         if typed is _MISMATCH:
+            self._count_error(ErrorCode.TYPE_MISMATCH)
             message = f"{path!r} is {type(value).__name__}, the default is {type(default).__name__}"
             return ValueDetails(
                 default, Reason.TYPE_MISMATCH, ErrorCode.TYPE_MISMATCH, message, resolution
@@ -749,6 +771,141 @@ class Client:
         if apply:
             self.apply(resolution, context)
         return ValueDetails(typed, resolution.reason, None, None, resolution)
+
+    # Typed getters: get_value with a default of one type, and a return type that says so.
+    # Each is get_value plus one class test (a value get_value returns for such a default is
+    # already of its type, or the default), so they cost what get_value costs.
+
+    def get_bool(
+        self,
+        path: str,
+        context: Mapping[str, Any] | None = None,
+        default: bool = False,
+        *,
+        apply: bool = True,
+    ) -> bool:
+        """The boolean at ``path`` (``"flag.field"``), or ``default`` when there is none or
+        it is no ``bool`` (``TYPE_MISMATCH``, counted in :meth:`stats`). Never raises;
+        records the exposure as :meth:`get_value` does."""
+        value = self.get_value(path, context, default, apply=apply)
+        return value if value.__class__ is bool else default
+
+    def get_str(
+        self,
+        path: str,
+        context: Mapping[str, Any] | None = None,
+        default: str = "",
+        *,
+        apply: bool = True,
+    ) -> str:
+        """The string at ``path``, or ``default`` when there is none or it is no string.
+        Never raises; records the exposure as :meth:`get_value` does."""
+        value = self.get_value(path, context, default, apply=apply)
+        return value if isinstance(value, str) else default
+
+    def get_int(
+        self,
+        path: str,
+        context: Mapping[str, Any] | None = None,
+        default: int = 0,
+        *,
+        apply: bool = True,
+    ) -> int:
+        """The integer at ``path``, or ``default`` when there is none or it is no ``int``:
+        a ``bool`` is not an integer here, and neither is a ``float`` (``2.0`` too). Never
+        raises; records the exposure as :meth:`get_value` does."""
+        value = self.get_value(path, context, default, apply=apply)
+        return value if isinstance(value, int) and value.__class__ is not bool else default
+
+    def get_float(
+        self,
+        path: str,
+        context: Mapping[str, Any] | None = None,
+        default: float = 0.0,
+        *,
+        apply: bool = True,
+    ) -> float:
+        """The number at ``path`` as a ``float`` (an integer is accepted and converted, a
+        ``bool`` is not), or ``default`` when there is none or it is no number. Never
+        raises; records the exposure as :meth:`get_value` does."""
+        value = self.get_value(path, context, float(default), apply=apply)
+        return value if value.__class__ is float else default
+
+    @overload
+    def get_object(
+        self,
+        path: str,
+        context: Mapping[str, Any] | None = None,
+        default: None = None,
+        *,
+        apply: bool = True,
+    ) -> dict[str, Any] | None: ...
+
+    @overload
+    def get_object(
+        self,
+        path: str,
+        context: Mapping[str, Any] | None,
+        default: _Default,
+        *,
+        apply: bool = True,
+    ) -> dict[str, Any] | _Default: ...
+
+    @overload
+    def get_object(
+        self,
+        path: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        default: _Default,
+        apply: bool = True,
+    ) -> dict[str, Any] | _Default: ...
+
+    def get_object(
+        self,
+        path: str,
+        context: Mapping[str, Any] | None = None,
+        default: Any = None,
+        *,
+        apply: bool = True,
+    ) -> Any:
+        """The JSON object (a ``dict``) at ``path``, or ``default`` when there is none or it
+        is no object (a list is not: ``get_value(path, context, [])`` reads lists). Never
+        raises; records the exposure as :meth:`get_value` does."""
+        value = self.get_value(path, context, _EMPTY_OBJECT, apply=apply)
+        return value if value is not _EMPTY_OBJECT and isinstance(value, dict) else default
+
+    # -- test overrides -----------------------------------------------------------------------
+
+    def override(
+        self, flag: str, variant: str, units: Iterable[str] | str | None = None
+    ) -> OverrideHandle:
+        """Force ``variant`` for ``flag`` in this client only (for ``units`` only, if given),
+        from now until the returned handle's ``undo()`` or the end of the ``with`` block it
+        opens: ``with client.override("checkout", "treatment"): ...``.
+
+        A client's own overrides win over the process-wide ones (``flagstone.testing``),
+        the latest first. Raises ``OverrideError`` if the snapshot being served has no such
+        flag or variant (a client still waiting for its first snapshot checks nothing).
+        Forced resolutions have reason ``RESOLVE_REASON_OVERRIDE`` and record no exposure.
+        """
+        _overrides.valid_names(flag, variant)
+        plan = self._plan
+        if plan.ready:
+            _overrides.check(flag, variant, (plan,))
+        if not self._own_overrides:  # a client dropped with overrides set releases them
+            weakref.finalize(self, _overrides.clear, self._own_overrides)
+        return OverrideHandle(self._own_overrides, flag, variant, _overrides.unit_set(units))
+
+    def clear_overrides(self) -> None:
+        """Remove every override of this client's own (the process-wide ones stay)."""
+        _overrides.clear(self._own_overrides)
+
+    def _checked_plan(self) -> Plan | None:
+        """What process-wide overrides are checked against: the plan served, if any, while
+        the client is open."""
+        plan = self._plan
+        return plan if plan.ready and not self._closed else None
 
     # -- state and lifecycle ----------------------------------------------------------------
 
@@ -847,7 +1004,13 @@ class Client:
             events :meth:`track` refused as bad input, and ``events_rejected_<reason>``
             for each reason that occurred (``invalid_event``, ``invalid_context``,
             ``no_unit``, ``invalid_unit``, ``invalid_selector``, ``invalid_value``,
-            ``invalid_properties``, ``internal_error``).
+            ``invalid_properties``, ``internal_error``);
+        ``errors``
+            resolutions answered with an error code (``evaluate``, ``evaluate_all``, the
+            ``get_*`` methods), and ``errors_<code>`` for every code, zero or not:
+            ``errors_not_ready``, ``errors_flag_not_found``, ``errors_type_mismatch`` (a
+            ``get_*`` whose value is not of the default's type), ``errors_targeting_key_error``,
+            ``errors_invalid_context``, ``errors_general``.
 
         Each sink details what it delivered and dropped in its own ``stats()``."""
         with self._lock:
@@ -855,6 +1018,7 @@ class Client:
             lost = self._lost
             events_lost = self._events_lost
             rejected = dict(self._rejected)
+            errors = dict(self._errors)
         counters["exposures_dropped"] = lost + sum(_dropped(sink, EXPOSURE) for sink in self._sinks)
         counters["events_dropped"] = events_lost + sum(
             _dropped(sink, EVENT) for sink in self._sinks
@@ -862,6 +1026,9 @@ class Client:
         counters["events_rejected"] = sum(rejected.values())
         for reason, count in sorted(rejected.items()):
             counters[f"events_rejected_{reason}"] = count
+        counters["errors"] = sum(errors.values())
+        for code, count in errors.items():
+            counters[f"errors_{code.value.lower()}"] = count
         return counters
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -886,6 +1053,7 @@ class Client:
             if self._closed:
                 return
             self._closed = True
+        self.clear_overrides()  # no longer slows the other clients' evaluations
         deadline = None if timeout is None else time.monotonic() + timeout
         for sink in self._sinks:
             begin_close(sink)
@@ -945,9 +1113,38 @@ class Client:
 
     def _unresolved(self, flag: Any, plan: Plan | None = None) -> Resolution:
         """``evaluate``'s answer when resolving ``flag`` raised: ``FLAG_NOT_FOUND`` for a flag
-        the plan does not have (or a flag argument that is no string), else ``ERROR``.
-        Never raises, whatever ``flag`` is."""
+        the plan does not have (or a flag argument that is no string), else ``ERROR``;
+        counted in ``stats()``, and a flag name not found is logged once. Never raises,
+        whatever ``flag`` is."""
         plan = self._plan if plan is None else plan
+        resolution = self._unresolved_of(flag, plan)
+        code = resolution._outcome.error
+        if code is not None:
+            self._count_error(code)
+            if code is ErrorCode.FLAG_NOT_FOUND and _is_str(flag):
+                self._warn_unknown(_flag_name(flag), plan)
+        return resolution
+
+    def _warn_unknown(self, name: str, plan: Plan) -> None:
+        """Log ``name`` at WARNING the first time it is not found (the last
+        ``_UNKNOWN_FLAGS_REMEMBERED`` names are remembered)."""
+        with self._lock:
+            if name in self._unknown_flags:
+                return
+            self._unknown_flags[name] = None
+        logger.warning(
+            "flag %r is not in snapshot %s%s; it resolves to the default (FLAG_NOT_FOUND; "
+            "logged once per flag name)",
+            name,
+            plan.version,
+            f" for client {plan.client!r}" if plan.client else "",
+        )
+
+    def _count_error(self, code: ErrorCode) -> None:
+        with self._lock:
+            self._errors[code] += 1
+
+    def _unresolved_of(self, flag: Any, plan: Plan) -> Resolution:
         try:
             known = flag in plan
         except Exception as error:  # unhashable, or a str subclass whose __hash__/__eq__ raise
@@ -975,6 +1172,13 @@ _MISMATCH = object()
 _PATHS: dict[str, tuple[str, tuple[str, ...]]] = {}
 """``get_value``'s paths already split: ``"flag.a.b"`` → ``("flag", ("a", "b"))``."""
 _MAX_PATHS = 4096
+
+_EMPTY_OBJECT: dict[str, Any] = {}
+"""get_object's default for get_value: accepts dicts only; never returned to a caller."""
+
+_UNKNOWN_FLAGS_REMEMBERED = 1024
+"""How many unknown flag names a client remembers having logged (least recently used
+forgotten first): the warning is once per name, in bounded memory."""
 
 
 def _left(deadline: float, at_most: float | None = None) -> float:
@@ -1159,9 +1363,14 @@ class ContextRecorder:
             for path in dict.fromkeys(_names(paths, "exposure_context"))
         )
 
-    def __call__(self, context: dict[str, Any]) -> dict[str, Any]:
+    def __call__(self, context: Mapping[str, Any] | None) -> dict[str, Any]:
         """The attributes to record. Never raises: an attribute that cannot be read (a
-        nested mapping whose look-ups raise) is left out."""
+        nested mapping whose look-ups raise, any attribute of a context that is no mapping)
+        is left out."""
+        if type(context) is not dict:
+            context = _as_context(context)
+            if context is None:
+                return {}
         recorded: dict[str, Any] = {}
         for path, get, parts in self._paths:
             try:
@@ -1187,7 +1396,15 @@ class ContextRecorder:
 
 
 def _key(signing_key: bytes | str | None) -> bytes | None:
-    return signing_key.encode() if isinstance(signing_key, str) else signing_key
+    """The signing key as bytes, surrounding whitespace removed as ``serve
+    --signing-key-file`` does (a key read from a file ends with a newline)."""
+    if signing_key is None:
+        return None
+    key = signing_key.encode() if isinstance(signing_key, str) else bytes(signing_key)
+    key = key.strip()
+    if not key:
+        raise ValueError("signing_key is empty")
+    return key
 
 
 def _typed(value: Any, default: Any) -> Any:
@@ -1324,7 +1541,7 @@ def _invalid_context(flag_plan: FlagPlan) -> Resolution:
     )
 
 
-def _resolve_unusual(flag_plan: FlagPlan, context: Any) -> Resolution:
+def _resolve_unusual(flag_plan: FlagPlan, context: Any, own: _overrides.Table) -> Resolution:
     """``evaluate``'s work for a context that is not a ``dict``, or while test overrides are
     set (kept apart so that the common path tests both conditions at once)."""
     if context.__class__ is not dict:
@@ -1332,14 +1549,20 @@ def _resolve_unusual(flag_plan: FlagPlan, context: Any) -> Resolution:
         if context is None:
             return _invalid_context(flag_plan)
     if _OVERRIDES:
-        forced = _test_override(flag_plan, context)
+        forced = _test_override(flag_plan, context, own)
         if forced is not None:
             return forced
     return flag_plan.resolve(context)
 
 
-def _test_override(flag_plan: FlagPlan, context: dict[str, Any]) -> Resolution | None:
-    variant = _overrides.lookup(flag_plan.name, flag_plan.unit, context)
+def _test_override(
+    flag_plan: FlagPlan, context: dict[str, Any], own: _overrides.Table
+) -> Resolution | None:
+    """The resolution a test override forces: the client's own first, then the
+    process-wide ones; ``None`` when none applies."""
+    variant = _overrides.lookup(flag_plan.name, flag_plan.unit, context, own) if own else None
+    if variant is None:
+        variant = _overrides.lookup(flag_plan.name, flag_plan.unit, context)
     if variant is None:
         return None
     version = flag_plan.no_match.snapshot_version

@@ -11,6 +11,8 @@ Every exception flagstone raises on purpose derives from ``FlagstoneError``::
      ├── AbTestNotFound         no A/B test (or override) by that name (also a LookupError)
      ├── FlagNotFound           no flag (or rule of a flag) by that name in a document being
      │                          edited (also a LookupError)
+     ├── OverrideError          a test override names a flag or a variant that the clients'
+     │                          snapshots do not have (also a LookupError)
      ├── PipelineError          exposures and events cannot be aggregated as asked: an unknown
      │                          test, metric or column, no exposures, an empty window, naive
      │                          or mixed timestamps, unreadable files (one line; also a
@@ -50,6 +52,7 @@ __all__ = [
     "FlagstoneError",
     "IntegrityError",
     "LifecycleError",
+    "OverrideError",
     "PartialDelivery",
     "PipelineError",
     "Problem",
@@ -128,6 +131,18 @@ class LifecycleError(FlagstoneError):
 class FlagNotFound(FlagstoneError, LookupError):
     """No flag (or rule of a flag) by that name in a document being edited (``python -m
     flagstone flag``)."""
+
+
+class OverrideError(FlagstoneError, LookupError):
+    """A test override (``flagstone.testing.override``, the ``flag_overrides`` fixture,
+    ``Client.override``) names a flag no open client has, or a variant its flag does not
+    have. ``flag`` is the full flag name; ``variants`` the flag's variants (empty when the
+    flag is unknown)."""
+
+    def __init__(self, message: str, *, flag: str, variants: Sequence[str] = ()) -> None:
+        self.flag = flag
+        self.variants = tuple(variants)
+        super().__init__(message)
 
 
 class AbTestNotFound(FlagstoneError, LookupError):

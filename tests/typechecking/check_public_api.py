@@ -24,12 +24,14 @@ from flagstone import (
     MaterializationRecord,
     MaterializationStore,
     MemoryMaterializationStore,
+    OverrideError,
     Problem,
     Reason,
     Resolution,
     UnknownClientError,
     ValueDetails,
 )
+from flagstone.overrides import OverrideHandle
 from flagstone.sinks import (
     BatchingSink,
     CallbackSink,
@@ -140,9 +142,48 @@ def evaluate_in_other_ways(client: Client) -> None:
     with client as same:
         assert_type(same, Client)
 
+    typed_getters(client)
+    test_overrides(client)
+
     client.evaluate("checkout-flag", {"targeting_key": "u"}, True)  # type: ignore[call-arg]
     client.evaluate_all({"targeting_key": "u"}, False)  # type: ignore[call-arg]
     client.apply("checkout-flag")  # type: ignore[arg-type]
+
+
+def typed_getters(client: Client) -> None:
+    user = {"targeting_key": "u"}
+    assert_type(client.get_bool("checkout-flag.enabled", user, False), bool)
+    assert_type(client.get_bool("checkout-flag.enabled"), bool)
+    assert_type(client.get_str("checkout-flag.layout", user, "classic"), str)
+    assert_type(client.get_int("checkout-flag.steps", user, 3), int)
+    assert_type(client.get_float("checkout-flag.ratio", user, 0.5), float)
+    assert_type(client.get_float("checkout-flag.ratio", user, 1), float)  # an int is a float
+    assert_type(client.get_object("checkout-flag", user), dict[str, Any] | None)
+    assert_type(client.get_object("checkout-flag", user, {}), dict[str, Any])
+    fallback: dict[str, Any] = {"layout": "classic"}
+    assert_type(client.get_object("checkout-flag", default=fallback), dict[str, Any])
+    assert_type(client.get_str("checkout-flag.layout", user, apply=False), str)
+    client.get_bool("checkout-flag.enabled", user, "yes")  # type: ignore[arg-type]
+    client.get_int("checkout-flag.steps", user, 2.5)  # type: ignore[arg-type]
+    client.get_str("checkout-flag.layout", user, None)  # type: ignore[arg-type]
+
+
+def test_overrides(client: Client) -> None:
+    handle = client.override("checkout-flag", "new-checkout")
+    assert_type(handle, OverrideHandle)
+    assert_type(handle.undo(), None)
+    with client.override("checkout-flag", "new-checkout", units=["u1", "u2"]) as forced:
+        assert_type(forced, OverrideHandle)
+    client.override("checkout-flag", "new-checkout", units="u1").undo()
+    client.clear_overrides()
+    client.override("checkout-flag", 2)  # type: ignore[arg-type]
+    with flagstone.testing.override("checkout-flag", "new-checkout", units="u1"):
+        pass
+    try:
+        flagstone.testing.FlagOverrides().set("checkout-flag", "typo")
+    except OverrideError as error:
+        assert_type(error.flag, str)
+        assert_type(error.variants, tuple[str, ...])
 
 
 def track_events(document: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -6,7 +6,10 @@
 
 ``override`` works as a context manager and as a decorator, nests (the innermost wins) and
 can be limited to some units. Forced resolutions have reason ``RESOLVE_REASON_OVERRIDE``
-and record no exposure. With pytest, the ``flag_overrides`` fixture (installed with
+and record no exposure. An override is checked when it is set: ``OverrideError`` unless some
+open client has the flag with that variant; a client built while such an override is set
+raises too. ``client.override(flag, variant)`` forces a variant in one
+client only, and wins over these. With pytest, the ``flag_overrides`` fixture (installed with
 flagstone) sets overrides that are undone after each test::
 
     def test_new_checkout(flag_overrides):
