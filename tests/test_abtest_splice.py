@@ -95,7 +95,9 @@ def written(document: Any, style: dict[str, Any], *, ensure_ascii: bool) -> str:
 
 
 def has_non_ascii_text(document: Any) -> bool:
-    return not json.dumps(document, ensure_ascii=False).isascii()
+    """Text that ``json.dumps(ensure_ascii=True)`` escapes and ``ensure_ascii=False`` does
+    not: every character from DEL (U+007F) up."""
+    return any(ord(char) >= 0x7F for char in json.dumps(document, ensure_ascii=False))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -268,3 +270,12 @@ def test_a_value_that_is_not_json_leaves_the_decision_to_the_caller() -> None:
     scanned = scan('{"a": 1}')
 
     assert splice(scanned, {"a": float("nan")}) is None
+
+
+def test_a_file_whose_only_escape_is_del_keeps_escaping() -> None:
+    # json.dumps(ensure_ascii=True) writes DEL (U+007F) as \u007f, ensure_ascii=False as is:
+    # the escape shows the file's style (hypothesis found {"version": "\x7f"})
+    text = json.dumps({"abtests": [], "version": "\x7f"}, ensure_ascii=True)
+    new = {"abtests": [{"name": "caf\u00e9\x7f"}], "version": "\x7f"}
+
+    assert splice(scan(text.encode()), new) == json.dumps(new, ensure_ascii=True)

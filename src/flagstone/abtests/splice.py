@@ -30,9 +30,11 @@ __all__ = ["Member", "ScannedText", "Span", "scan", "splice"]
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _INDENT = re.compile(r"[ \t]*")
-_ESCAPED_NON_ASCII = re.compile(r"(?<!\\)(?:\\\\)*\\u(?:00[89a-fA-F]|0[1-9a-fA-F]|[1-9a-fA-F])")
-"""A ``\\uXXXX`` escape of a character beyond ASCII (not an escaped backslash before a
-``u``)."""
+_ESCAPED_NON_ASCII = re.compile(
+    r"(?<!\\)(?:\\\\)*\\u(?:007[fF]|00[89a-fA-F]|0[1-9a-fA-F]|[1-9a-fA-F])"
+)
+"""A ``\\uXXXX`` escape of DEL or a character beyond ASCII (not an escaped backslash before
+a ``u``): ``json.dumps`` writes those escaped only with ``ensure_ascii=True``."""
 _DECODER = json.JSONDecoder()
 
 
