@@ -21,12 +21,11 @@ from __future__ import annotations
 import copy
 import hashlib
 from collections.abc import Callable
-from functools import cache
 from typing import Any, NamedTuple
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
-from ..model import Flag, Segment, Snapshot
+from ..model import Flag, Snapshot
 from ..model.abtests import treatment_flag
 from ..model.snapshot import SNAPSHOT
 from ..model.summaries import (
@@ -44,6 +43,7 @@ from ..model.validation import (
     summaries_may_have_problems,
 )
 from ..process.gc import release_free_memory
+from .quick import entity_validators
 from .scan import ENTITY_COLLECTIONS, Entity, NotScannable, TextIndex, Top, repeats_a_key, scan
 
 __all__ = ["FlagCompiler", "SnapshotIndex", "SnapshotParts", "Unreadable", "read_parts"]
@@ -62,11 +62,6 @@ class SnapshotIndex(NamedTuple):
     flags: list[FlagSummary]
     segments: list[SegmentSummary]
     strict: bool
-
-
-@cache
-def _entity_adapters() -> dict[str, TypeAdapter[Any]]:
-    return {"flags": TypeAdapter(Flag), "segments": TypeAdapter(Segment)}
 
 
 class SnapshotParts:
@@ -132,7 +127,7 @@ class SnapshotParts:
             text = self.index.text
             entries = text.collections[collection]
             start, end = entries.starts[position], entries.ends[position]
-            found = _entity_adapters()[collection].validate_json(text.text[start:end])
+            found = entity_validators()[collection].validate_json(text.text[start:end])
             if keep:
                 self._models[(collection, position)] = found
         elif not keep:
@@ -182,7 +177,7 @@ def read_parts(
     if previous is not None and previous.strict != strict:
         previous = None  # an entity valid in lenient mode need not be in strict mode
     shared = Shared()
-    adapters = _entity_adapters()
+    adapters = entity_validators()
     top: dict[str, Any] = {}
     keys: dict[str, list[str | None]] = {name: [] for name in ENTITY_COLLECTIONS}
     reused: dict[str, list[int | None]] = {name: [] for name in ENTITY_COLLECTIONS}
@@ -240,7 +235,7 @@ def read_parts(
 def _scan_entity(
     entity: Entity,
     previous: SnapshotIndex | None,
-    adapters: dict[str, TypeAdapter[Any]],
+    adapters: dict[str, Any],
     shared: Shared,
     keys: dict[str, list[str | None]],
     reused: dict[str, list[int | None]],
@@ -274,7 +269,7 @@ def _scan_entity(
 
 def _read_flags(
     parts: SnapshotParts,
-    adapter: TypeAdapter[Any],
+    adapter: Any,
     shared: Shared,
     strict: bool,
     compile: FlagCompiler | None,
