@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from ..model import Flag, Snapshot
 from ..model.abtests import treatment_flag
+from ..model.limits import MAX_NESTING
 from ..model.snapshot import SNAPSHOT
 from ..model.summaries import (
     FlagSummary,
@@ -153,6 +154,10 @@ class SnapshotParts:
 
 _LARGE = 1 << 20
 """A document this long (bytes) is worth giving the freed copy of its text back for."""
+
+_SHALLOW = MAX_NESTING // 2
+"""Fewer objects and arrays than this in a flag's text (which starts three levels into the
+document) and none of its values can nest beyond :data:`MAX_NESTING`."""
 
 FlagCompiler = Callable[["SnapshotParts", int, Flag], Any]
 """Called with each flag read (its position and model, in document order) once the flag is
@@ -285,17 +290,26 @@ def _read_flags(
     text = parts.index.text
     entries = text.collections.get("flags")
     summaries = parts.flags
+    opening: Any = b"{" if isinstance(text.text, bytes) else "{"
+    bracket: Any = b"[" if isinstance(text.text, bytes) else "["
     for position, at in enumerate(parts.reused["flags"]):
         if at is not None:
             continue
         assert entries is not None
+        start, end = entries.starts[position], entries.ends[position]
         try:
-            flag = adapter.validate_json(
-                text.text[entries.starts[position] : entries.ends[position]]
-            )
+            flag = adapter.validate_json(text.text[start:end])
         except ValidationError as error:
             raise Unreadable(str(error)) from None
-        problems, warnings = checks(f"$.flags[{position}]", parts.keys["flags"][position], flag)
+        # a flag whose text opens fewer objects and arrays than the nesting limit leaves
+        # cannot nest too deep: two counts (~0.3 µs) instead of looking at its values (~1 µs)
+        shallow = text.text.count(opening, start, end) + text.text.count(bracket, start, end)
+        problems, warnings = checks(
+            f"$.flags[{position}]",
+            parts.keys["flags"][position],
+            flag,
+            shallow=shallow < _SHALLOW,
+        )
         if problems or warnings:
             raise Unreadable("a flag has problems or warnings")
         summaries[position] = summarize_flag(flag, shared)
