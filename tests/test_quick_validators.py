@@ -23,7 +23,10 @@ from flagstone.model import Flag, Segment
 from .test_incremental_read import assert_reads_alike
 from .test_snapshot_mutations import EXAMPLE, with_bitsets
 
-MODELS = {"flags": TypeAdapter(Flag), "segments": TypeAdapter(Segment)}
+MODELS: dict[str, TypeAdapter[Any]] = {"flags": TypeAdapter(Flag), "segments": TypeAdapter(Segment)}
+QUICK = entity_validators.__wrapped__()
+"""Built here, as ``read_snapshot`` builds them on first use (``entity_validators`` keeps
+the first ones a process builds)."""
 
 
 @pytest.mark.parametrize("document", [EXAMPLE, with_bitsets(EXAMPLE)])
@@ -33,7 +36,7 @@ def test_the_quick_validators_build_the_models_own_models(
 ) -> None:
     for entity in document[collection].values():
         text = json.dumps(entity)
-        quick = entity_validators()[collection].validate_json(text)
+        quick = QUICK[collection].validate_json(text)
         assert type(quick) is type(MODELS[collection].validate_json(text))
         assert repr(quick) == repr(MODELS[collection].validate_json(text))
 
@@ -86,7 +89,7 @@ LEFT_TO_THE_MODELS = {
 def test_what_the_quick_validators_refuse_reads_as_the_models_read_it(name: str) -> None:
     flag = LEFT_TO_THE_MODELS[name]
     with pytest.raises(ValidationError):
-        entity_validators()["flags"].validate_json(json.dumps(flag))
+        QUICK["flags"].validate_json(json.dumps(flag))
     document = copy.deepcopy(EXAMPLE)
     document["flags"] = {"flags/f": flag}
     document["abtests"] = []
@@ -105,6 +108,6 @@ def test_a_segment_count_left_to_the_models_reads_alike() -> None:
     }
     text = json.dumps(segment)
     with pytest.raises(ValidationError):
-        entity_validators()["segments"].validate_json(text)
+        QUICK["segments"].validate_json(text)
     MODELS["segments"].validate_json(text)  # the models take it
     assert assert_reads_alike(json.dumps(document).encode())[0] == "ok"

@@ -17,6 +17,7 @@ as always (``streamed`` raises ``Unreadable`` for any ``ValidationError``).
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import Any
 
@@ -30,11 +31,28 @@ from ..model.flags import _not_null
 __all__ = ["entity_validators"]
 
 
+def _named(function: object) -> tuple[str, str] | None:
+    """A function as ``(module, qualified name)``: compared by name, not identity, so that a
+    model module imported again (a test that clears ``sys.modules``) still matches."""
+    if function is None:
+        return None
+    return getattr(function, "__module__", ""), getattr(function, "__qualname__", "")
+
+
+_NOT_A_BOOLEAN = _named(_not_a_boolean)
+_NOT_NULL = _named(_not_null)
+
+
+_building = threading.Lock()
+
+
 @cache
 def entity_validators() -> dict[str, Any]:
     """``{"flags": …, "segments": …}``: a validator (``validate_json(text)`` → model) for
-    each entity collection, built on first use."""
-    return {"flags": _quick(Flag), "segments": _quick(Segment)}
+    each entity collection, built on first use (by one thread at a time: an updater's
+    thread may be the first)."""
+    with _building:
+        return {"flags": _quick(Flag), "segments": _quick(Segment)}
 
 
 def _quick(model: type) -> Any:
@@ -56,10 +74,10 @@ def _without_calls(schema: Any) -> Any:
     if not isinstance(schema, dict):
         return schema
     if schema.get("type") == "function-before":
-        function = schema.get("function", {}).get("function")
+        function = _named(schema.get("function", {}).get("function"))
         inner = schema.get("schema")
-        if function is _not_a_boolean and isinstance(inner, dict) and inner.get("type") == "int":
+        if function == _NOT_A_BOOLEAN and isinstance(inner, dict) and inner.get("type") == "int":
             return {**_without_calls(inner), "strict": True}
-        if function is _not_null:
+        if function == _NOT_NULL:
             return _without_calls(inner)
     return {key: _without_calls(value) for key, value in schema.items()}
