@@ -3,6 +3,7 @@ goals 1-3). Printed, never asserted.
 
     python bench/bench_load.py            # everything (~3 minutes)
     python bench/bench_load.py --quick    # fewer rounds, shorter latency runs
+    python bench/bench_load.py --only load --rounds 5   # one part (load, update, latency, import)
 
 The snapshot is ``bench/snapshots.py``'s: 10 000 flags, each with one segment targeting a
 country and one 50/50 rule on ``targeting_key`` (7.8 MB of JSON).
@@ -271,19 +272,30 @@ def imports(rounds: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds, shorter runs")
+    parser.add_argument(
+        "--only",
+        choices=("load", "update", "latency", "import"),
+        help="run one part only",
+    )
+    parser.add_argument("--rounds", type=int, help="rounds of part 1 (load)")
     args = parser.parse_args()
+    parts = (args.only,) if args.only else ("load", "update", "latency", "import")
     import flagstone
 
     print(
         f"flagstone {flagstone.__version__}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
     )
-    with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / "snapshot.json"
-        path.write_bytes(snapshots.encoded(snapshots.many_flags(FLAGS)))
-        load(path, 3 if args.quick else 7)
-    update(4 if args.quick else 8, [1, 100, 1000])
-    latency(4.0 if args.quick else 10.0, 1, 1 if args.quick else 2)
-    imports(5 if args.quick else 11)
+    if "load" in parts:
+        with tempfile.TemporaryDirectory() as directory:
+            path = Path(directory) / "snapshot.json"
+            path.write_bytes(snapshots.encoded(snapshots.many_flags(FLAGS)))
+            load(path, args.rounds or (3 if args.quick else 7))
+    if "update" in parts:
+        update(4 if args.quick else 8, [1, 100, 1000])
+    if "latency" in parts:
+        latency(4.0 if args.quick else 10.0, 1, 1 if args.quick else 2)
+    if "import" in parts:
+        imports(5 if args.quick else 11)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ find: see :func:`repeats_a_key`), and a value nested beyond Python's recursion l
 from __future__ import annotations
 
 import re
+from array import array
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from json import JSONDecoder
@@ -91,8 +92,10 @@ class Entity:
 class _Collection:
     form: str  # "map" or "list"
     keys: list[str | None] = field(default_factory=list)
-    starts: list[int] = field(default_factory=list)
-    ends: list[int] = field(default_factory=list)
+    starts: array[int] = field(default_factory=lambda: array("q"))
+    ends: array[int] = field(default_factory=lambda: array("q"))
+    """Offsets as machine integers: 40 000 of them for a 10 000-flag snapshot would be
+    ~1.5 MiB as ``int`` objects in lists, ~0.3 MiB here."""
     by_hash: dict[int, int] | None = None
     """The position of the first entity with each text hash: made when an update first
     looks for a changed entity's text elsewhere (see :meth:`TextIndex.holding`), not at

@@ -62,7 +62,7 @@ def summarize_flag(flag: Flag, shared: Shared) -> FlagSummary:
     segments = tuple([rule.segment for rule in flag.rules])
     clients = tuple(flag.clients)
     return FlagSummary(
-        one(flag.name, flag.name),
+        flag.name,  # held by the compiled flag too; a unique name gains nothing from sharing
         flag.state,
         one(variants, variants),
         one(segments, segments),
@@ -71,8 +71,9 @@ def summarize_flag(flag: Flag, shared: Shared) -> FlagSummary:
     )
 
 
-def summarize_segment(segment: Segment, shared: Shared) -> SegmentSummary:
-    """The summary of ``segment``; equal parts shared through ``shared``."""
+def summarize_segment(segment: Segment, shared: Shared, key: str | None = None) -> SegmentSummary:
+    """The summary of ``segment``; equal parts shared through ``shared``, and its name the
+    string ``key`` (its map key, kept anyway) when that is equal."""
     references: tuple[str, ...] = ()
     materialized: tuple[str, ...] = ()
     targeting = segment.targeting
@@ -98,4 +99,5 @@ def summarize_segment(segment: Segment, shared: Shared) -> SegmentSummary:
             tuple(allocation.exclusivity_tags),
             tuple((r.lower, r.upper) for r in allocation.bucket_ranges),
         )
-    return SegmentSummary(shared(segment.name), references, materialized, exclusive)
+    name = key if key == segment.name else segment.name
+    return SegmentSummary(name, references, materialized, exclusive)

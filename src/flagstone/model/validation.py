@@ -1215,10 +1215,14 @@ class FlagChecks:
     ) -> None:
         self._checker = _Checker(shell, strict, segment_names, None, nesting)
 
-    def __call__(self, path: str, key: str | None, flag: Flag) -> Findings:
+    def __call__(
+        self, path: str, key: str | None, flag: Flag, *, shallow: bool = False
+    ) -> Findings:
+        """``shallow``: the caller knows no value of ``flag`` can nest too deep (its text
+        holds fewer brackets than the limit), so the nesting is not checked."""
         checker = self._checker
         checker.problems, checker.warnings = [], []
-        if checker.nesting and _flag_may_nest_too_deep(flag):
+        if checker.nesting and not shallow and _flag_may_nest_too_deep(flag):
             checker.check_values_nesting(_flag_values(path, flag))
         checker.check_flag_entry(path, key, flag)
         return Findings(checker.problems, checker.warnings)
