@@ -21,11 +21,12 @@ from __future__ import annotations
 import copy
 import hashlib
 from collections.abc import Callable
+from functools import cache
 from typing import Any, NamedTuple
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from ..model import Flag, Snapshot
+from ..model import Flag, Segment, Snapshot
 from ..model.abtests import treatment_flag
 from ..model.limits import MAX_NESTING
 from ..model.snapshot import SNAPSHOT
@@ -44,7 +45,6 @@ from ..model.validation import (
     summaries_may_have_problems,
 )
 from ..process.gc import release_free_memory
-from .quick import entity_validators
 from .scan import ENTITY_COLLECTIONS, Entity, NotScannable, TextIndex, Top, repeats_a_key, scan
 
 __all__ = ["FlagCompiler", "SnapshotIndex", "SnapshotParts", "Unreadable", "read_parts"]
@@ -63,6 +63,11 @@ class SnapshotIndex(NamedTuple):
     flags: list[FlagSummary]
     segments: list[SegmentSummary]
     strict: bool
+
+
+@cache
+def _entity_adapters() -> dict[str, TypeAdapter[Any]]:
+    return {"flags": TypeAdapter(Flag), "segments": TypeAdapter(Segment)}
 
 
 class SnapshotParts:
@@ -128,7 +133,7 @@ class SnapshotParts:
             text = self.index.text
             entries = text.collections[collection]
             start, end = entries.starts[position], entries.ends[position]
-            found = entity_validators()[collection].validate_json(text.text[start:end])
+            found = _entity_adapters()[collection].validate_json(text.text[start:end])
             if keep:
                 self._models[(collection, position)] = found
         elif not keep:
@@ -182,7 +187,7 @@ def read_parts(
     if previous is not None and previous.strict != strict:
         previous = None  # an entity valid in lenient mode need not be in strict mode
     shared = Shared()
-    adapters = entity_validators()
+    adapters = _entity_adapters()
     top: dict[str, Any] = {}
     keys: dict[str, list[str | None]] = {name: [] for name in ENTITY_COLLECTIONS}
     reused: dict[str, list[int | None]] = {name: [] for name in ENTITY_COLLECTIONS}
