@@ -442,9 +442,10 @@ class Client:
                 resolution = resolve(context)
         except Exception:
             return self._unresolved(flag, plan)
-        if resolution._outcome.error is not None:
-            self._count_error(resolution._outcome.error)
-        if apply and self._sinks and (resolution._outcome.should_apply or resolution._fallthrough):
+        outcome = resolution._outcome
+        if outcome.error is not None:
+            self._count_error(outcome.error)
+        if apply and self._sinks and (outcome.should_apply or resolution._fallthrough):
             recorder = self._exposure_context
             self._record(
                 resolution, None, None if recorder is None else _recorded(recorder, context)
