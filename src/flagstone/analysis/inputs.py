@@ -62,11 +62,11 @@ import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
-import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from flagstone.analysis.groups import GroupStats
 from flagstone.errors import ConfigError, Problem
+from flagstone.model.documents import decoded_json
 from flagstone.model.paths import join_path, key_path
 
 __all__ = [
@@ -235,17 +235,7 @@ def parse_input(
     Raises :class:`~flagstone.errors.ConfigError` naming every problem found, each with its
     JSON path; ``source`` (e.g. the file name) is mentioned in its message.
     """
-    data: Any
-    if isinstance(document, Mapping):
-        data = document
-    elif isinstance(document, str | bytes | bytearray):
-        try:
-            data = pydantic_core.from_json(document)
-        except ValueError as error:
-            raise ConfigError([Problem("$", f"not valid JSON: {error}")], source=source) from None
-    else:
-        message = f"an analysis input is a JSON object (or its text), not {type(document).__name__}"
-        raise ConfigError([Problem("$", message)], source=source)
+    data = decoded_json(document, what="an analysis input", source=source)
     if not isinstance(data, Mapping):
         raise ConfigError([Problem("$", "expected a JSON object")], source=source)
     try:

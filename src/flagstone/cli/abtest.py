@@ -111,7 +111,7 @@ from ..abtests import transitions
 from ..abtests.document import Change, Document
 from ..abtests.file_shapes import SHAPES, Shape, entry_of, reshaped, test_id_of, written_in
 from ..abtests.lifecycle import get_test, list_in_shape, list_tests
-from ..abtests.storage import DEFAULT_LOCK_TIMEOUT, edit_document, patch_document, read_document
+from ..abtests.storage import edit_document, patch_document, read_document
 from ..abtests.transitions import new_abtest_id, now_timestamp
 from ..errors import AbTestNotFound, ConfigError, DocumentLockTimeout, LifecycleError, Problem
 from ..formats import parse_snapshot
@@ -123,6 +123,8 @@ from .common import (
     EXIT_USAGE,
     PROG,
     CommandFailure,
+    add_lock_timeout,
+    add_subcommand,
     json_object_argument,
     print_json,
     report_problems,
@@ -191,13 +193,7 @@ def register(commands: Any) -> None:
     actions = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, help_: str, *, test: bool = True, edits: bool = True) -> Any:
-        sub = actions.add_parser(
-            name,
-            help=help_,
-            description=help_[:1].upper() + help_[1:] + ".",
-            epilog=_EPILOG,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
+        sub = add_subcommand(actions, name, help_, _EPILOG)
         sub.add_argument("file", metavar="FILE", help="the snapshot or experiments file (JSON)")
         if test:
             sub.add_argument(
@@ -218,14 +214,7 @@ def register(commands: Any) -> None:
             help="validate as Confidence resolves (see python -m flagstone validate --help)",
         )
         if edits:
-            sub.add_argument(
-                "--lock-timeout",
-                type=float,
-                metavar="SECONDS",
-                default=DEFAULT_LOCK_TIMEOUT,
-                help="how long to wait for another edit of FILE (default "
-                f"{DEFAULT_LOCK_TIMEOUT:g})",
-            )
+            add_lock_timeout(sub)
         return sub
 
     create = command(

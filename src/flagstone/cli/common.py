@@ -7,6 +7,7 @@ failure, one line on stderr that says why, prefixed with the command's name.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -22,6 +23,8 @@ __all__ = [
     "EXIT_USAGE",
     "PROG",
     "CommandFailure",
+    "add_lock_timeout",
+    "add_subcommand",
     "fail",
     "json_object_argument",
     "print_json",
@@ -121,3 +124,29 @@ def report_problems(file: str, error: ConfigError, prog: str = PROG) -> int:
     )
     fail(summary(file, error), prog)
     return EXIT_INVALID
+
+
+def add_subcommand(actions: Any, name: str, help_: str, epilog: str) -> Any:
+    """A subcommand of ``actions`` (an ``add_subparsers`` result) whose description is its
+    help as a sentence, followed by the command's ``epilog``."""
+    return actions.add_parser(
+        name,
+        help=help_,
+        description=help_[:1].upper() + help_[1:] + ".",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def add_lock_timeout(parser: Any, file: str = "FILE") -> None:
+    """The ``--lock-timeout`` option of a command that edits ``file`` under the lock of
+    ``flagstone.abtests.storage``."""
+    from ..abtests.storage import DEFAULT_LOCK_TIMEOUT
+
+    parser.add_argument(
+        "--lock-timeout",
+        type=float,
+        metavar="SECONDS",
+        default=DEFAULT_LOCK_TIMEOUT,
+        help=f"how long to wait for another edit of {file} (default {DEFAULT_LOCK_TIMEOUT:g})",
+    )

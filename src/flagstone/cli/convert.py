@@ -33,6 +33,7 @@ from .common import (
     EXIT_USAGE,
     PROG,
     CommandFailure,
+    add_lock_timeout,
     fail,
     print_json,
     read_file,
@@ -55,8 +56,6 @@ exit codes:
 
 def register(commands: Any) -> None:
     """Add ``convert`` to the command tree."""
-    from ..abtests.storage import DEFAULT_LOCK_TIMEOUT
-
     convert = commands.add_parser(
         "convert",
         help="write a snapshot in the other format (native or authoring)",
@@ -74,13 +73,7 @@ def register(commands: Any) -> None:
         action="store_true",
         help="validate as Confidence resolves (see python -m flagstone validate --help)",
     )
-    convert.add_argument(
-        "--lock-timeout",
-        type=float,
-        metavar="SECONDS",
-        default=DEFAULT_LOCK_TIMEOUT,
-        help=f"how long to wait for another edit of OUT (default {DEFAULT_LOCK_TIMEOUT:g})",
-    )
+    add_lock_timeout(convert, "OUT")
     convert.set_defaults(run=_run, prog=_PROG)
 
 

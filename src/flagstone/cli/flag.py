@@ -31,7 +31,16 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .common import EXIT_OK, EXIT_USAGE, PROG, CommandFailure, json_object_argument, print_json
+from .common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    PROG,
+    CommandFailure,
+    add_lock_timeout,
+    add_subcommand,
+    json_object_argument,
+    print_json,
+)
 
 __all__ = ["register"]
 
@@ -52,8 +61,6 @@ exit codes:
 
 def register(commands: Any) -> None:
     """Add ``flag`` and its subcommands to the command tree."""
-    from ..abtests.storage import DEFAULT_LOCK_TIMEOUT
-
     parser = commands.add_parser(
         "flag",
         help="create and change the flags of a hand-written (authoring) file",
@@ -66,25 +73,12 @@ def register(commands: Any) -> None:
     actions = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, help_: str, *, flag: bool = True, edits: bool = True) -> Any:
-        sub = actions.add_parser(
-            name,
-            help=help_,
-            description=help_[:1].upper() + help_[1:] + ".",
-            epilog=_EPILOG,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
+        sub = add_subcommand(actions, name, help_, _EPILOG)
         sub.add_argument("file", metavar="FILE", help="the authoring file (JSON)")
         if flag:
             sub.add_argument("flag", metavar="FLAG", help="the flag's name")
         if edits:
-            sub.add_argument(
-                "--lock-timeout",
-                type=float,
-                metavar="SECONDS",
-                default=DEFAULT_LOCK_TIMEOUT,
-                help="how long to wait for another edit of FILE (default "
-                f"{DEFAULT_LOCK_TIMEOUT:g})",
-            )
+            add_lock_timeout(sub)
         sub.set_defaults(action=name)
         return sub
 

@@ -13,10 +13,10 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any
 
-import pydantic_core
 from pydantic import TypeAdapter, ValidationError
 
 from ..errors import ConfigError, Problem
+from ..model.documents import decoded_json
 from ..model.metrics import METRICS_FILE, MetricDefinition, MetricDefinitions
 from ..model.validation import metric_definition_problems
 from .native import translate_validation_error
@@ -34,17 +34,7 @@ def parse_metrics(
     Raises :class:`~flagstone.errors.ConfigError` naming every problem found, with its JSON
     path; ``source`` (e.g. the file name) goes into the message.
     """
-    data: Any
-    if isinstance(document, Mapping):
-        data = document
-    elif isinstance(document, str | bytes | bytearray):
-        try:
-            data = pydantic_core.from_json(document)
-        except ValueError as error:
-            raise ConfigError([Problem("$", f"not valid JSON: {error}")], source=source) from None
-    else:
-        message = f"a metrics file is a JSON object (or its text), not {type(document).__name__}"
-        raise ConfigError([Problem("$", message)], source=source)
+    data = decoded_json(document, what="a metrics file", source=source)
     if not isinstance(data, Mapping):
         raise ConfigError([Problem("$", 'expected an object: {"metrics": [...]}')], source=source)
     try:

@@ -235,13 +235,7 @@ class RecordSink:
                 counters = self._counters
                 counters.emitted += 1
                 if self._closed:
-                    counters.drop("closed")
-                    self._log.warning(
-                        "closed",
-                        "%s is closed; exposure dropped (dropped so far: %s)",
-                        type(self).__name__,
-                        counters.dropped_by_reason,
-                    )
+                    self._drop_closed(counters, "closed", "exposure")
                     return
                 try:
                     if not self._write_exposure(exposure):
@@ -261,6 +255,18 @@ class RecordSink:
         except Exception:  # pragma: no cover - defensive: emit must never raise
             logger.exception("unexpected error in %s.emit", type(self).__name__)
 
+    def _drop_closed(self, counters: Counters, key: str, what: str) -> None:
+        """Count and report (rate-limited under ``key``) an exposure or event that came
+        after :meth:`close` (holding the lock)."""
+        counters.drop("closed")
+        self._log.warning(
+            key,
+            "%s is closed; %s dropped (dropped so far: %s)",
+            type(self).__name__,
+            what,
+            counters.dropped_by_reason,
+        )
+
     def _write_exposure(self, exposure: Exposure) -> bool:
         """Write one exposure now (holding the lock): ``False`` if it is a repeat, raises if
         the write fails. Sinks that want record dicts rather than JSON lines override it
@@ -278,13 +284,7 @@ class RecordSink:
                 counters = self._event_counters
                 counters.emitted += 1
                 if self._closed:
-                    counters.drop("closed")
-                    self._log.warning(
-                        "closed-event",
-                        "%s is closed; event dropped (dropped so far: %s)",
-                        type(self).__name__,
-                        counters.dropped_by_reason,
-                    )
+                    self._drop_closed(counters, "closed-event", "event")
                     return
                 try:
                     self._write(self._event_builder.build((event,)))
