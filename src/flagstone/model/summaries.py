@@ -55,14 +55,20 @@ class Shared:
         return self._seen.setdefault(value, value)
 
 
-def summarize_flag(flag: Flag, shared: Shared) -> FlagSummary:
-    """The summary of ``flag``; equal parts shared through ``shared``."""
+def summarize_flag(flag: Flag, shared: Shared, names: dict[str, str] | None = None) -> FlagSummary:
+    """The summary of ``flag``; equal parts shared through ``shared``, and names that are
+    keys of ``names`` (the document's map keys) as the string found there."""
     one = shared.one
     variants = tuple([variant.name for variant in flag.variants])
-    segments = tuple([rule.segment for rule in flag.rules])
+    if names:
+        segments = tuple([names.get(rule.segment, rule.segment) for rule in flag.rules])
+        name = names.get(flag.name, flag.name)
+    else:
+        segments = tuple([rule.segment for rule in flag.rules])
+        name = flag.name
     clients = tuple(flag.clients)
     return FlagSummary(
-        flag.name,  # held by the compiled flag too; a unique name gains nothing from sharing
+        name,  # held by the compiled flag too; a unique name gains nothing from sharing
         flag.state,
         one(variants, variants),
         one(segments, segments),

@@ -102,7 +102,7 @@ def compile_plan(
             compiled = parts.compiled  # the flags compiled while they were read
         else:
             client = _client_for(parts.shell, client_secret)
-            build = _Build(parts.shell, _Sources(parts), parsed.version, client, store)
+            build = _Build(parts.shell, _Sources(parts), parsed.version, client, store, parts.names)
         reused = _reusable(parts, previous, client_secret, store, build.instances_by_flag)
         plan = build.plan(_flag_plans(parts, build, reused, compiled))
         if isinstance(compiler, FlagCompiler):
@@ -133,7 +133,9 @@ class FlagCompiler:
     def build(self, parts: SnapshotParts) -> _Build:
         if self._build is None:
             client = _client_for(parts.shell, self.client_secret)
-            self._build = _Build(parts.shell, _Sources(parts), parts.version, client, self.store)
+            self._build = _Build(
+                parts.shell, _Sources(parts), parts.version, client, self.store, parts.names
+            )
         return self._build
 
     def release(self) -> None:
@@ -285,8 +287,12 @@ class _Build:
         version: str,
         client: ClientEntry | None,
         store: MaterializationStore | None,
+        names: dict[str, str] | None = None,
     ) -> None:
         self.version = version
+        self.names = names or {}
+        """Flag and segment names → the equal string the plan holds (see
+        ``SnapshotParts.names``)."""
         self.store = store
         self.environments = (
             frozenset(client.client_credential.environments) if client else frozenset()
@@ -339,7 +345,8 @@ class _Build:
         selectors = [i.flags.targeting_key_selector for i in instances]
         selectors += [rule.targeting_key_selector for rule in flag.rules]
         selector = next((selector for selector in selectors if selector), "targeting_key")
-        flag_plan = FlagPlan(flag, tuple(rules), variants, self.store, cell, selector)
+        name = self.names.get(flag.name, flag.name)
+        flag_plan = FlagPlan(flag, tuple(rules), variants, self.store, cell, selector, name)
         flag_plan.resolve = resolver_for(flag_plan)
         return flag_plan
 
@@ -370,6 +377,7 @@ class _Build:
         spec = rule.assignment_spec
         assert spec is not None
         shared = self.shared
+        names = self.names
         materialization = rule.materialization_spec
         read = materialization.read_materialization if materialization else ""
         write = materialization.write_materialization if materialization else ""
@@ -397,12 +405,12 @@ class _Build:
                 if everyone and ranges == whole:
                     catch_all = "fallback" if after else "only"
             outcome = PlanOutcome(
-                flag.name,
+                names.get(flag.name, flag.name),
                 Reason.MATCH,
                 variant=name,
                 value=value,
                 rule=rule.name,
-                segment=rule.segment,
+                segment=names.get(rule.segment, rule.segment),
                 assignment_id=assignment.assignment_id,
                 targeting_key_selector=rule.targeting_key_selector,
                 should_apply=True,

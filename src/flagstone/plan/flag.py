@@ -101,6 +101,7 @@ class FlagPlan:
     __slots__ = (
         "__weakref__",
         "_errors",
+        "_variants",
         "active",
         "cell",
         "name",
@@ -110,7 +111,6 @@ class FlagPlan:
         "short_name",
         "store",
         "unit",
-        "variants",
     )
 
     def __init__(
@@ -121,12 +121,17 @@ class FlagPlan:
         store: MaterializationStore | None,
         version: str | VersionCell,
         selector: str = "targeting_key",
+        name: str | None = None,
     ) -> None:
-        self.name = flag.name
+        self.name = flag.name if name is None else name
+        """The flag's full name (``name``: an equal string to hold instead of the model's)."""
         self.short_name = flag.name.split("/", 1)[-1]
         self.active = flag.state == ACTIVE
         self.rules = rules
-        self.variants = variants
+        self._variants = tuple(item for pair in variants.items() for item in pair)
+        """``(name, frozen value, name, value, …)``: a flat tuple holds a flag's variants in
+        ~90 bytes where a ``dict`` takes ~230 (10 000 flags: 1.3 MiB); only test overrides
+        look a variant up by name."""
         self.store = store
         self.cell = version if isinstance(version, VersionCell) else VersionCell(version)
         """The version of the snapshot the flag is served from (see :class:`VersionCell`)."""
@@ -184,10 +189,17 @@ class FlagPlan:
         ``rebuild`` makes a flag's resolver (``flagstone.plan.resolver.resolver_for``)."""
         self.resolve = partial(_resolve_retired, weakref.ref(self), rebuild)
 
+    @property
+    def variants(self) -> dict[str, Any]:
+        """Variant name (as defined) → its frozen value, in the order defined."""
+        flat = self._variants
+        return dict(zip(flat[::2], flat[1::2], strict=True))
+
     def variant_value(self, variant: str) -> tuple[str, Any] | None:
         """``(name as defined, frozen value)`` of a variant given by full or short name."""
-        name = variant_named(self.variants, variant)
-        return (name, self.variants[name]) if name is not None else None
+        variants = self.variants
+        name = variant_named(variants, variant)
+        return (name, variants[name]) if name is not None else None
 
 
 class Plan(dict[str, FlagPlan]):

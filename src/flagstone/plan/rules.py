@@ -155,12 +155,14 @@ class CompiledRule:
     """A rule ready for the rule loop in ``flagstone.plan.resolver``."""
 
     __slots__ = (
+        "_find",
+        "_ranges",
         "active",
         "allocation",
+        "assignments",
         "blank_selector",
         "bucket_count",
         "by_variant",
-        "find",
         "full_variant",
         "gate",
         "ignore_targeting",
@@ -168,7 +170,6 @@ class CompiledRule:
         "name",
         "needs_store",
         "overrides",
-        "ranges",
         "read_materialization",
         "salt",
         "selector",
@@ -220,16 +221,10 @@ class CompiledRule:
         self.overrides = overrides or None
         self.window = window
         self.active = active
-        ranges = sorted(
-            (lower, upper, assignment)
-            for assignment in assignments
-            for lower, upper in assignment.ranges
-        )
-        self.ranges: tuple[tuple[int, int, CompiledAssignment], ...] = tuple(ranges)
-        self.find: Callable[[int], CompiledAssignment | None] | None = (
-            range_finder(ranges) if len(ranges) > SCAN_LIMIT else None
-        )
-        """Bisection over ``ranges`` when there are many (else ``None``: scan them)."""
+        self.assignments = tuple(assignments)
+        """The rule's assignments, in the order written."""
+        self._ranges: tuple[tuple[int, int, CompiledAssignment], ...] | None = None
+        self._find: Callable[[int], CompiledAssignment | None] | None = None
         self.single = _covering_assignment(assignments, bucket_count)
         """The assignment holding every bucket, if any: a unit's bucket need not be hashed."""
         self.full_variant = _full_variant(assignments, bucket_count)
@@ -246,15 +241,48 @@ class CompiledRule:
         """Variant name (full and short) → its assignments; only rules that read sticky
         assignments need it."""
 
+    @property
+    def ranges(self) -> tuple[tuple[int, int, CompiledAssignment], ...]:
+        """Every range of the rule as ``(lower, upper, assignment)``, in bucket order.
+
+        Made when first needed (the rule loop's :meth:`assignment_at`): the single-rule
+        resolver serves most rules from its table of cells and never asks, and the ranges of
+        a 10 000-flag snapshot hold ~1.7 MiB. Two threads that make them at once make equal
+        tuples; either is kept."""
+        ranges = self._ranges
+        if ranges is None:
+            ranges = tuple(
+                sorted(
+                    (
+                        (lower, upper, assignment)
+                        for assignment in self.assignments
+                        for lower, upper in assignment.ranges
+                    ),
+                    key=_lower,
+                )
+            )
+            if len(ranges) > SCAN_LIMIT:
+                self._find = range_finder(ranges)
+            self._ranges = ranges
+        return ranges
+
     def assignment_at(self, bucket: int) -> CompiledAssignment | None:
         """The assignment whose range holds ``bucket`` (validation guarantees the ranges of
-        a rule do not overlap), or ``None`` for a bucket in a gap."""
-        if self.find is not None:
-            return self.find(bucket)
-        for lower, upper, assignment in self.ranges:
+        a rule do not overlap), or ``None`` for a bucket in a gap: by a scan when the rule
+        has few ranges, else by bisection."""
+        ranges = self._ranges
+        if ranges is None:
+            ranges = self.ranges
+        if self._find is not None:
+            return self._find(bucket)
+        for lower, upper, assignment in ranges:
             if bucket < upper:
                 return assignment if bucket >= lower else None
         return None
+
+
+def _lower(entry: tuple[int, int, CompiledAssignment]) -> int:
+    return entry[0]
 
 
 def _full_variant(
