@@ -196,7 +196,8 @@ class SegmentCompiler:
         # look-ups of a 10 000-flag snapshot (~1 MiB held through the load)
         entries = self._targeting_entries if targeting_only else self._gate_entries
         if name not in entries:
-            self._compile(name)
+            if name not in self._gates:
+                self._compile(name)
             if name not in self._referring:
                 predicate = self._targetings[name] if targeting_only else self._gates[name]
             else:
@@ -264,22 +265,24 @@ class SegmentCompiler:
 
     def _compile_targeting(self, name: str, targeting: Targeting | None) -> Predicate | None:
         predicate = compile_targeting(targeting, self._reference, self._materialized, self._shared)
-        if (
-            targeting is not None
-            and targeting.expression is not None
-            and any(criterion.segment is not None for criterion in targeting.criteria.values())
-        ):
-            uses = _references_used(targeting.expression)
-            reached = [  # once per ref: an expression naming a criterion twice is two paths
-                criterion.segment.segment
-                for criterion_id, criterion in targeting.criteria.items()
-                if criterion.segment is not None and criterion.segment.segment in self._segments
-                for _ in range(uses[criterion_id])
-            ]
-            if reached:
-                self._referring.add(name)
-                self._references[name] = reached
-                self._kept[name] = targeting
+        if targeting is None or targeting.expression is None:
+            return predicate
+        for criterion in targeting.criteria.values():
+            if criterion.segment is not None:
+                break
+        else:
+            return predicate  # references no segment (most): nothing more to note
+        uses = _references_used(targeting.expression)
+        reached = [  # once per ref: an expression naming a criterion twice is two paths
+            criterion.segment.segment
+            for criterion_id, criterion in targeting.criteria.items()
+            if criterion.segment is not None and criterion.segment.segment in self._segments
+            for _ in range(uses[criterion_id])
+        ]
+        if reached:
+            self._referring.add(name)
+            self._references[name] = reached
+            self._kept[name] = targeting
         return predicate
 
     def _reference(self, target: str) -> Predicate:

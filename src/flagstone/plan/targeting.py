@@ -275,15 +275,14 @@ def _compile_attribute(
 
 def _plain_strings(criterion: AttributeCriterion) -> frozenset[str] | None:
     """The strings of an ``eqRule`` or all-string ``setRule``, the commonest criteria."""
-    if criterion.eq_rule is not None and criterion.eq_rule.value is not None:
-        values = [criterion.eq_rule.value]
-    elif criterion.set_rule is not None and criterion.set_rule.values:
-        values = criterion.set_rule.values
-    else:
-        return None
-    if any(value.kind != "string" for value in values):
-        return None
-    return frozenset(value.string_value for value in values)  # type: ignore[misc]
+    eq_rule = criterion.eq_rule
+    if eq_rule is not None and eq_rule.value is not None:
+        string = eq_rule.value.string_value  # a value has one kind (validation)
+        return frozenset((string,)) if string is not None else None
+    if criterion.set_rule is not None and criterion.set_rule.values:
+        strings = [value.string_value for value in criterion.set_rule.values]
+        return None if None in strings else frozenset(strings)  # type: ignore[arg-type]
+    return None
 
 
 def string_among_spec(predicate: Predicate | None) -> tuple[str, frozenset[str]] | None:
@@ -422,6 +421,11 @@ def compile_targeting(
     """
     if targeting is None or targeting.expression is None:
         return None
+    ref = targeting.expression.ref
+    if ref is not None:  # one criterion, the commonest targeting: no closure to make
+        found = targeting.criteria.get(ref)
+        if found is not None and found.attribute is not None:
+            return _compile_attribute(found.attribute, shared)
     compiled: dict[str, Predicate] = {}
 
     def criterion(criterion_id: str) -> Predicate:
