@@ -67,11 +67,16 @@ class FrozenList(list[Any]):
         return list.__repr__(self)
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+"""Exact types no value needs to look into (one set look-up where ``isinstance`` against
+three classes costs ~3 times as much, for each item of 20 000 variant values)."""
+
+
 def freeze(value: Any) -> Any:
     """A deeply read-only copy of a JSON value (dicts and lists frozen, scalars as they are)."""
     if isinstance(value, dict):
         for item in value.values():
-            if isinstance(item, dict | list | tuple):
+            if item.__class__ not in _SCALARS and isinstance(item, dict | list | tuple):
                 return FrozenDict({key: freeze(item) for key, item in value.items()})
         return FrozenDict(value)  # scalars only (most variant values): copied in one call
     if isinstance(value, list | tuple):

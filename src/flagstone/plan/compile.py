@@ -240,6 +240,8 @@ class _Sources(Mapping[str, SegmentSource]):
     def __init__(self, parts: SnapshotParts) -> None:
         self._parts = parts
         self._positions = {summary.name: index for index, summary in enumerate(parts.segments)}
+        self.has = self._positions.__contains__
+        """Whether a segment of that name exists, without a Python call."""
 
     def __getitem__(self, name: str) -> SegmentSource:
         segment = self._parts.model("segments", self._positions[name], keep=False)
@@ -316,6 +318,12 @@ class _Build:
         )
         self.shared: dict[Any, Any] = {}
         """One instance of equal bucket-range tuples (and the like) across flags."""
+        self.has_segment = (
+            sources.has
+            if isinstance(sources, _Sources) and not abtest_sources
+            else self.segments.__contains__
+        )
+        """Whether the snapshot defines a segment (one C call for the snapshot's own)."""
 
     def sees(self, clients: Iterable[str]) -> bool:
         """Whether this client sees a flag listing ``clients``."""
@@ -342,9 +350,13 @@ class _Build:
                 if compiled is not None:
                     rules.append(compiled)
             rules.extend(self._flag_rules(flag, variants, cell, after=bool(rules)))
-        selectors = [i.flags.targeting_key_selector for i in instances]
-        selectors += [rule.targeting_key_selector for rule in flag.rules]
-        selector = next((selector for selector in selectors if selector), "targeting_key")
+        selector = "targeting_key"  # the first selector given, A/B tests' before rules'
+        for given in [i.flags.targeting_key_selector for i in instances] + [
+            rule.targeting_key_selector for rule in flag.rules
+        ]:
+            if given:
+                selector = given
+                break
         name = self.names.get(flag.name, flag.name)
         flag_plan = FlagPlan(flag, tuple(rules), variants, self.store, cell, selector, name)
         flag_plan.resolve = resolver_for(flag_plan)
@@ -360,7 +372,7 @@ class _Build:
                 continue
             if rule.environments and not self.environments.intersection(rule.environments):
                 continue
-            if rule.segment not in self.segments or rule.assignment_spec is None:
+            if not self.has_segment(rule.segment) or rule.assignment_spec is None:
                 continue  # lenient mode only: strict validation rejects both
             yield self._compile_rule(flag, rule, variants, cell, after=after)
             after = True
@@ -389,7 +401,7 @@ class _Build:
             kind = assignment.kind
             if kind is None:
                 continue
-            ranges = tuple((r.lower, r.upper) for r in assignment.bucket_ranges)
+            ranges = tuple([(r.lower, r.upper) for r in assignment.bucket_ranges])
             ranges = shared.setdefault(ranges, ranges)  # ((0, 5000),) once, not per rule
             if kind == "fallthrough":
                 assignments.append(

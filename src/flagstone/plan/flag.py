@@ -8,6 +8,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable
 from functools import partial
+from itertools import chain
 from typing import Any, cast
 
 from ..model import Flag
@@ -128,7 +129,7 @@ class FlagPlan:
         self.short_name = flag.name.split("/", 1)[-1]
         self.active = flag.state == ACTIVE
         self.rules = rules
-        self._variants = tuple(item for pair in variants.items() for item in pair)
+        self._variants = tuple(chain.from_iterable(variants.items()))
         """``(name, frozen value, name, value, …)``: a flat tuple holds a flag's variants in
         ~90 bytes where a ``dict`` takes ~230 (10 000 flags: 1.3 MiB); only test overrides
         look a variant up by name."""

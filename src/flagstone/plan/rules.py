@@ -299,8 +299,13 @@ def _covering_assignment(
     """The assignment that holds every bucket, if there is one: then the bucket does not
     matter, and neither a hash nor even a unit is needed."""
     for assignment in assignments:
+        ranges = assignment.ranges
+        if len(ranges) == 1:  # the common case, without sorting (~1 µs a rule)
+            if ranges[0][0] <= 0 and ranges[0][1] >= bucket_count:
+                return assignment
+            continue
         reach = 0
-        for lower, upper in sorted(assignment.ranges):
+        for lower, upper in sorted(ranges):
             if lower > reach:
                 break
             reach = max(reach, upper)
