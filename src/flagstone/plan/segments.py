@@ -163,6 +163,9 @@ class SegmentCompiler:
         self._targeting_entries: dict[str, Predicate | None] = {}
         self._allocations: dict[str, AllocationPlan] = {}
         self._checks: dict[str, AllocationCheck | None] = {}
+        self._by_targeting: dict[int, tuple[Targeting, Predicate | None]] = {}
+        """The predicate of each targeting object compiled (kept with it: an id is unique
+        only while its object lives)."""
 
     def __contains__(self, name: str) -> bool:
         return name in self._segments
@@ -264,14 +267,23 @@ class SegmentCompiler:
             self._gates[current] = _both(predicate, check)
 
     def _compile_targeting(self, name: str, targeting: Targeting | None) -> Predicate | None:
-        predicate = compile_targeting(targeting, self._reference, self._materialized, self._shared)
         if targeting is None or targeting.expression is None:
-            return predicate
+            return None
         for criterion in targeting.criteria.values():
             if criterion.segment is not None:
                 break
         else:
-            return predicate  # references no segment (most): nothing more to note
+            # references no segment (most): compiled once per targeting object, which
+            # segments read alike share (see formats.streamed._after_name)
+            found = self._by_targeting.get(id(targeting))
+            if found is not None and found[0] is targeting:
+                return found[1]
+            predicate = compile_targeting(
+                targeting, self._reference, self._materialized, self._shared
+            )
+            self._by_targeting[id(targeting)] = (targeting, predicate)
+            return predicate
+        predicate = compile_targeting(targeting, self._reference, self._materialized, self._shared)
         uses = _references_used(targeting.expression)
         reached = [  # once per ref: an expression naming a criterion twice is two paths
             criterion.segment.segment

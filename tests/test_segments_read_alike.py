@@ -1,0 +1,131 @@
+"""Segments whose texts are the same after their names are validated once and the others
+renamed (issue 15, goal 1): each reads exactly as if validated on its own.
+
+The reference is ``parse_snapshot``, which validates the whole document as one model; the
+shortcut is seen at work when the segments' targeting objects are one object.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flagstone import Client
+from flagstone.formats.native import read_snapshot
+
+from .test_incremental_read import assert_reads_alike
+
+
+def targeting(country: str) -> dict[str, Any]:
+    return {
+        "criteria": {
+            "c": {
+                "attribute": {
+                    "attributeName": "country",
+                    "eqRule": {"value": {"stringValue": country}},
+                }
+            }
+        },
+        "expression": {"ref": "c"},
+    }
+
+
+def document(segments: list[dict[str, Any]]) -> dict[str, Any]:
+    flags = []
+    for index, segment in enumerate(segments):
+        flags.append(
+            {
+                "name": f"flags/f{index}",
+                "variants": [{"name": "on", "value": {"on": True}}],
+                "rules": [
+                    {
+                        "name": f"flags/f{index}/rules/r",
+                        "segment": segment["name"],
+                        "assignmentSpec": {
+                            "bucketCount": 10,
+                            "assignments": [
+                                {
+                                    "assignmentId": "on",
+                                    "variant": {"variant": "on"},
+                                    "bucketRanges": [{"lower": 0, "upper": 10}],
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        )
+    return {"account": {"name": "accounts/a"}, "flags": flags, "segments": segments}
+
+
+ALIKE = [
+    {"name": "segments/a", "targeting": targeting("SE")},
+    {"name": "segments/b", "targeting": targeting("SE")},
+    {"name": "segments/c", "targeting": targeting("NO")},
+    {"name": "segments/d", "targeting": targeting("SE")},
+    {"name": "segments/e"},
+    {"name": "segments/f"},
+]
+
+
+def segment_models(raw: str | bytes) -> list[Any]:
+    parsed = read_snapshot(raw, strict=True)
+    parts = parsed.parts
+    assert parts is not None, "read entity by entity"
+    return [parts.model("segments", i) for i in range(len(parts.segments))]
+
+
+@pytest.mark.parametrize("separators", [(",", ":"), (", ", ": ")], ids=["compact", "spaced"])
+@pytest.mark.parametrize("as_bytes", [True, False], ids=["bytes", "text"])
+def test_segments_alike_but_for_the_name_read_as_if_validated_each(
+    separators: tuple[str, str], as_bytes: bool
+) -> None:
+    text = json.dumps(document(ALIKE), separators=separators)
+    raw: str | bytes = text.encode() if as_bytes else text
+    assert_reads_alike(raw)
+    models = segment_models(raw)
+    assert [model.name for model in models] == [segment["name"] for segment in ALIKE]
+    assert models[0].targeting is models[1].targeting is models[3].targeting  # shared
+    assert models[2].targeting is not models[0].targeting
+
+
+def test_a_name_written_with_an_escape_is_validated_on_its_own() -> None:
+    text = json.dumps(document(ALIKE), separators=(",", ":"))
+    text = text.replace('"name":"segments/b"', '"name":"segments\\/b"', 1)
+    assert_reads_alike(text)
+    models = segment_models(text)
+    assert models[1].name == "segments/b"
+    assert models[1].targeting is not models[0].targeting
+
+
+def test_a_segment_whose_name_is_not_first_is_validated_on_its_own() -> None:
+    segments = [dict(segment) for segment in ALIKE]
+    segments[1] = {"targeting": targeting("SE"), "name": "segments/b"}
+    text = json.dumps(document(segments), separators=(",", ":"))
+    assert_reads_alike(text)
+    models = segment_models(text)
+    assert models[1].targeting is not models[0].targeting
+    assert models[3].targeting is models[0].targeting
+
+
+def test_a_bad_segment_after_a_good_twin_is_refused_alike() -> None:
+    segments = [dict(segment) for segment in ALIKE]
+    segments[1] = {"name": "segments/b", "targeting": targeting("SE"), "unknown": 1}
+    assert_reads_alike(json.dumps(document(segments), separators=(",", ":")))
+
+
+def test_renamed_segments_resolve_as_their_own(tmp_path: Path) -> None:
+    path = tmp_path / "flags.json"
+    path.write_text(json.dumps(document(ALIKE), separators=(",", ":")))
+    client = Client.from_file(path)
+    for country, expected in (("SE", {"f0", "f1", "f3", "f4", "f5"}), ("NO", {"f2", "f4", "f5"})):
+        context = {"targeting_key": "u", "country": country}
+        matched = {
+            name.split("/", 1)[1]
+            for name, resolution in client.evaluate_all(context).items()
+            if resolution.variant is not None
+        }
+        assert matched == expected
