@@ -129,3 +129,12 @@ def test_renamed_segments_resolve_as_their_own(tmp_path: Path) -> None:
             if resolution.variant is not None
         }
         assert matched == expected
+
+
+def test_a_key_written_twice_after_a_good_twin_is_refused_alike() -> None:
+    text = json.dumps(document(ALIKE), separators=(",", ":"))
+    twice = json.dumps(targeting("SE"), separators=(",", ":"))
+    doubled = f'"name":"segments/b","targeting":{twice},"targeting":{twice}}}'
+    text = text.replace(f'"name":"segments/b","targeting":{twice}}}', doubled, 1)
+    assert doubled in text
+    assert_reads_alike(text)
