@@ -113,8 +113,10 @@ class SnapshotParts:
         self.reused = reused
         self._models = models
         self.against = against
-        self.compiled: dict[int, Any] = {}
-        """What ``read_parts``'s ``compile`` made of each flag read, by position."""
+        self.compiled: list[Any] = []
+        """What ``read_parts``'s ``compile`` made of each flag read, by position (``None``
+        for one it did not compile). A list: ``int`` keys held to the end of a load leave
+        holes among the plan's objects when freed (~0.3 MiB of 10 000 flags)."""
         self.compiler: FlagCompiler | None = None
         """That ``compile``."""
         self.version = ""
@@ -357,6 +359,7 @@ def _read_flags(
     ``compile`` (its model then let go) or is kept. The flags named in ``tested`` (by an
     A/B test) are returned instead of compiled."""
     deferred: list[tuple[int, Flag]] = []
+    parts.compiled = [None] * len(parts.reused["flags"])
     shell = parts.shell
     segment_names = [summary.name for summary in parts.segments]
     checks = FlagChecks(shell, strict=strict, segment_names=segment_names, nesting=True)

@@ -96,7 +96,7 @@ def compile_plan(
             flags = (flag for _, _, flag in snapshot.flag_entries())
             return build.plan(build.compile(flag) for flag in flags if build.sees(flag.clients))
         compiler = parts.compiler
-        compiled: dict[int, Any] = {}
+        compiled: list[Any] = []
         if isinstance(compiler, FlagCompiler) and compiler.serves(client_secret, store):
             build = compiler.build(parts)
             compiled = parts.compiled  # the flags compiled while they were read
@@ -157,12 +157,14 @@ def _flag_plans(
     parts: SnapshotParts,
     build: _Build,
     reused: dict[str, FlagPlan],
-    compiled: dict[int, Any],
+    compiled: list[Any],
 ) -> Iterator[FlagPlan]:
     for position, summary in enumerate(parts.flags):
         if not build.sees(summary.clients):
             continue
-        flag_plan = reused.get(summary.name) or compiled.get(position)
+        flag_plan = reused.get(summary.name) or (
+            compiled[position] if position < len(compiled) else None
+        )
         if flag_plan is None:
             flag_plan = build.compile(parts.model("flags", position, keep=False))
         yield flag_plan
