@@ -138,3 +138,25 @@ def test_a_key_written_twice_after_a_good_twin_is_refused_alike() -> None:
     text = text.replace(f'"name":"segments/b","targeting":{twice}}}', doubled, 1)
     assert doubled in text
     assert_reads_alike(text)
+
+
+def test_segments_alike_but_for_what_follows_their_targeting_read_as_their_own() -> None:
+    segments = [
+        {"name": "segments/a", "targeting": targeting("SE")},
+        {"name": "segments/b", "targeting": targeting("SE"), "allocation": {"proportion": 0.5}},
+        {"name": "segments/c", "targeting": targeting("SE"), "allocation": {"proportion": 0.25}},
+        {"name": "segments/d", "targeting": targeting("SE"), "allocation": {"proportion": 0.5}},
+        {"name": "segments/e", "targeting": targeting("SEE")},
+        {"name": "segments/f", "targeting": targeting("SEE")},
+    ]
+    text = json.dumps(document(segments), separators=(",", ":"))
+    assert_reads_alike(text)
+    models = segment_models(text)
+    assert [m.allocation for m in models[1:4]] == [
+        models[1].allocation,
+        models[2].allocation,
+        models[1].allocation,
+    ]
+    assert models[2].allocation != models[1].allocation
+    assert models[3].allocation is models[1].allocation  # read as segments/b renamed
+    assert models[5].targeting is models[4].targeting  # a text of another length

@@ -48,6 +48,9 @@ class Outcome:
         "variant",
     )
 
+    _exposure_template: Any
+    """What a sink built to record this outcome's exposures (see ``flagstone.sinks``)."""
+
     def __init__(
         self,
         flag: str,
@@ -82,10 +85,16 @@ class Outcome:
         self.override = override
         self.snapshot_version = snapshot_version
         self.catch_all = catch_all
-        self._exposure_template: Any = None  # built by flagstone.sinks when first recorded
+        # built by flagstone.sinks when first recorded; set through the slot itself, past a
+        # subclass's property (the compiled plan's outcomes: ~0.25 µs each, 30 000 of them
+        # for a 10 000-flag snapshot)
+        _NO_TEMPLATE(self, None)
 
     def __repr__(self) -> str:
         return f"Outcome({self.flag!r}, {self.reason.name}, variant={self.variant!r})"
+
+
+_NO_TEMPLATE = Outcome.__dict__["_exposure_template"].__set__
 
 
 class Resolution:

@@ -40,6 +40,7 @@ __all__ = [
     "NotScannable",
     "TextIndex",
     "Top",
+    "Twins",
     "repeats_a_key",
     "scan",
 ]
@@ -86,6 +87,9 @@ class Entity:
     source: bytes | str
     value: Any = None
     previous: int | None = None
+    twin: tuple[str, Any] | None = None
+    """``(name, what was made of its twin)`` for a segment :class:`Twins` recognised (its
+    text not decoded; ``value`` is then ``None``)."""
 
 
 @dataclass(slots=True)
@@ -137,6 +141,67 @@ class TextIndex:
         return entries.by_hash.get(text_hash)
 
 
+_NAME_OPENING = re.compile(r'\{[ \t\n\r]*"name"[ \t\n\r]*:[ \t\n\r]*"([^"\\\x00-\x1f]*)"')
+_NAME_OPENING_BYTES = re.compile(_NAME_OPENING.pattern.encode())
+
+
+class Twins:
+    """Segments read so far by their text after the name, and what the reader made of each.
+
+    Segments come one per rule, and many target alike (10 000 segments of a snapshot may
+    hold eight targetings). Two segments whose texts are the same after a plainly written
+    name (``{"name":"segments/a"`` and the rest, whitespace allowed before the name) are
+    the same JSON but for the name: the reader validates the first and renames it for the
+    others (~1 µs instead of ~5), and :func:`scan` recognises the others without decoding
+    them (~2 µs each), trying the lengths of the texts seen (at most eight)."""
+
+    __slots__ = ("_lengths", "made")
+
+    def __init__(self) -> None:
+        self.made: dict[bytes | str, Any] = {}
+        self._lengths: list[int] = []
+
+    @staticmethod
+    def after_name(text: bytes | str, name: Any) -> bytes | str | None:
+        """The text of a segment after its name ``name`` when the text opens with it
+        written plainly; ``None`` otherwise (a name written with escapes is not compared)."""
+        if name.__class__ is not str:
+            return None
+        match: Any
+        if isinstance(text, bytes):
+            match = _NAME_OPENING_BYTES.match(text)
+            written: Any = name.encode() if match is not None else None
+        else:
+            match = _NAME_OPENING.match(text)
+            written = name
+        if match is None or match.group(1) != written:
+            return None
+        return text[match.end() :]
+
+    def add(self, rest: bytes | str, made: Any) -> None:
+        self.made.setdefault(rest, made)
+        if len(rest) not in self._lengths and len(self._lengths) < 8:
+            self._lengths.append(len(rest))
+
+    def find(self, text: bytes | str, position: int) -> tuple[str, Any, int] | None:
+        """``(name, what was made of its twin, end)`` of the segment at ``position`` when its
+        text after a plain name is one seen before."""
+        match: Any = (
+            _NAME_OPENING_BYTES.match(text, position)
+            if isinstance(text, bytes)
+            else _NAME_OPENING.match(text, position)
+        )
+        if match is None:
+            return None
+        after = match.end()
+        for length in self._lengths:
+            made = self.made.get(text[after : after + length])
+            if made is not None:
+                name = match.group(1)
+                return (name.decode() if isinstance(name, bytes) else name), made, after + length
+        return None
+
+
 def repeats_a_key(value: Any, text: str | bytes, start: int, end: int) -> bool:
     """Whether the JSON text ``text[start:end]``, which decoded to ``value``, may write a key
     twice in one object (``False`` is certain; ``True`` means: look closer).
@@ -157,11 +222,12 @@ def repeats_a_key(value: Any, text: str | bytes, start: int, end: int) -> bool:
 
 
 def scan(
-    raw: bytes | str, previous: TextIndex | None = None
+    raw: bytes | str, previous: TextIndex | None = None, twins: Twins | None = None
 ) -> Generator[Top | Entity, None, TextIndex]:
     """The top-level values and the entities of the native snapshot ``raw``, in document
     order (``NotScannable`` if it is not one ``scan`` reads). The index of ``raw`` is filled
-    in as the entities go by and is the generator's return value."""
+    in as the entities go by and is the generator's return value. Segments ``twins`` (which
+    the caller fills as it reads) recognises are not decoded (see :class:`Twins`)."""
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes | bytearray) else str(raw)
     except UnicodeDecodeError:
@@ -173,11 +239,15 @@ def scan(
     index = TextIndex(kept)
     if previous is not None and type(previous.text) is not type(kept):
         previous = None  # offsets would not compare
-    return (yield from _walk(text, kept, index, previous))
+    return (yield from _walk(text, kept, index, previous, twins))
 
 
 def _walk(
-    text: str, kept: bytes | str, index: TextIndex, previous: TextIndex | None
+    text: str,
+    kept: bytes | str,
+    index: TextIndex,
+    previous: TextIndex | None,
+    twins: Twins | None,
 ) -> Generator[Top | Entity, None, TextIndex]:
     position = _skip(text, 0)
     if position >= len(text) or text[position] != "{":
@@ -201,7 +271,14 @@ def _walk(
                 if old is not None and old.form != form:
                     old = None
                 position = yield from _entities(
-                    text, kept, position + 1, key, collection, old, previous
+                    text,
+                    kept,
+                    position + 1,
+                    key,
+                    collection,
+                    old,
+                    previous,
+                    twins if key == "segments" else None,
                 )
             else:
                 value, end = _value(text, position)
@@ -226,6 +303,7 @@ def _entities(
     collection: _Collection,
     old: _Collection | None,
     previous: TextIndex | None,
+    twins: Twins | None,
 ) -> Generator[Entity, None, int]:
     """The entities of one collection, from just after its opening bracket; returns the
     position after its closing bracket."""
@@ -252,6 +330,11 @@ def _entities(
             if previous.same(kept, position, end, name, expected):
                 entity = Entity(name, key, count, position, end, kept, None, expected)
                 expected += 1
+        if entity is None and old is None and twins is not None and twins.made:
+            found = twins.find(kept, position)
+            if found is not None:
+                entity = Entity(name, key, count, position, found[2], kept)
+                entity.twin = found[0], found[1]
         if entity is None:
             value, end = _value(text, position)
             entity = Entity(name, key, count, position, end, kept, value)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
-import re
 from collections.abc import Callable
 from functools import cache
 from typing import Any, NamedTuple
@@ -47,7 +46,16 @@ from ..model.validation import (
     summaries_may_have_problems,
 )
 from ..process.gc import release_free_memory
-from .scan import ENTITY_COLLECTIONS, Entity, NotScannable, TextIndex, Top, repeats_a_key, scan
+from .scan import (
+    ENTITY_COLLECTIONS,
+    Entity,
+    NotScannable,
+    TextIndex,
+    Top,
+    Twins,
+    repeats_a_key,
+    scan,
+)
 
 __all__ = ["FlagCompiler", "SnapshotIndex", "SnapshotParts", "Unreadable", "read_parts"]
 
@@ -205,8 +213,8 @@ def read_parts(
     summaries: dict[str, list[Any]] = {name: [] for name in ENTITY_COLLECTIONS}
     models: dict[tuple[str, int], Any] = {}
     names: dict[str, str] = {}
-    bodies: dict[Any, Segment] = {}
-    events = scan(raw, previous.text if previous is not None else None)
+    twins = Twins()
+    events = scan(raw, previous.text if previous is not None else None, twins)
     try:
         while True:
             event = next(events)
@@ -217,7 +225,7 @@ def read_parts(
                     raise Unreadable("a key may be written twice")
                 top[event.key] = event.value
                 continue
-            _scan_entity(event, previous, adapters, shared, keys, reused, summaries, models, bodies)
+            _scan_entity(event, previous, adapters, shared, keys, reused, summaries, models, twins)
             if event.key is not None:
                 names[event.key] = event.key
     except StopIteration as done:
@@ -267,11 +275,11 @@ def _scan_entity(
     reused: dict[str, list[int | None]],
     summaries: dict[str, list[Any]],
     models: dict[tuple[str, int], Any],
-    bodies: dict[Any, Segment],
+    twins: Twins,
 ) -> None:
     """One entity as the scan meets it: a segment validated, a flag checked for repeated
-    keys (validated later, see :func:`_read_flags`). ``bodies``: the segments validated so
-    far by their text after the name (see :func:`_after_name`)."""
+    keys (validated later, see :func:`_read_flags`). ``twins``: the segments validated so
+    far by their text after the name."""
     collection = entity.collection
     keys[collection].append(entity.key)  # unique: not worth a place in ``shared``
     if entity.previous is not None:
@@ -287,55 +295,33 @@ def _scan_entity(
             raise Unreadable("a key may be written twice")
         summaries[collection].append(None)  # read by _read_flags
         return
-    text = entity.source[entity.start : entity.end]
-    name = value.get("name") if value.__class__ is dict else None
-    rest = _after_name(text, name)
-    model = bodies.get(rest) if rest is not None else None
-    # a twin's keys are its twin's, checked already (~2 µs a segment)
-    if model is None and repeats_a_key(value, entity.source, entity.start, entity.end):
-        raise Unreadable("a key may be written twice")
+    # a segment alike but for its name to one read before is that one renamed, and its keys
+    # are that one's, checked already (see Twins)
+    name: Any
+    if entity.twin is not None:  # recognised by the scan, not decoded
+        name, model = entity.twin
+    else:
+        text = entity.source[entity.start : entity.end]
+        name = value.get("name") if value.__class__ is dict else None
+        rest = twins.after_name(text, name)
+        model = twins.made.get(rest) if rest is not None else None
+        if model is None and repeats_a_key(value, entity.source, entity.start, entity.end):
+            raise Unreadable("a key may be written twice")
     del value  # the decoded tree is as large as the model: let it go first
     if model is not None:
-        model = _renamed(model, name)  # type: ignore[arg-type]
+        model = _renamed(model, name)
     else:
         # validated from its text, not from the decoded tree: pydantic then shares equal
         # strings between models (its string cache), ~6 MiB less for a 10 000-flag
         # snapshot, and it is faster (165 ms instead of 200 ms)
         model = adapters[collection].validate_json(text)
         if rest is not None:
-            bodies[rest] = model
+            twins.add(rest, model)
     summaries[collection].append(summarize_segment(model, shared, entity.key))
     models[(collection, entity.position)] = model
 
 
 _SEGMENT_FIELDS = tuple(field.name for field in dataclasses.fields(Segment))
-
-
-_NAME_OPENING = re.compile(r'\{[ \t\n\r]*"name"[ \t\n\r]*:[ \t\n\r]*"([^"\\\x00-\x1f]*)"')
-_NAME_OPENING_BYTES = re.compile(_NAME_OPENING.pattern.encode())
-
-
-def _after_name(text: bytes | str, name: Any) -> bytes | str | None:
-    """The text of a segment after its name, when the text opens with it written plainly
-    (``{"name": "segments/a"`` and the rest); ``None`` otherwise.
-
-    Segments come one per rule, and many target alike (10 000 segments of a snapshot may
-    hold eight targetings): two segments whose texts are the same after the name validate
-    alike but for the name (a ``str``), so the second is the first renamed (~1 µs) rather
-    than validated (~5 µs). Repeated keys were refused before, so the name that opens the
-    text is the segment's name; a name written with escapes is not compared."""
-    if name.__class__ is not str:
-        return None
-    match: Any
-    if isinstance(text, bytes):
-        match = _NAME_OPENING_BYTES.match(text)
-        written: Any = name.encode() if match is not None else None
-    else:
-        match = _NAME_OPENING.match(text)
-        written = name
-    if match is None or match.group(1) != written:
-        return None
-    return text[match.end() :]
 
 
 def _renamed(segment: Segment, name: str) -> Segment:

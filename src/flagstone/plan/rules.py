@@ -225,6 +225,8 @@ class CompiledRule:
         """The rule's assignments, in the order written."""
         self._ranges: tuple[tuple[int, int, CompiledAssignment], ...] | None = None
         self._find: Callable[[int], CompiledAssignment | None] | None = None
+        if sum(len(assignment.ranges) for assignment in assignments) > SCAN_LIMIT:
+            self.ranges  # noqa: B018 - many ranges: sorted and bisected now, not on a call
         self.single = _covering_assignment(assignments, bucket_count)
         """The assignment holding every bucket, if any: a unit's bucket need not be hashed."""
         self.full_variant = _full_variant(assignments, bucket_count)
@@ -245,10 +247,11 @@ class CompiledRule:
     def ranges(self) -> tuple[tuple[int, int, CompiledAssignment], ...]:
         """Every range of the rule as ``(lower, upper, assignment)``, in bucket order.
 
-        Made when first needed (the rule loop's :meth:`assignment_at`): the single-rule
-        resolver serves most rules from its table of cells and never asks, and the ranges of
-        a 10 000-flag snapshot hold ~1.7 MiB. Two threads that make them at once make equal
-        tuples; either is kept."""
+        Made when first needed (the rule loop's :meth:`assignment_at`) for a rule with few
+        ranges: the single-rule resolver serves most rules from its table of cells and never
+        asks, and the ranges of a 10 000-flag snapshot hold ~1.7 MiB; made at compile time
+        for a rule with more than ``SCAN_LIMIT``, which is looked up by bisection. Two
+        threads that make them at once make equal tuples; either is kept."""
         ranges = self._ranges
         if ranges is None:
             ranges = tuple(
