@@ -16,48 +16,30 @@ import pytest
 from flagstone import Client
 from flagstone.formats.native import read_snapshot
 
+from . import builders as b
 from .test_incremental_read import assert_reads_alike
 
 
 def targeting(country: str) -> dict[str, Any]:
-    return {
-        "criteria": {
-            "c": {
-                "attribute": {
-                    "attributeName": "country",
-                    "eqRule": {"value": {"stringValue": country}},
-                }
-            }
-        },
-        "expression": {"ref": "c"},
-    }
+    return b.attribute_is("country", b.string(country))
 
 
 def document(segments: list[dict[str, Any]]) -> dict[str, Any]:
-    flags = []
-    for index, segment in enumerate(segments):
-        flags.append(
-            {
-                "name": f"flags/f{index}",
-                "variants": [{"name": "on", "value": {"on": True}}],
-                "rules": [
-                    {
-                        "name": f"flags/f{index}/rules/r",
-                        "segment": segment["name"],
-                        "assignmentSpec": {
-                            "bucketCount": 10,
-                            "assignments": [
-                                {
-                                    "assignmentId": "on",
-                                    "variant": {"variant": "on"},
-                                    "bucketRanges": [{"lower": 0, "upper": 10}],
-                                }
-                            ],
-                        },
-                    }
-                ],
-            }
-        )
+    flags = [
+        {
+            "name": f"flags/f{index}",
+            "variants": [{"name": "on", "value": {"on": True}}],
+            "rules": [
+                b.everyone_gets(
+                    f"flags/f{index}/rules/r",
+                    "on",
+                    bucket_count=10,
+                    segment=segment["name"].split("/", 1)[1],
+                )
+            ],
+        }
+        for index, segment in enumerate(segments)
+    ]
     return {"account": {"name": "accounts/a"}, "flags": flags, "segments": segments}
 
 
