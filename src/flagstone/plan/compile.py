@@ -34,7 +34,7 @@ from ..resolution import Outcome
 from ..semantics.scalars import parse_timestamp_ns
 from ..stores.materializations import MaterializationStore
 from ..values import freeze
-from .flag import ACTIVE, FlagPlan, Plan, PlanOutcome, VersionCell, plan_outcome
+from .flag import ACTIVE, ErrorCounts, FlagPlan, Plan, PlanOutcome, VersionCell, plan_outcome
 from .resolver import resolver_for
 from .rules import (
     CLIENT_DEFAULT,
@@ -63,6 +63,7 @@ class _State(NamedTuple):
     shell: Snapshot
     client_secret: str | None
     store: MaterializationStore | None
+    errors: ErrorCounts | None
 
 
 def compile_plan(
@@ -72,6 +73,7 @@ def compile_plan(
     store: MaterializationStore | None = None,
     previous: Plan | None = None,
     keep_state: bool = False,
+    errors: ErrorCounts | None = None,
 ) -> Plan:
     """Compile ``parsed`` for the client holding ``client_secret`` (every flag when ``None``).
 
@@ -79,7 +81,8 @@ def compile_plan(
     nothing changed for are taken from it (see the module docstring); their version is then
     the new snapshot's in ``previous`` too, which the new plan supersedes. ``keep_state``
     keeps what the next compile needs on the new plan (``Plan.state``; the snapshot's text
-    index, shared with the reader's).
+    index, shared with the reader's). ``errors``: where the flags count the errors they
+    answer (the client's, see ``FlagPlan.failed``); a flag is never shared by two of them.
 
     Raises ``UnknownClientError`` for a secret no credential of the snapshot carries.
     """
@@ -92,25 +95,28 @@ def compile_plan(
                 segment.name: (segment.targeting, segment.allocation)
                 for _, _, segment in snapshot.segment_entries()
             }
-            build = _Build(snapshot, sources, parsed.version, client, store)
+            build = _Build(snapshot, sources, parsed.version, client, store, errors=errors)
             flags = (flag for _, _, flag in snapshot.flag_entries())
             return build.plan(build.compile(flag) for flag in flags if build.sees(flag.clients))
         compiler = parts.compiler
         compiled: list[Any] = []
-        if isinstance(compiler, FlagCompiler) and compiler.serves(client_secret, store):
+        if isinstance(compiler, FlagCompiler) and compiler.serves(client_secret, store, errors):
             build = compiler.build(parts)
             compiled = parts.compiled  # the flags compiled while they were read
+            compiler.count_into(errors, compiled)
         else:
             client = _client_for(parts.shell, client_secret)
-            build = _Build(parts.shell, _Sources(parts), parsed.version, client, store, parts.names)
-        reused = _reusable(parts, previous, client_secret, store, build.instances_by_flag)
+            build = _Build(
+                parts.shell, _Sources(parts), parsed.version, client, store, parts.names, errors
+            )
+        reused = _reusable(parts, previous, client_secret, store, errors, build.instances_by_flag)
         plan = build.plan(_flag_plans(parts, build, reused, compiled))
         if isinstance(compiler, FlagCompiler):
             compiler.release()  # it held the parts, which hold it: no cycle left behind
         for flag_plan in reused.values():
             flag_plan.cell.version = parsed.version  # they are the new snapshot's now
         if keep_state:
-            plan.state = _State(parts.index, parts.shell, client_secret, store)
+            plan.state = _State(parts.index, parts.shell, client_secret, store, errors)
         return plan
 
 
@@ -126,9 +132,33 @@ class FlagCompiler:
         self.store = store
         self._build: _Build | None = None
         self._unknown = False
+        self._errors: ErrorCounts | None = None
+        self._claimed = False
+        """Whether a plan took the flags compiled (they then count into ``_errors``, and
+        no plan counting elsewhere may take them)."""
 
-    def serves(self, client_secret: str | None, store: MaterializationStore | None) -> bool:
-        return (client_secret, store) == (self.client_secret, self.store) and not self._unknown
+    def serves(
+        self,
+        client_secret: str | None,
+        store: MaterializationStore | None,
+        errors: ErrorCounts | None = None,
+    ) -> bool:
+        return (
+            (client_secret, store) == (self.client_secret, self.store)
+            and not self._unknown
+            and (not self._claimed or errors is self._errors)
+        )
+
+    def count_into(self, errors: ErrorCounts | None, compiled: Iterable[FlagPlan | None]) -> None:
+        """The flags compiled, and those still to compile, count their errors into
+        ``errors`` (the plan taking them is the first, see :meth:`serves`)."""
+        self._claimed = True
+        self._errors = errors
+        if self._build is not None:
+            self._build.errors = errors
+        for flag_plan in compiled:
+            if flag_plan is not None:
+                flag_plan.errors = errors
 
     def build(self, parts: SnapshotParts) -> _Build:
         if self._build is None:
@@ -175,11 +205,12 @@ def _reusable(
     previous: Plan | None,
     client_secret: str | None,
     store: MaterializationStore | None,
+    errors: ErrorCounts | None,
     instances_by_flag: Mapping[str, list[AbTestInstance]],
 ) -> dict[str, FlagPlan]:
     """The flags of ``previous`` that compile exactly as they did: same text, same segments
     behind their rules (transitively, with their bitsets and bloom filters), no A/B test,
-    and the same account, clients, A/B tests and client view."""
+    and the same account, clients, A/B tests and client view (and error counts)."""
     state: _State | None = previous.state if previous is not None else None
     if (
         previous is None
@@ -188,6 +219,7 @@ def _reusable(
         or state.read is not parts.against  # read against another snapshot than this one
         or state.client_secret != client_secret
         or state.store is not store
+        or state.errors is not errors
     ):
         return {}
     old, new = state.shell, parts.shell
@@ -292,8 +324,11 @@ class _Build:
         client: ClientEntry | None,
         store: MaterializationStore | None,
         names: dict[str, str] | None = None,
+        errors: ErrorCounts | None = None,
     ) -> None:
         self.version = version
+        self.errors = errors
+        """Where the flags compiled count their errors (``FlagPlan.errors``)."""
         self.names = names or {}
         """Flag and segment names → the equal string the plan holds (see
         ``SnapshotParts.names``)."""
@@ -360,7 +395,9 @@ class _Build:
                 selector = given
                 break
         name = self.names.get(flag.name, flag.name)
-        flag_plan = FlagPlan(flag, tuple(rules), variants, self.store, cell, selector, name)
+        flag_plan = FlagPlan(
+            flag, tuple(rules), variants, self.store, cell, selector, name, self.errors
+        )
         flag_plan.resolve = resolver_for(flag_plan)
         return flag_plan
 

@@ -121,7 +121,7 @@ def single_rule_resolver(flag: FlagPlan, rule: CompiledRule) -> Resolver:
                 return no_match
             unit = coerce_unit(unit)
             if unit is INVALID_UNIT:
-                return resolved(flag.key_error)
+                return flag.failed(flag.key_error)
         # The segment's gate, skipped as a whole (one test instead of four, ~150
         # instructions) when the segment admits every unit.
         if gated:
@@ -141,7 +141,7 @@ def single_rule_resolver(flag: FlagPlan, rule: CompiledRule) -> Resolver:
                 except SkipRule:
                     return no_match
                 except MaterializationUnsupported:
-                    return resolved(flag.unsupported)
+                    return flag.failed(flag.unsupported)
             # Allocation: a proportion's hash inline, else the check.
             if cut_salt is not None:
                 if (

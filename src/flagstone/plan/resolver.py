@@ -69,7 +69,7 @@ def resolve_flag(flag: FlagPlan, context: dict[str, Any]) -> Resolution:
             if rule.blank_selector and rule.full_variant is not None:
                 unit = None  # a full rollout needs no unit
             elif rule.active:
-                return resolved(flag.key_error)
+                return flag.failed(flag.key_error)
             else:
                 continue
         if rule.overrides is not None and unit is not None:
@@ -79,13 +79,13 @@ def resolve_flag(flag: FlagPlan, context: dict[str, Any]) -> Resolution:
         if not rule.active or (rule.window is not None and not _in_window(rule.window)):
             continue
         if rule.needs_store:
-            return resolved(flag.unsupported)
+            return flag.failed(flag.unsupported)
         try:
             assignment = _assign(flag, rule, context, unit)
         except SkipRule:
             continue
         except MaterializationUnsupported:
-            return resolved(flag.unsupported)
+            return flag.failed(flag.unsupported)
         if assignment is None:
             continue
         if assignment.kind == FALLTHROUGH:
