@@ -43,6 +43,11 @@ ASSIGNMENTS: dict[str, list[dict[str, Any]]] = {
         b.assignment("cd", None, (None, 50), kind="clientDefault"),
         b.assignment("ft", None, (50, 100), kind="fallthrough"),
     ],
+    # one assignment over every bucket in two ranges: no hash for the variant, the client
+    # default; a fallthrough over every bucket goes through the rule's search
+    "one-in-two-ranges": [b.assignment("a", "on", [(0, 40), (40, 100)])],
+    "one-default": [b.assignment("cd", None, (0, 100), kind="clientDefault")],
+    "one-fallthrough": [b.assignment("ft", None, (0, 100), kind="fallthrough")],
 }
 
 
@@ -102,6 +107,11 @@ def test_the_unrolled_resolver_agrees_with_the_rule_loop(context: dict[str, Any]
         assert fast.to_dict() == loop.to_dict(), "/".join(shape)
 
 
-def test_every_shape_here_uses_the_unrolled_resolver() -> None:
-    for plan in PLANS.values():
-        assert plan.resolve.__qualname__.startswith("single_rule_resolver")
+def test_every_shape_here_uses_an_unrolled_resolver() -> None:
+    # a segment that admits every unit has its own (fewer defaults), every other segment
+    # the gated one: both are compared with the rule loop above
+    for (targeting, allocation, _), plan in PLANS.items():
+        ungated = targeting == "none" and allocation == "none"
+        assert (
+            plan.resolve.__qualname__ == ("_ungated" if ungated else "_gated") + ".<locals>.resolve"
+        )

@@ -11,8 +11,9 @@ For every layout and many units, the resolution must match
   fallthrough is no match with the fallthrough recorded; and
 * the general rule loop (``resolve_flag``), field by field.
 
-Layouts with coarse bounds take the table (at most ``MAX_CELLS`` cells); fine ones take the
-rule's own search; the test checks both kinds occur.
+Layouts with coarse bounds take the exact table (at most ``MAX_CELLS`` cells); fine ones a
+coarse table (``coarse_cells``, checked here against the layout) whose cells a range ends
+inside are left to the rule's own search; the test checks both kinds occur.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from hypothesis import strategies as st
 
 import flagstone
 from flagstone.plan import FlagPlan
-from flagstone.plan.fastpath import MAX_CELLS, is_plain, outcome_cells
+from flagstone.plan.fastpath import COARSE_CELLS, MAX_CELLS, coarse_cells, is_plain, outcome_cells
 from flagstone.plan.resolver import resolve_flag
 from tests import builders as b
 
@@ -98,6 +99,24 @@ def expected(
     raise AssertionError("the layout covers every bucket")
 
 
+def check_coarse(count: int, layout: list[tuple[int, int, str, str]], plan: FlagPlan) -> None:
+    """Each cell of the coarse table holds the outcome of the assignment one of whose ranges
+    holds all of the cell's buckets (read from the layout), and ``None`` where there is
+    none (a range ends inside the cell, or it lies in a gap or a fallthrough)."""
+    width, cells = coarse_cells(plan.rules[0])
+    assert len(cells) <= COARSE_CELLS and (len(cells) - 1) * width < count <= len(cells) * width
+    for index, cell in enumerate(cells):
+        start, end = index * width, min((index + 1) * width, count)
+        holding = [
+            assignment_id
+            for lower, upper, kind, assignment_id in layout
+            if lower <= start and end <= upper and kind not in ("gap", "fallthrough")
+        ]
+        assert (cell.assignment_id if cell is not None else None) == (
+            holding[0] if holding else None
+        ), (index, layout)
+
+
 SEEN = {"table": 0, "search": 0}
 
 
@@ -111,6 +130,8 @@ def test_the_table_resolves_as_the_rule_says(
     rule = plan.rules[0]
     if rule.single is None:
         SEEN["table" if outcome_cells(rule) is not None else "search"] += 1
+        if outcome_cells(rule) is None:
+            check_coarse(count, layout, plan)
     for unit in UNITS:
         context: dict[str, Any] = {"targeting_key": unit}
         fast = plan.resolve(context)
@@ -136,6 +157,17 @@ def test_a_table_never_exceeds_its_cell_limit() -> None:
     assert outcome_cells(fine.rules[0]) is None  # 10 000 cells of one bucket: over the limit
     limit = compile_flag(MAX_CELLS, [(0, 1, "on", "a"), (1, MAX_CELLS, "off", "b")])
     assert len(outcome_cells(limit.rules[0])[1]) == MAX_CELLS  # type: ignore[index]
+
+
+def test_a_split_in_thirds_takes_a_coarse_table_cut_where_its_ranges_end() -> None:
+    # 3 333 / 3 333 / 3 334 of 10 000 buckets: 10 000 exact cells, over the limit; 16 coarse
+    # cells of 625 buckets, where 3 333 falls in cell 5 ([3 125, 3 750)) and 6 666 in cell 10
+    thirds = [(0, 3333, "on", "a"), (3333, 6666, "off", "b"), (6666, 10_000, "clientDefault", "c")]
+    plan = compile_flag(10_000, thirds)
+    assert outcome_cells(plan.rules[0]) is None
+    width, cells = coarse_cells(plan.rules[0])
+    ids = [cell.assignment_id if cell is not None else None for cell in cells]
+    assert (width, ids) == (625, ["a"] * 5 + [None] + ["b"] * 4 + [None] + ["c"] * 5)
 
 
 def test_the_plan_calls_each_flags_own_resolver() -> None:
