@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import UnknownClientError
 from ..model import AbTestInstance, Flag, Rule, Snapshot, abtest_segment_name, short_variant_name
@@ -428,7 +428,9 @@ class _Build:
         spec = rule.assignment_spec
         assert spec is not None
         shared = self.shared
-        names = self.names
+        flag_name = self.names.get(flag.name, flag.name)  # the strings the plan holds
+        segment_name = self.names.get(rule.segment, rule.segment)
+        version: Any = cell  # a PlanOutcome's version is its flag's cell
         materialization = rule.materialization_spec
         read = materialization.read_materialization if materialization else ""
         write = materialization.write_materialization if materialization else ""
@@ -456,17 +458,17 @@ class _Build:
                 if everyone and ranges == whole:
                     catch_all = "fallback" if after else "only"
             outcome = PlanOutcome(
-                names.get(flag.name, flag.name),
+                flag_name,
                 Reason.MATCH,
                 variant=name,
                 value=value,
                 rule=rule.name,
-                segment=names.get(rule.segment, rule.segment),
+                segment=segment_name,
                 assignment_id=assignment.assignment_id,
                 targeting_key_selector=rule.targeting_key_selector,
                 should_apply=True,
                 catch_all=catch_all,
-                snapshot_version=cast(Any, cell),
+                snapshot_version=version,
             )
             assignments.append(
                 CompiledAssignment(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any, Final
 
 from ..resolution import Outcome
@@ -225,7 +226,7 @@ class CompiledRule:
         """The rule's assignments, in the order written."""
         self._ranges: tuple[tuple[int, int, CompiledAssignment], ...] | None = None
         self._find: Callable[[int], CompiledAssignment | None] | None = None
-        if sum(len(assignment.ranges) for assignment in assignments) > SCAN_LIMIT:
+        if sum(map(len, map(_ranges_of, assignments))) > SCAN_LIMIT:
             self.ranges  # noqa: B018 - many ranges: sorted and bisected now, not on a call
         self.single = _covering_assignment(assignments, bucket_count)
         """The assignment holding every bucket, if any: a unit's bucket need not be hashed."""
@@ -282,6 +283,9 @@ class CompiledRule:
             if bucket < upper:
                 return assignment if bucket >= lower else None
         return None
+
+
+_ranges_of = attrgetter("ranges")
 
 
 def _lower(entry: tuple[int, int, CompiledAssignment]) -> int:
