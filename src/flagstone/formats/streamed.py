@@ -75,6 +75,19 @@ class SnapshotIndex(NamedTuple):
     strict: bool
 
 
+def validated(adapter: TypeAdapter[Any], text: bytes | str) -> Any:
+    """The model of ``text`` (JSON), strictly validated first: where strict validation
+    accepts, it gives the model lax validation gives (every value is already of its type,
+    and in a union the first member that takes a value strictly is the one lax validation
+    picks), but it tries no conversions: a 10 000-flag snapshot's flags in 93 instead of
+    112 ms. A text strict validation refuses (a number written as a string, ``5000.0`` for
+    a whole number, …) is validated again laxly, which accepts it or raises as before."""
+    try:
+        return adapter.validate_json(text, strict=True)
+    except ValidationError:
+        return adapter.validate_json(text)
+
+
 @cache
 def _entity_adapters() -> dict[str, TypeAdapter[Any]]:
     return {"flags": TypeAdapter(Flag), "segments": TypeAdapter(Segment)}
@@ -152,7 +165,7 @@ class SnapshotParts:
             text = self.index.text
             entries = text.collections[collection]
             start, end = entries.starts[position], entries.ends[position]
-            found = _entity_adapters()[collection].validate_json(text.text[start:end])
+            found = validated(_entity_adapters()[collection], text.text[start:end])
             if keep:
                 self._models[(collection, position)] = found
         elif not keep:
@@ -314,7 +327,7 @@ def _scan_entity(
         # validated from its text, not from the decoded tree: pydantic then shares equal
         # strings between models (its string cache), ~6 MiB less for a 10 000-flag
         # snapshot, and it is faster (165 ms instead of 200 ms)
-        model = adapters[collection].validate_json(text)
+        model = validated(adapters[collection], text)
         if rest is not None:
             twins.add(rest, model)
     summaries[collection].append(summarize_segment(model, shared, entity.key))
@@ -360,7 +373,7 @@ def _read_flags(
         assert entries is not None
         start, end = entries.starts[position], entries.ends[position]
         try:
-            flag = adapter.validate_json(text.text[start:end])
+            flag = validated(adapter, text.text[start:end])
         except ValidationError as error:
             raise Unreadable(str(error)) from None
         # a flag whose text opens fewer objects and arrays than the nesting limit leaves
