@@ -15,6 +15,7 @@ import pytest
 
 from flagstone import Client
 from flagstone.formats.native import read_snapshot
+from flagstone.formats.scan import Twins
 
 from . import builders as b
 from .test_incremental_read import assert_reads_alike
@@ -142,3 +143,33 @@ def test_segments_alike_but_for_what_follows_their_targeting_read_as_their_own()
     assert models[2].allocation != models[1].allocation
     assert models[3].allocation is models[1].allocation  # read as segments/b renamed
     assert models[5].targeting is models[4].targeting  # a text of another length
+
+
+def test_looking_for_twins_stops_where_few_segments_have_one() -> None:
+    twins = Twins()
+    twins.add(b',"targeting":{}}', object())
+    for index in range(64):
+        assert twins.worth()
+        assert twins.find(f'{{"name":"segments/s{index}","x":1}}'.encode(), 0) is None
+    assert not twins.worth()  # 64 looked at, none had a twin
+
+
+def test_looking_for_twins_goes_on_where_many_segments_have_one() -> None:
+    twins = Twins()
+    twins.add(b',"x":1}', "made")
+    for index in range(200):
+        text = f'{{"name":"segments/s{index}"' + (',"x":1}' if index % 3 else ',"y":1}')
+        found = twins.find(text.encode(), 0)
+        assert (found is not None) == bool(index % 3)
+    assert twins.worth()  # two in three have a twin
+    assert twins.find(b'{"name":"segments/z","x":1}', 0) == ("segments/z", "made", 27)
+
+
+def test_a_document_of_distinct_segments_reads_alike() -> None:
+    segments = [
+        {"name": f"segments/s{index}", "targeting": targeting(f"C{index}")} for index in range(150)
+    ]
+    text = json.dumps(document(segments), separators=(",", ":"))
+    assert_reads_alike(text)
+    models = segment_models(text)
+    assert len({id(model.targeting) for model in models}) == len(models)

@@ -153,13 +153,21 @@ class Twins:
     name (``{"name":"segments/a"`` and the rest, whitespace allowed before the name) are
     the same JSON but for the name: the reader validates the first and renames it for the
     others (~1 µs instead of ~5), and :func:`scan` recognises the others without decoding
-    them (~2 µs each), trying the lengths of the texts seen (at most eight)."""
+    them (~2 µs each), trying the lengths of the texts seen (at most eight). Looking costs
+    ~2 µs a segment that has no twin: once 64 segments were looked at and fewer than one in
+    four had a twin, nothing more is looked for (:meth:`worth`)."""
 
-    __slots__ = ("_lengths", "made")
+    __slots__ = ("_found", "_lengths", "_looked", "made")
 
     def __init__(self) -> None:
         self.made: dict[bytes | str, Any] = {}
         self._lengths: list[int] = []
+        self._looked = 0
+        self._found = 0
+
+    def worth(self) -> bool:
+        """Whether looking for twins still pays in this document."""
+        return self._looked < 64 or 4 * self._found >= self._looked
 
     @staticmethod
     def after_name(text: bytes | str, name: Any) -> bytes | str | None:
@@ -186,6 +194,7 @@ class Twins:
     def find(self, text: bytes | str, position: int) -> tuple[str, Any, int] | None:
         """``(name, what was made of its twin, end)`` of the segment at ``position`` when its
         text after a plain name is one seen before."""
+        self._looked += 1
         match: Any = (
             _NAME_OPENING_BYTES.match(text, position)
             if isinstance(text, bytes)
@@ -197,6 +206,7 @@ class Twins:
         for length in self._lengths:
             made = self.made.get(text[after : after + length])
             if made is not None:
+                self._found += 1
                 name = match.group(1)
                 return (name.decode() if isinstance(name, bytes) else name), made, after + length
         return None
@@ -330,7 +340,7 @@ def _entities(
             if previous.same(kept, position, end, name, expected):
                 entity = Entity(name, key, count, position, end, kept, None, expected)
                 expected += 1
-        if entity is None and old is None and twins is not None and twins.made:
+        if entity is None and old is None and twins is not None and twins.made and twins.worth():
             found = twins.find(kept, position)
             if found is not None:
                 entity = Entity(name, key, count, position, found[2], kept)

@@ -316,7 +316,7 @@ def _scan_entity(
     else:
         text = entity.source[entity.start : entity.end]
         name = value.get("name") if value.__class__ is dict else None
-        rest = twins.after_name(text, name)
+        rest = twins.after_name(text, name) if twins.worth() else None
         model = twins.made.get(rest) if rest is not None else None
         if model is None and repeats_a_key(value, entity.source, entity.start, entity.end):
             raise Unreadable("a key may be written twice")
