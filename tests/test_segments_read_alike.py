@@ -16,6 +16,7 @@ import pytest
 from flagstone import Client
 from flagstone.formats.native import read_snapshot
 from flagstone.formats.scan import Twins
+from flagstone.model.summaries import Shared, summarize_segment
 
 from . import builders as b
 from .test_incremental_read import assert_reads_alike
@@ -173,3 +174,19 @@ def test_a_document_of_distinct_segments_reads_alike() -> None:
     assert_reads_alike(text)
     models = segment_models(text)
     assert len({id(model.targeting) for model in models}) == len(models)
+
+
+@pytest.mark.parametrize("form", ["list", "map"])
+def test_a_renamed_segment_is_summarised_as_if_summarised_on_its_own(form: str) -> None:
+    segments = [*ALIKE, {"name": "segments/g", "targeting": targeting("SE")}]
+    built = document(segments)
+    if form == "map":
+        built["segments"] = {segment["name"]: segment for segment in segments}
+    parsed = read_snapshot(json.dumps(built, separators=(",", ":")), strict=True)
+    parts = parsed.parts
+    assert parts is not None
+    keys = parts.keys["segments"]
+    for position, summary in enumerate(parts.segments):
+        model = parts.model("segments", position)
+        assert summary == summarize_segment(model, Shared(), keys[position])
+        assert summary.name is (keys[position] if form == "map" else model.name)
