@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from flagstone.formats.streamed import validated
+from flagstone.formats.streamed import StrictFirst, validated
 from flagstone.model import Flag, Segment
 
 from .test_snapshot_mutations import EXAMPLE
@@ -119,3 +119,36 @@ def test_a_whole_number_written_as_a_string_takes_the_lax_path() -> None:
     else:  # pragma: no cover - the premise of this test
         raise AssertionError("strict validation took a number written as a string")
     assert validated(adapter, text).rules[0].assignment_spec.bucket_count == spec["bucketCount"]
+
+
+class Counting:
+    """A ``TypeAdapter``'s ``validate_json`` that counts its strict and lax validations."""
+
+    def __init__(self, model: Any) -> None:
+        self.adapter: TypeAdapter[Any] = TypeAdapter(model)
+        self.calls: list[bool] = []
+
+    def validate_json(self, data: Any, /, *, strict: bool | None = None) -> Any:
+        self.calls.append(bool(strict))
+        return self.adapter.validate_json(data, strict=strict)
+
+
+def test_a_document_strict_validation_keeps_refusing_is_validated_laxly() -> None:
+    flag = next(iter(entities("flags")))
+    count = flag["rules"][0]["assignmentSpec"]["bucketCount"]
+    text = json.dumps(replaced(flag, ("rules", 0, "assignmentSpec", "bucketCount"), str(count)))
+    adapter = Counting(Flag)
+    validate = StrictFirst(adapter)  # type: ignore[arg-type]
+    for _ in range(200):
+        assert validate(text).rules[0].assignment_spec.bucket_count == count
+    assert adapter.calls.count(True) == 64  # then it stops trying strictly
+    assert adapter.calls.count(False) == 200
+
+
+def test_a_document_strict_validation_takes_stays_strict() -> None:
+    adapter = Counting(Flag)
+    validate = StrictFirst(adapter)  # type: ignore[arg-type]
+    text = json.dumps(next(iter(entities("flags"))))
+    for _ in range(200):
+        validate(text)
+    assert adapter.calls == [True] * 200
