@@ -2,7 +2,7 @@
 which command each state of the shape allows, what a refusal says, what ``list --state`` and
 ``state`` take and print.
 
-The expected tables are written here from the APIs' own texts (``/work/shared/seeds/``), not
+The expected tables are written here from the APIs' own texts (``../shared/seeds/``), not
 read from flagstone:
 
 * Alexa skill A/B-testing API (``002_…txt``): "Update A/B test … the test must be in the
