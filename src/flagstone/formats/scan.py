@@ -145,6 +145,13 @@ _NAME_OPENING = re.compile(r'\{[ \t\n\r]*"name"[ \t\n\r]*:[ \t\n\r]*"([^"\\\x00-
 _NAME_OPENING_BYTES = re.compile(_NAME_OPENING.pattern.encode())
 
 
+def _opening_name(text: bytes | str, position: int) -> Any:
+    """The match of a plainly written ``{"name": "…"`` at ``position``, or ``None``."""
+    if isinstance(text, bytes):
+        return _NAME_OPENING_BYTES.match(text, position)
+    return _NAME_OPENING.match(text, position)
+
+
 class Twins:
     """Segments read so far by their text after the name, and what the reader made of each.
 
@@ -175,14 +182,8 @@ class Twins:
         written plainly; ``None`` otherwise (a name written with escapes is not compared)."""
         if name.__class__ is not str:
             return None
-        match: Any
-        if isinstance(text, bytes):
-            match = _NAME_OPENING_BYTES.match(text)
-            written: Any = name.encode() if match is not None else None
-        else:
-            match = _NAME_OPENING.match(text)
-            written = name
-        if match is None or match.group(1) != written:
+        match = _opening_name(text, 0)
+        if match is None or match.group(1) != (name.encode() if isinstance(text, bytes) else name):
             return None
         return text[match.end() :]
 
@@ -195,11 +196,7 @@ class Twins:
         """``(name, what was made of its twin, end)`` of the segment at ``position`` when its
         text after a plain name is one seen before."""
         self._looked += 1
-        match: Any = (
-            _NAME_OPENING_BYTES.match(text, position)
-            if isinstance(text, bytes)
-            else _NAME_OPENING.match(text, position)
-        )
+        match = _opening_name(text, position)
         if match is None:
             return None
         after = match.end()
@@ -343,8 +340,8 @@ def _entities(
         if entity is None and old is None and twins is not None and twins.made and twins.worth():
             found = twins.find(kept, position)
             if found is not None:
-                entity = Entity(name, key, count, position, found[2], kept)
-                entity.twin = found[0], found[1]
+                twin, made, end = found
+                entity = Entity(name, key, count, position, end, kept, twin=(twin, made))
         if entity is None:
             value, end = _value(text, position)
             entity = Entity(name, key, count, position, end, kept, value)

@@ -76,24 +76,16 @@ class SnapshotIndex(NamedTuple):
     strict: bool
 
 
-def validated(adapter: TypeAdapter[Any], text: bytes | str) -> Any:
-    """The model of ``text`` (JSON), strictly validated first: where strict validation
+class StrictFirst:
+    """Validates JSON texts with ``adapter``, strictly first: where strict validation
     accepts, it gives the model lax validation gives (every value is already of its type,
     and in a union the first member that takes a value strictly is the one lax validation
     picks), but it tries no conversions: a 10 000-flag snapshot's flags in 93 instead of
     112 ms. A text strict validation refuses (a number written as a string, ``5000.0`` for
-    a whole number, …) is validated again laxly, which accepts it or raises as before."""
-    try:
-        return adapter.validate_json(text, strict=True)
-    except ValidationError:
-        return adapter.validate_json(text)
-
-
-class StrictFirst:
-    """Validates JSON texts with ``adapter`` as :func:`validated` does, for one document: it
-    stops trying strictly once 64 texts were tried and one in four or more was refused (a
-    document that writes its numbers as strings would otherwise pay two validations a
-    text)."""
+    a whole number, …) is validated again laxly, which accepts it or raises as before. For
+    one document: it stops trying strictly once 64 texts were tried and one in four or more
+    was refused (a document that writes its numbers as strings would otherwise pay two
+    validations a text)."""
 
     __slots__ = ("_adapter", "_refused", "_tried")
 
@@ -110,6 +102,11 @@ class StrictFirst:
             except ValidationError:
                 self._refused += 1
         return self._adapter.validate_json(text)
+
+
+def validated(adapter: TypeAdapter[Any], text: bytes | str) -> Any:
+    """The model of one JSON ``text``, validated as :class:`StrictFirst` validates."""
+    return StrictFirst(adapter)(text)
 
 
 @cache
@@ -249,7 +246,6 @@ def read_parts(
     reused: dict[str, list[int | None]] = {name: [] for name in ENTITY_COLLECTIONS}
     summaries: dict[str, list[Any]] = {name: [] for name in ENTITY_COLLECTIONS}
     models: dict[tuple[str, int], Any] = {}
-    names: dict[str, str] = {}
     twins = Twins()
     events = scan(raw, previous.text if previous is not None else None, twins)
     try:
@@ -263,8 +259,6 @@ def read_parts(
                 top[event.key] = event.value
                 continue
             _scan_entity(event, previous, adapters, shared, keys, reused, summaries, models, twins)
-            if event.key is not None:
-                names[event.key] = event.key
     except StopIteration as done:
         text_index: TextIndex = done.value
     except (NotScannable, ValidationError) as error:
@@ -280,7 +274,7 @@ def read_parts(
         raise Unreadable(str(error)) from None
     index = SnapshotIndex(text_index, summaries["flags"], summaries["segments"], strict)
     parts = SnapshotParts(shell, forms, index, keys, reused, models, previous)
-    parts.names = names
+    parts.names = {key: key for listed in keys.values() for key in listed if key is not None}
     version = (
         shell.version
         or hashlib.sha256(raw if isinstance(raw, bytes) else raw.encode()).hexdigest()[:12]

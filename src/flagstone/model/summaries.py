@@ -59,13 +59,10 @@ def summarize_flag(flag: Flag, shared: Shared, names: dict[str, str] | None = No
     """The summary of ``flag``; equal parts shared through ``shared``, and names that are
     keys of ``names`` (the document's map keys) as the string found there."""
     one = shared.one
+    names = names or {}
     variants = tuple([variant.name for variant in flag.variants])
-    if names:
-        segments = tuple([names.get(rule.segment, rule.segment) for rule in flag.rules])
-        name = names.get(flag.name, flag.name)
-    else:
-        segments = tuple([rule.segment for rule in flag.rules])
-        name = flag.name
+    segments = tuple([names.get(rule.segment, rule.segment) for rule in flag.rules])
+    name = names.get(flag.name, flag.name)
     clients = tuple(flag.clients)
     return FlagSummary(
         name,  # held by the compiled flag too; a unique name gains nothing from sharing

@@ -262,7 +262,7 @@ class _Checker:
                 self.add_strict(
                     f"{path}.rules[{index}].segment", f"unknown segment {rule.segment!r}"
                 )
-            elif rule.segment.count("/") != 1 or rule.segment.endswith("/"):  # _name_id's
+            elif not _name_id(rule.segment):
                 self.add(
                     f"{path}.rules[{index}].segment",
                     f"{rule.segment!r} is not a segments/<id> name",

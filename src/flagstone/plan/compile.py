@@ -377,6 +377,7 @@ class _Build:
         return Plan(flags, version=self.version, visible=tuple(visible), client=self.client_name)
 
     def compile(self, flag: Flag) -> FlagPlan:
+        name = self.names.get(flag.name, flag.name)  # the string the plan holds
         cell = VersionCell(self.version)
         variants = {variant.name: freeze(variant.value) for variant in flag.variants}
         rules: list[CompiledRule] = []
@@ -386,7 +387,7 @@ class _Build:
                 compiled = self._abtest_rule(flag, instance, variants, cell)
                 if compiled is not None:
                     rules.append(compiled)
-            rules.extend(self._flag_rules(flag, variants, cell, after=bool(rules)))
+            rules.extend(self._flag_rules(flag, name, variants, cell, after=bool(rules)))
         selector = "targeting_key"  # the first selector given, A/B tests' before rules'
         for given in [i.flags.targeting_key_selector for i in instances] + [
             rule.targeting_key_selector for rule in flag.rules
@@ -394,7 +395,6 @@ class _Build:
             if given:
                 selector = given
                 break
-        name = self.names.get(flag.name, flag.name)
         flag_plan = FlagPlan(
             flag, tuple(rules), variants, self.store, cell, selector, name, self.errors
         )
@@ -402,7 +402,7 @@ class _Build:
         return flag_plan
 
     def _flag_rules(
-        self, flag: Flag, variants: dict[str, Any], cell: VersionCell, *, after: bool
+        self, flag: Flag, name: str, variants: dict[str, Any], cell: VersionCell, *, after: bool
     ) -> Iterable[CompiledRule]:
         """The flag's own rules this client applies; ``after``: rules (A/B tests) come
         first."""
@@ -413,12 +413,13 @@ class _Build:
                 continue
             if not self.has_segment(rule.segment) or rule.assignment_spec is None:
                 continue  # lenient mode only: strict validation rejects both
-            yield self._compile_rule(flag, rule, variants, cell, after=after)
+            yield self._compile_rule(flag, name, rule, variants, cell, after=after)
             after = True
 
     def _compile_rule(
         self,
         flag: Flag,
+        flag_name: str,
         rule: Rule,
         variants: dict[str, Any],
         cell: VersionCell,
@@ -428,8 +429,7 @@ class _Build:
         spec = rule.assignment_spec
         assert spec is not None
         shared = self.shared
-        flag_name = self.names.get(flag.name, flag.name)  # the strings the plan holds
-        segment_name = self.names.get(rule.segment, rule.segment)
+        segment_name = self.names.get(rule.segment, rule.segment)  # the string the plan holds
         version: Any = cell  # a PlanOutcome's version is its flag's cell
         materialization = rule.materialization_spec
         read = materialization.read_materialization if materialization else ""
