@@ -275,7 +275,8 @@ class _Sources(Mapping[str, SegmentSource]):
         self._parts = parts
         self._positions = {summary.name: index for index, summary in enumerate(parts.segments)}
         self.has = self._positions.__contains__
-        """Whether a segment of that name exists, without a Python call."""
+        """Whether a segment of that name exists, without a Python call (what
+        ``SegmentCompiler.defines`` uses)."""
 
     def __getitem__(self, name: str) -> SegmentSource:
         segment = self._parts.model("segments", self._positions[name], keep=False)
@@ -355,12 +356,6 @@ class _Build:
         )
         self.shared: dict[Any, Any] = {}
         """One instance of equal bucket-range tuples (and the like) across flags."""
-        self.has_segment = (
-            sources.has
-            if isinstance(sources, _Sources) and not abtest_sources
-            else self.segments.__contains__
-        )
-        """Whether the snapshot defines a segment (one C call for the snapshot's own)."""
 
     def sees(self, clients: Iterable[str]) -> bool:
         """Whether this client sees a flag listing ``clients``."""
@@ -411,7 +406,7 @@ class _Build:
                 continue
             if rule.environments and not self.environments.intersection(rule.environments):
                 continue
-            if not self.has_segment(rule.segment) or rule.assignment_spec is None:
+            if not self.segments.defines(rule.segment) or rule.assignment_spec is None:
                 continue  # lenient mode only: strict validation rejects both
             yield self._compile_rule(flag, name, rule, variants, cell, after=after)
             after = True
