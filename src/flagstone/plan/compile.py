@@ -35,7 +35,7 @@ from ..semantics.scalars import parse_timestamp_ns
 from ..stores.materializations import MaterializationStore
 from ..values import freeze
 from .flag import ACTIVE, ErrorCounts, FlagPlan, Plan, PlanOutcome, VersionCell, plan_outcome
-from .resolver import resolver_for
+from .resolver import first_call
 from .rules import (
     CLIENT_DEFAULT,
     FALLTHROUGH,
@@ -393,7 +393,7 @@ class _Build:
         flag_plan = FlagPlan(
             flag, tuple(rules), variants, self.store, cell, selector, name, self.errors
         )
-        flag_plan.resolve = resolver_for(flag_plan)
+        flag_plan.resolve = first_call(flag_plan)  # its resolver is built when first called
         return flag_plan
 
     def _flag_rules(

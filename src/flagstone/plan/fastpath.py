@@ -2,10 +2,11 @@
 
 A plain rule reads its unit from a top-level context key, has no sticky assignments, no
 treatment overrides, no schedule, and a segment outside any reference cycle. For a flag
-whose only rule is plain, the rule loop of ``flagstone.plan.resolver`` is unrolled into one closure:
-the unit read, the targeting predicate, the allocation hash and the variant hash inline, every
-constant bound at compile time. It resolves exactly as ``resolve_flag`` does (a test compares
-the two on random contexts); it only skips the loop's bookkeeping.
+whose only rule is plain, the rule loop of ``flagstone.plan.resolver`` is unrolled into one
+closure: the unit read, the targeting predicate, the allocation hash and the variant hash
+inline, every constant bound when the closure is built (on the flag's first call, see
+``resolver.first_call``). It resolves exactly as ``resolve_flag`` does (a test compares the
+two on random contexts); it only skips the loop's bookkeeping.
 
 Numbers below are CPython 3.11 instructions per call (callgrind), against ~4 400 for the
 peers harness's minimal resolver and ~940 for the ``mmh3.hash128`` call alone.

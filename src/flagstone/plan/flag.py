@@ -22,6 +22,7 @@ from .rules import CompiledRule, UnitReader, unit_reader
 __all__ = [
     "ACTIVE",
     "ARCHIVED",
+    "RETIRED",
     "ErrorCounts",
     "FlagPlan",
     "PendingPlan",
@@ -136,12 +137,13 @@ class FlagPlan:
     __slots__ = (
         "__weakref__",
         "_errors",
+        "_no_match",
         "_variants",
         "active",
         "cell",
         "errors",
+        "home",
         "name",
-        "no_match",
         "resolve",
         "rules",
         "short_name",
@@ -174,14 +176,28 @@ class FlagPlan:
         """The version of the snapshot the flag is served from (see :class:`VersionCell`)."""
         self.unit: UnitReader = unit_reader(selector)
         """Reads the unit the flag's first rule buckets on (for test overrides by unit)."""
-        self.no_match: Outcome = plan_outcome(self.cell, self.name, Reason.NO_SEGMENT_MATCH)
+        self._no_match: Outcome | None = None
         self._errors: dict[Reason, Outcome] | None = None
         self.errors = errors
         """Where the errors the flag answers are counted: the counts of the client it was
         compiled for (``None``: not counted; see :meth:`failed`)."""
         self.resolve: Resolver = _not_compiled
         """context (a ``dict``) → ``Resolution``: the fastest correct resolver for this flag
-        (set by the compiler: ``flagstone.plan.resolver.resolver_for``)."""
+        (set by the compiler: ``flagstone.plan.resolver.first_call``, which builds it on the
+        first call with ``flagstone.plan.resolver.resolver_for``)."""
+        self.home: dict[str, Resolver] | None = None
+        """The ``resolvers`` of the plan that serves the flag, where a resolver built on
+        first call is put (see :class:`Plan`); ``None`` before a plan takes the flag,
+        :data:`RETIRED` once retired."""
+
+    @property
+    def no_match(self) -> Outcome:
+        """The outcome when no rule matched (made when first needed, as the flag's resolver
+        is: 128 bytes a flag that most flags of a large snapshot never use)."""
+        outcome = self._no_match
+        if outcome is None:  # two threads may both make one: equal, either will do
+            outcome = self._no_match = plan_outcome(self.cell, self.name, Reason.NO_SEGMENT_MATCH)
+        return outcome
 
     @property
     def key_error(self) -> Outcome:
@@ -236,7 +252,12 @@ class FlagPlan:
         see ``flagstone.process.gc``): it becomes one that holds the flag weakly and
         rebuilds the resolver for each call, so the flag is freed by reference counting. An
         evaluation that took the flag before the update still resolves it, only slower.
-        ``rebuild`` makes a flag's resolver (``flagstone.plan.resolver.resolver_for``)."""
+        ``rebuild`` makes a flag's resolver (``flagstone.plan.resolver.resolver_for``).
+
+        ``home`` is set to :data:`RETIRED` first: a resolver built on first call by a
+        request thread at the same moment looks at it after putting the resolver in place,
+        and retires the flag again when it finds it so (``flagstone.plan.resolver.first_call``)."""
+        self.home = RETIRED
         self.resolve = partial(_resolve_retired, weakref.ref(self), rebuild)
 
     @property
@@ -250,6 +271,11 @@ class FlagPlan:
         variants = self.variants
         name = variant_named(variants, variant)
         return (name, variants[name]) if name is not None else None
+
+
+RETIRED: dict[str, Resolver] = {}
+"""The ``home`` of a retired flag (:meth:`FlagPlan.retire`): no plan's resolvers; never
+written to (a flag's names are never in it)."""
 
 
 class Plan(dict[str, FlagPlan]):
@@ -275,7 +301,11 @@ class Plan(dict[str, FlagPlan]):
         """Flag name (short and full) → its resolver: what ``Client.evaluate`` calls. An
         exact ``dict`` read straight to the function costs ~550 instructions where
         ``plan[name].resolve`` costs ~900 (a ``dict`` subclass is looked up without CPython's
-        specialisation, then an attribute read)."""
+        specialisation, then an attribute read). A flag's resolver is built on its first
+        call, which replaces the flag's entries here (the flag's ``home``): the only change
+        a plan sees once built, from one resolver to an equivalent one."""
+        for flag in flags.values():
+            flag.home = self.resolvers
         self.version = version
         self.state: Any = None
         """What the compiler needs to compile the next version of the snapshot from this
