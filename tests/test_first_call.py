@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import json
+import threading
 import weakref
 from types import MethodType
 from typing import Any
@@ -194,3 +195,30 @@ def test_an_entry_taken_while_the_resolver_was_put_in_place_is_mended_by_its_nex
     later.resolvers["f2"] = stand_in
     assert answer(later.resolvers["f2"](dict(CONTEXT))) == answer(built(dict(CONTEXT)))
     assert later.resolvers["f2"] is built and later.resolvers["flags/f2"] is built
+
+
+def test_threads_calling_a_flag_first_at_once_all_answer_and_leave_one_resolver_in_place() -> None:
+    document = many(40)
+    reference = flagstone.Client.from_dict(document)
+    expected = {
+        flag.name: answer(resolve_flag(flag, dict(CONTEXT))) for flag in reference._plan.visible
+    }
+    client = flagstone.Client.from_dict(document)
+    names = [flag.name for flag in client._plan.visible]
+    start = threading.Barrier(4)
+    answers: list[dict[str, tuple[Any, ...]]] = []
+
+    def work() -> None:
+        start.wait()
+        answers.append({name: answer(client.evaluate(name, dict(CONTEXT))) for name in names})
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [expected] * 4
+    plan = client._plan
+    for flag in plan.visible:
+        assert not waiting(flag.resolve)
+        assert plan.resolvers[flag.name] is plan.resolvers[flag.short_name] is flag.resolve
