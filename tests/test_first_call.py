@@ -14,6 +14,8 @@ import gc
 import json
 import threading
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import MethodType
 from typing import Any
 
@@ -63,6 +65,27 @@ def builds_counted(monkeypatch: pytest.MonkeyPatch) -> list[FlagPlan]:
     return built
 
 
+def updated(document: dict[str, Any]) -> tuple[Plan, Plan]:
+    """``(old, new)``: the plans of ``document`` and of an update of it that edits flag
+    ``f3`` (compiled against ``old``: the other flags are kept)."""
+    first = read_snapshot(json.dumps(document).encode())
+    old = compile_plan(first, keep_state=True)
+    second = read_snapshot(json.dumps(edit(document, "split", 3)).encode(), previous=first.index)
+    return old, compile_plan(second, previous=old, keep_state=True)
+
+
+@contextmanager
+def collector_off() -> Iterator[None]:
+    """No cyclic garbage collection inside: what is freed is freed by reference counting."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def test_loading_builds_no_resolver(monkeypatch: pytest.MonkeyPatch) -> None:
     built = builds_counted(monkeypatch)
     client = flagstone.Client.from_dict(many(20))
@@ -99,10 +122,7 @@ def test_every_call_answers_as_the_rule_loop_first_call_or_not() -> None:
 
 def test_a_flag_an_update_keeps_unbuilt_is_built_into_the_new_plan() -> None:
     document = many(10)
-    first = read_snapshot(json.dumps(document).encode())
-    old = compile_plan(first, keep_state=True)
-    second = read_snapshot(json.dumps(edit(document, "split", 3)).encode(), previous=first.index)
-    new = compile_plan(second, previous=old, keep_state=True)
+    old, new = updated(document)
     kept = new["flags/f4"]
     assert kept is old["flags/f4"] and waiting(kept.resolve)
     retire_replaced(old, new)
@@ -116,10 +136,7 @@ def test_a_flag_an_update_keeps_unbuilt_is_built_into_the_new_plan() -> None:
 
 def test_a_flag_retired_before_its_first_call_answers_and_stays_retired() -> None:
     document = many(10)
-    first = read_snapshot(json.dumps(document).encode())
-    old = compile_plan(first, keep_state=True)
-    second = read_snapshot(json.dumps(edit(document, "split", 3)).encode(), previous=first.index)
-    new = compile_plan(second, previous=old, keep_state=True)
+    old, new = updated(document)
     retire_replaced(old, new)
     retired = old["flags/f3"]
     fresh = compile_plan(parse_snapshot(json.dumps(document).encode()))
@@ -135,10 +152,7 @@ def test_a_flag_retired_while_its_first_resolver_is_built_stays_retired_and_is_f
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     document = many(10)
-    first = read_snapshot(json.dumps(document).encode())
-    old = compile_plan(first, keep_state=True)
-    second = read_snapshot(json.dumps(edit(document, "split", 3)).encode(), previous=first.index)
-    new = compile_plan(second, previous=old, keep_state=True)
+    old, new = updated(document)
     flag = old["flags/f3"]
     stale = old.resolvers["f3"]
     real = resolver.resolver_for
@@ -155,15 +169,10 @@ def test_a_flag_retired_while_its_first_resolver_is_built_stays_retired_and_is_f
     assert [answer(stale(dict(context))) for context in CONTEXTS] == expected
     assert flag.home is RETIRED and "retired" in repr(flag.resolve)
     gone = weakref.ref(flag)
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_off():
         plans.clear()
-        del flag, stale, old, first
+        del flag, stale, old
         assert gone() is None  # no cycle left through the flag: freed by reference counting
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def test_a_replaced_flag_evaluated_before_the_update_is_still_freed() -> None:
@@ -174,15 +183,10 @@ def test_a_replaced_flag_evaluated_before_the_update_is_still_freed() -> None:
     client.evaluate("f5", CONTEXT)  # built: its resolver holds it
     replaced = weakref.ref(client._plan["flags/f5"])
     second = read_snapshot(json.dumps(edit(document, "split", 5)).encode(), previous=first.index)
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_off():
         client.install(second)
         del first, second
         assert replaced() is None
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def test_an_entry_taken_while_the_resolver_was_put_in_place_is_mended_by_its_next_call() -> None:
