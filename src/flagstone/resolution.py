@@ -199,12 +199,12 @@ class Resolution:
 
     @property
     def error(self) -> ErrorCode | None:
-        return self._outcome._rare[0]  # type: ignore[no-any-return]  # Outcome.error
+        return self._outcome.error
 
     @property
     def error_message(self) -> str | None:
         """A human-readable explanation when ``error`` is set."""
-        return self._outcome._rare[1]  # type: ignore[no-any-return]  # Outcome.error_message
+        return self._outcome.error_message
 
     @property
     def should_apply(self) -> bool:
@@ -228,7 +228,7 @@ class Resolution:
 
     @property
     def abtest(self) -> str | None:
-        return self._outcome._rare[2]  # type: ignore[no-any-return]  # Outcome.abtest
+        return self._outcome.abtest
 
     @property
     def catch_all(self) -> str | None:
@@ -236,11 +236,11 @@ class Resolution:
         (no targeting, no allocation limit, one variant over every bucket): ``"only"`` when
         it is the flag's first rule, ``"fallback"`` when it follows other rules (the flag's
         default for units they did not take), else ``None``."""
-        return self._outcome._rare[4]  # type: ignore[no-any-return]  # Outcome.catch_all
+        return self._outcome.catch_all
 
     @property
     def override(self) -> bool:
-        return self._outcome._rare[3]  # type: ignore[no-any-return]  # Outcome.override
+        return self._outcome.override
 
     @property
     def snapshot_version(self) -> str | None:

@@ -22,6 +22,7 @@ from pydantic.alias_generators import to_camel
 from .base import CONFIG, dataclass
 
 __all__ = [
+    "ATTRIBUTE_RULE_FIELDS",
     "AllRule",
     "AnyRule",
     "AttributeCriterion",
@@ -197,8 +198,9 @@ class AllRule:
     rule: InnerRule | None = None
 
 
-_ATTRIBUTE_RULE_FIELDS = (*_RULE_FIELDS, "any_rule", "all_rule")
-_ATTRIBUTE_RULES = attrgetter(*_ATTRIBUTE_RULE_FIELDS)
+ATTRIBUTE_RULE_FIELDS = (*_RULE_FIELDS, "any_rule", "all_rule")
+"""The fields of an attribute criterion that hold its rule, one of which is set."""
+_ATTRIBUTE_RULES = attrgetter(*ATTRIBUTE_RULE_FIELDS)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
@@ -220,14 +222,14 @@ class AttributeCriterion:
 
     @model_validator(mode="after")
     def _at_most_one(self) -> AttributeCriterion:
-        if _ATTRIBUTE_RULES(self).count(None) < len(_ATTRIBUTE_RULE_FIELDS) - 1:  # _ONE_CALL
-            _at_most_one_rule(self, _ATTRIBUTE_RULE_FIELDS)
+        if _ATTRIBUTE_RULES(self).count(None) < len(ATTRIBUTE_RULE_FIELDS) - 1:  # _ONE_CALL
+            _at_most_one_rule(self, ATTRIBUTE_RULE_FIELDS)
         return self
 
     @property
     def kind(self) -> str | None:
         """The name of the rule given (``"eq_rule"`` …), ``None`` if there is none."""
-        return _rule_kind(self, _ATTRIBUTE_RULE_FIELDS)
+        return _rule_kind(self, ATTRIBUTE_RULE_FIELDS)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, config=CONFIG)
